@@ -1,0 +1,204 @@
+/* audit.c: JSON-lines audit log built with jansson. Each record is written
+ * with one write(2) on an O_APPEND descriptor, so lines never interleave. */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct audit {
+	int fd;
+	bool own_fd;
+	bool failed;
+	char *server;
+};
+
+int audit_open(const char *path, const char *server, struct audit **out)
+{
+	struct audit *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	a->fd = STDERR_FILENO;
+	if (path) {
+		a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (a->fd < 0) {
+			int err = -errno;
+			free(a);
+			return err;
+		}
+		a->own_fd = true;
+	}
+	a->server = strdup(server ? server : "");
+	if (!a->server) {
+		audit_close(a);
+		return -ENOMEM;
+	}
+	*out = a;
+	return 0;
+}
+
+void audit_close(struct audit *a)
+{
+	if (!a)
+		return;
+	if (a->own_fd)
+		close(a->fd);
+	free(a->server);
+	free(a);
+}
+
+bool audit_ok(const struct audit *a)
+{
+	return !a->failed;
+}
+
+struct audit_rec audit_rec_init(const char *event, const char *phase)
+{
+	struct audit_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.event = event;
+	r.phase = phase;
+	r.duration_ms = r.dns_ms = r.connect_ms = -1;
+	return r;
+}
+
+int64_t audit_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Untrusted text that is not valid UTF-8 is kept, with odd bytes as \xNN. */
+static json_t *safe_string(const char *v)
+{
+	json_t *s = json_string(v);
+
+	if (s)
+		return s;
+	size_t n = strlen(v);
+	char *buf = malloc(n * 4 + 1), *w = buf;
+	if (!buf)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c >= 0x20 && c < 0x7f)
+			*w++ = (char)c;
+		else
+			w += sprintf(w, "\\x%02x", c);
+	}
+	*w = '\0';
+	s = json_string(buf);
+	free(buf);
+	return s;
+}
+
+static void put_str(json_t *o, const char *key, const char *v)
+{
+	if (v)
+		json_object_set_new(o, key, safe_string(v));
+}
+
+static void put_ms(json_t *o, const char *key, long v)
+{
+	if (v >= 0)
+		json_object_set_new(o, key, json_integer(v));
+}
+
+static void put_ts(json_t *o)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[40], out[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, sizeof(out), "%.32s.%03dZ", buf, (int)(ts.tv_nsec / 1000000) % 1000);
+	json_object_set_new(o, "ts", json_string(out));
+}
+
+static json_t *build(const struct audit *a, const struct audit_rec *r)
+{
+	json_t *o = json_object();
+
+	put_ts(o);
+	put_str(o, "event", r->event);
+	put_str(o, "phase", r->phase);
+	put_str(o, "server", a->server);
+	put_str(o, "session", r->session);
+	put_str(o, "host", r->host);
+	if (r->port)
+		json_object_set_new(o, "port", json_integer(r->port));
+	put_str(o, "sni", r->sni);
+	put_str(o, "method", r->method);
+	if (r->addrs) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < r->naddrs; i++) {
+			char t[ADDR_TEXT_MAX];
+			addr_format(&r->addrs[i], t, sizeof(t));
+			json_array_append_new(arr, json_string(t));
+		}
+		json_object_set_new(o, "addrs", arr);
+	}
+	put_str(o, "remote", r->remote);
+	put_str(o, "decision", r->decision);
+	put_str(o, "reason", r->reason);
+	put_str(o, "rule", r->rule);
+	if (r->has_bytes) {
+		json_object_set_new(o, "bytes_up", json_integer((json_int_t)r->bytes_up));
+		json_object_set_new(o, "bytes_down", json_integer((json_int_t)r->bytes_down));
+	}
+	put_ms(o, "duration_ms", r->duration_ms);
+	put_ms(o, "dns_ms", r->dns_ms);
+	put_ms(o, "connect_ms", r->connect_ms);
+	put_str(o, "qtype", r->qtype);
+	put_str(o, "rcode", r->rcode);
+	return o;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int audit_write(struct audit *a, const struct audit_rec *r)
+{
+	json_t *o = build(a, r);
+	/* Strings from the network may hold any byte: jansson escapes them, and
+	 * JSON_ENSURE_ASCII keeps the line plain ASCII. */
+	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;
+	int rc = -ENOMEM;
+
+	json_decref(o);
+	if (line) {
+		size_t n = strlen(line);
+		line[n] = '\n'; /* json_dumps leaves room: replace the NUL, write n+1 */
+		rc = write_all(a->fd, line, n + 1);
+		free(line);
+	}
+	if (rc < 0 && !a->failed) {
+		a->failed = true;
+		log_msg("audit log write failed (%s): denying new connections", strerror(-rc));
+	}
+	return rc;
+}

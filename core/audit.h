@@ -1,0 +1,54 @@
+/* audit.h: the audit log, one JSON object per line, keys of DESIGN.md. */
+#ifndef SLUICE_AUDIT_H
+#define SLUICE_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct audit;
+
+/* One record; unset fields (NULL, or has_* false) are left out. */
+struct audit_rec {
+	const char *event;    /* connect | http | transparent | dns | packet */
+	const char *phase;    /* decision | close */
+	const char *session;
+	const char *host;
+	uint16_t port;
+	const char *sni;
+	const char *method;
+	const struct addr *addrs;
+	size_t naddrs;
+	const char *remote;
+	const char *decision; /* allow | deny | would_deny */
+	const char *reason;
+	const char *rule;
+	bool has_bytes;
+	uint64_t bytes_up, bytes_down;
+	long duration_ms, dns_ms, connect_ms; /* -1: not set */
+	const char *qtype;
+	const char *rcode;
+};
+
+/* Open the log: path, or NULL for stderr. server is the policy's name.
+ * Returns 0 or -errno. */
+int audit_open(const char *path, const char *server, struct audit **out);
+
+void audit_close(struct audit *a);
+
+/* Write one line. Returns 0 or -errno; after a failure audit_ok() is false
+ * and a message has gone to stderr. */
+int audit_write(struct audit *a, const struct audit_rec *r);
+
+/* false once a write failed: callers deny new connections (fail closed). */
+bool audit_ok(const struct audit *a);
+
+/* A record with every optional field unset. */
+struct audit_rec audit_rec_init(const char *event, const char *phase);
+
+/* Monotonic milliseconds, for durations. */
+int64_t audit_now_ms(void);
+
+#endif

@@ -1,0 +1,17 @@
+# embed.cmake: write the preset YAML files into a C source as strings.
+# Invoked as: cmake -DOUT=file.c -DDIR=presets -P embed.cmake
+file(GLOB files "${DIR}/*.yaml")
+list(SORT files)
+set(body "/* Generated from policies/presets/ by embed.cmake; do not edit. */\n#include <stddef.h>\n#include <string.h>\n#include \"policy.h\"\n\n")
+set(table "")
+foreach(f ${files})
+  get_filename_component(name "${f}" NAME_WE)
+  file(READ "${f}" hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1, " hex "${hex}")
+  string(APPEND body "static const char preset_${name}[] = { ${hex}0x00 };\n")
+  string(APPEND table "\t{ \"${name}\", preset_${name} },\n")
+endforeach()
+string(APPEND body "\nstatic const struct { const char *name; const char *text; } presets[] = {\n${table}};\n\n")
+string(APPEND body "const char *pol_preset_text(const char *name)\n{\n\tfor (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)\n\t\tif (strcmp(presets[i].name, name) == 0)\n\t\t\treturn presets[i].text;\n\treturn NULL;\n}\n")
+file(WRITE "${OUT}.tmp" "${body}")
+configure_file("${OUT}.tmp" "${OUT}" COPYONLY)

@@ -1,0 +1,196 @@
+/* match.c: the one policy matcher. deny wins, then allow, then presets; an IP
+ * literal is admitted only by an IP/CIDR entry. */
+#include <stdio.h>
+#include <string.h>
+
+#include "policy.h"
+
+static const char *const metadata_names[] = {
+	"metadata.google.internal", "metadata.goog",        "metadata",
+	"instance-data",            "metadata.aws.internal", "host.docker.internal",
+	"gateway.docker.internal",
+};
+
+static const char *const reason_keys[] = {
+	[POL_ALLOWED] = "allowed",
+	[POL_NOT_ALLOWED] = "not_allowed",
+	[POL_DENIED_BY_RULE] = "denied_by_rule",
+	[POL_BLOCKED_ADDRESS] = "blocked_address",
+	[POL_METADATA_HOST] = "metadata_host",
+	[POL_PORT_NOT_ALLOWED] = "port_not_allowed",
+	[POL_IP_LITERAL] = "ip_literal",
+	[POL_BAD_REQUEST] = "bad_request",
+	[POL_RESOLVE_FAILED] = "resolve_failed",
+	[POL_CONNECT_FAILED] = "connect_failed",
+	[POL_NO_NAME] = "no_name",
+	[POL_LIMIT] = "limit",
+};
+
+const char *pol_reason_key(enum pol_reason r)
+{
+	return (unsigned)r < sizeof(reason_keys) / sizeof(reason_keys[0]) ? reason_keys[r] : "unknown";
+}
+
+bool pol_is_metadata_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(metadata_names) / sizeof(metadata_names[0]); i++)
+		if (strcmp(name, metadata_names[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool entry_matches_host(const struct pol_entry *e, const struct host *h)
+{
+	switch (e->kind) {
+	case POL_EXACT:
+		return h->kind == HOST_NAME && strcmp(h->text, e->name) == 0;
+	case POL_SUFFIX: {
+		if (h->kind != HOST_NAME)
+			return false;
+		size_t hl = strlen(h->text), sl = strlen(e->name);
+		return hl > sl + 1 && h->text[hl - sl - 1] == '.' && strcmp(h->text + hl - sl, e->name) == 0;
+	}
+	case POL_ANY:
+		return h->kind == HOST_NAME;
+	case POL_CIDR:
+		return h->kind == HOST_IP && addr_in_cidr(&h->ip, &e->cidr);
+	}
+	return false;
+}
+
+static bool allow_port_ok(const struct policy *p, const struct pol_entry *e, uint16_t port)
+{
+	if (e->port)
+		return e->port == port;
+	for (size_t i = 0; i < p->nports; i++)
+		if (p->ports[i] == port)
+			return true;
+	return false;
+}
+
+/* First entry of l matching host and port; *near gets a host-only match. */
+static const struct pol_entry *scan(const struct policy *p, const struct pol_list *l, const struct host *h,
+				    uint16_t port, const struct pol_entry **near)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct pol_entry *e = &l->v[i];
+		if (!entry_matches_host(e, h))
+			continue;
+		if (allow_port_ok(p, e, port))
+			return e;
+		if (!*near)
+			*near = e;
+	}
+	return NULL;
+}
+
+static void set(struct pol_verdict *v, bool allow, enum pol_reason r, const struct pol_entry *e, bool preset)
+{
+	v->allow = allow;
+	v->reason = r;
+	v->rule = e;
+	v->rule_is_preset = preset;
+}
+
+void pol_decide(const struct policy *p, const struct host *h, uint16_t port, struct pol_verdict *v)
+{
+	const struct pol_entry *near = NULL, *e;
+
+	if (h->kind == HOST_NAME && pol_is_metadata_name(h->text)) {
+		set(v, false, POL_METADATA_HOST, NULL, false);
+		return;
+	}
+	for (size_t i = 0; i < p->deny.n; i++) {
+		e = &p->deny.v[i];
+		if (entry_matches_host(e, h) && (!e->port || e->port == port)) {
+			set(v, false, POL_DENIED_BY_RULE, e, false);
+			return;
+		}
+	}
+	if ((e = scan(p, &p->allow, h, port, &near))) {
+		set(v, true, POL_ALLOWED, e, false);
+		return;
+	}
+	if ((e = scan(p, &p->preset, h, port, &near))) {
+		set(v, true, POL_ALLOWED, e, true);
+		return;
+	}
+	if (near)
+		set(v, false, POL_PORT_NOT_ALLOWED, near, false);
+	else
+		set(v, false, h->kind == HOST_IP ? POL_IP_LITERAL : POL_NOT_ALLOWED, NULL, false);
+}
+
+bool pol_private_allowed(const struct policy *p, const struct addr *a, uint16_t port,
+			 const struct pol_entry **rule)
+{
+	for (size_t i = 0; i < p->allow_private.n; i++) {
+		const struct pol_entry *e = &p->allow_private.v[i];
+		if (addr_in_cidr(a, &e->cidr) && (!e->port || e->port == port)) {
+			if (rule)
+				*rule = e;
+			return true;
+		}
+	}
+	return false;
+}
+
+size_t pol_vet(const struct policy *p, const struct addr *in, size_t n, uint16_t port, struct addr *out,
+	       const struct addr **first_blocked)
+{
+	size_t kept = 0;
+
+	if (first_blocked)
+		*first_blocked = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (addr_blocked_range(&in[i]) && !pol_private_allowed(p, &in[i], port, NULL)) {
+			if (first_blocked && !*first_blocked)
+				*first_blocked = &in[i];
+			continue;
+		}
+		out[kept++] = in[i];
+	}
+	return kept;
+}
+
+/* Authority text as a policy entry spells it: "[v6]:port" or "host:port". */
+static void entry_text(const char *host, uint16_t port, char *buf, size_t size)
+{
+	if (strchr(host, ':'))
+		snprintf(buf, size, "[%s]:%u", host, port);
+	else
+		snprintf(buf, size, "%s:%u", host, port);
+}
+
+void pol_hint(const struct pol_verdict *v, const char *host, uint16_t port, const char *blocked,
+	      char *buf, size_t size)
+{
+	char hp[HOST_NAME_LEN + 16];
+
+	entry_text(host, port, hp, sizeof(hp));
+	switch (v->reason) {
+	case POL_NOT_ALLOWED:
+	case POL_IP_LITERAL:
+		snprintf(buf, size, "add \"%s\" (or \"%s\") to allow", host, hp);
+		break;
+	case POL_PORT_NOT_ALLOWED:
+		snprintf(buf, size, "add \"%s\" to allow, or the port to ports", hp);
+		break;
+	case POL_DENIED_BY_RULE:
+		snprintf(buf, size, "remove \"%s\" from deny", v->rule ? v->rule->text : host);
+		break;
+	case POL_BLOCKED_ADDRESS:
+		snprintf(buf, size, "its address %s is in a blocked range; add \"%s\" to allow_private to reach it",
+			 blocked ? blocked : "?", blocked ? blocked : "ADDR");
+		break;
+	case POL_METADATA_HOST:
+		snprintf(buf, size, "cloud metadata names are always denied");
+		break;
+	case POL_ALLOWED:
+		snprintf(buf, size, "allowed by \"%s\"", v->rule ? v->rule->text : "?");
+		break;
+	default:
+		snprintf(buf, size, "no policy entry changes this");
+		break;
+	}
+}

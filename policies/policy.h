@@ -1,0 +1,121 @@
+/* policy.h: the policy model, its strict YAML loader and the one matcher
+ * used by the proxy, the DNS stub and the command line. */
+#ifndef SLUICE_POLICY_H
+#define SLUICE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "host.h"
+
+#define POL_MAX_PORTS 32
+
+enum pol_mode {
+	POL_ENFORCE,
+	POL_REPORT, /* allow, but log would_deny */
+};
+
+enum pol_kind {
+	POL_EXACT,  /* api.github.com */
+	POL_SUFFIX, /* *.githubusercontent.com: subdomains only */
+	POL_ANY,    /* *: any name (never an IP literal) */
+	POL_CIDR,   /* 192.0.2.7, 10.0.0.0/8, 2001:db8::/32 */
+};
+
+struct pol_entry {
+	enum pol_kind kind;
+	char *text;    /* as written, for the log's "rule" and for messages */
+	char *name;    /* EXACT: the name; SUFFIX: the suffix without "*." */
+	struct addr_cidr cidr;
+	uint16_t port; /* 0: the policy's ports (allow) or any port (deny, allow_private) */
+};
+
+struct pol_list {
+	struct pol_entry *v;
+	size_t n, cap;
+};
+
+struct policy {
+	char *name;
+	enum pol_mode mode;
+	struct pol_list allow, deny, preset, allow_private;
+	uint16_t ports[POL_MAX_PORTS];
+	size_t nports;
+	char **env;
+	size_t nenv;
+};
+
+/* Every error found while loading, each "file:line:col: message". */
+struct pol_errors {
+	char **v;
+	size_t n;
+};
+
+enum pol_reason {
+	POL_ALLOWED,
+	POL_NOT_ALLOWED,
+	POL_DENIED_BY_RULE,
+	POL_BLOCKED_ADDRESS,
+	POL_METADATA_HOST,
+	POL_PORT_NOT_ALLOWED,
+	POL_IP_LITERAL,
+	POL_BAD_REQUEST,
+	POL_RESOLVE_FAILED,
+	POL_CONNECT_FAILED,
+	POL_NO_NAME,
+	POL_LIMIT,
+};
+
+struct pol_verdict {
+	bool allow;
+	enum pol_reason reason;
+	const struct pol_entry *rule; /* the entry that decided, or NULL */
+	bool rule_is_preset;
+};
+
+/*
+ * Load a policy from a file, or from a preset name when spec has no '/' and
+ * no ".yaml" suffix and names a shipped preset. Returns 0, or -EINVAL with
+ * every error in errs (which the caller frees with pol_errors_free), or
+ * -errno when the file cannot be read.
+ */
+int pol_load(const char *spec, struct policy **out, struct pol_errors *errs);
+
+/* Load from bytes; filename is used in messages and as the default name. */
+int pol_load_buffer(const char *buf, size_t len, const char *filename, struct policy **out,
+		    struct pol_errors *errs);
+
+void pol_free(struct policy *p);
+void pol_errors_free(struct pol_errors *e);
+
+/* The shipped preset with this name as YAML text, or NULL. */
+const char *pol_preset_text(const char *name);
+
+/* Names that are denied before any lookup. */
+bool pol_is_metadata_name(const char *name);
+
+/* Decide on a canonical host and port: metadata names, then deny, then allow,
+ * then presets. Address checks come later (pol_private_allowed). */
+void pol_decide(const struct policy *p, const struct host *h, uint16_t port, struct pol_verdict *v);
+
+/* Whether allow_private re-allows a blocked address (and which entry). */
+bool pol_private_allowed(const struct policy *p, const struct addr *a, uint16_t port,
+			 const struct pol_entry **rule);
+
+/* Step 5 of the pipeline: copy into out the addresses of in that are not in
+ * a blocked range or are re-allowed by allow_private for port. Returns how
+ * many were kept; *first_blocked (if not NULL) gets the first one dropped. */
+size_t pol_vet(const struct policy *p, const struct addr *in, size_t n, uint16_t port, struct addr *out,
+	       const struct addr **first_blocked);
+
+/* The log's reason key ("not_allowed", ...). */
+const char *pol_reason_key(enum pol_reason r);
+
+/* A one-line hint naming the policy entry that would change the decision;
+ * blocked is the blocked address's text for POL_BLOCKED_ADDRESS, else NULL. */
+void pol_hint(const struct pol_verdict *v, const char *host, uint16_t port, const char *blocked,
+	      char *buf, size_t size);
+
+#endif

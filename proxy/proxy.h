@@ -1,0 +1,38 @@
+/* proxy.h: the policy-enforcing CONNECT / absolute-form HTTP proxy. */
+#ifndef SLUICE_PROXY_H
+#define SLUICE_PROXY_H
+
+#include <stddef.h>
+
+struct event_base;
+struct policy;
+struct audit;
+struct rsv;
+struct px_server;
+
+struct px_config {
+	const struct policy *pol;
+	struct audit *audit;
+	struct rsv *rsv;
+	size_t max_conns;          /* concurrent client connections */
+	unsigned head_timeout_s;   /* waiting for a request head */
+	unsigned connect_timeout_s; /* per upstream address */
+	unsigned idle_timeout_s;   /* tunnel or exchange with no traffic */
+};
+
+/* Fill cfg's limits with the defaults. */
+void px_config_defaults(struct px_config *cfg);
+
+/* Create a proxy server on base. Returns 0 or -errno. */
+int px_server_new(struct event_base *base, const struct px_config *cfg, struct px_server **out);
+
+/* Serve a bound, listening, non-blocking socket (the server takes it). */
+int px_server_listen_fd(struct px_server *srv, int fd);
+
+/* Bind and listen on "IP:PORT" or "[IPv6]:PORT". Returns 0 or -errno. */
+int px_server_listen(struct px_server *srv, const char *addr);
+
+/* Close listeners and every session, and free the server. */
+void px_server_free(struct px_server *srv);
+
+#endif

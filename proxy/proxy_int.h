@@ -1,0 +1,101 @@
+/* proxy_int.h: private to proxy/: the server and session structures. */
+#ifndef SLUICE_PROXY_INT_H
+#define SLUICE_PROXY_INT_H
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "audit.h"
+#include "host.h"
+#include "http.h"
+#include "policy.h"
+#include "proxy.h"
+#include "resolve.h"
+
+#define PX_MAX_LISTENERS 16
+
+/*
+ * Session lifecycle:
+ *   HEAD ─parse─▶ RESOLVE ─vet─▶ CONNECT ─▶ TUNNEL (CONNECT)
+ *                                        └▶ EXCHANGE (HTTP) ─done, keep-alive─▶ HEAD
+ * any phase ─deny/error─▶ DRAIN (answer written, close once flushed) ─▶ closed
+ */
+enum px_phase {
+	PX_HEAD,
+	PX_RESOLVE,
+	PX_CONNECT,
+	PX_TUNNEL,
+	PX_EXCHANGE,
+	PX_DRAIN,
+};
+
+/* Body framing state of one direction of an HTTP exchange. */
+struct px_body {
+	enum http_body kind;
+	uint64_t left;
+	struct http_chunked ch;
+	bool done;
+};
+
+struct px_server {
+	struct event_base *base;
+	struct px_config cfg;
+	struct evconnlistener *lst[PX_MAX_LISTENERS];
+	size_t nlst;
+	LIST_HEAD(, px_session) sessions;
+	size_t nconns;
+	uint64_t next_id;
+	unsigned epoch;
+	int reserve_fd;       /* spare descriptor, released to shed load on EMFILE */
+	struct event *resume; /* re-enables listeners after a descriptor shortage */
+};
+
+struct px_session {
+	LIST_ENTRY(px_session) link;
+	struct px_server *srv;
+	struct bufferevent *cli, *up;
+	enum px_phase phase;
+	struct event *timer;
+	char id[32];
+	char remote[ADDR_TEXT_MAX + 8];
+
+	/* the request being decided or served */
+	bool is_connect;
+	char method[33];
+	struct host host;
+	uint16_t port;
+	struct pol_verdict verdict;
+	bool report_only;     /* denied by policy but mode: report */
+	bool decision_logged;
+	struct addr addrs[RSV_MAX_ADDRS];
+	size_t naddrs, next_addr;
+	struct rsv_query *query;
+	int64_t t_start, t_dns, t_connect, last_active;
+	long dns_ms, connect_ms;
+	uint64_t bytes_up, bytes_down;
+
+	/* HTTP exchange */
+	struct evbuffer *req_head; /* rewritten head, sent once connected */
+	struct px_body req, resp;
+	bool resp_head_seen;
+	bool client_keep;
+	char up_key[HOST_NAME_LEN + 8]; /* host:port the open upstream serves */
+	bool up_reusable;
+
+	bool cli_eof, up_eof;
+	bool up_shut, cli_shut;
+};
+
+/* session.c */
+void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa);
+void px_session_free(struct px_session *s);
+
+/* Write a complete error answer straight to a socket that has no session
+ * (connection cap, descriptor shortage). */
+void px_refuse_fd(evutil_socket_t fd, int status, const char *reason);
+
+#endif

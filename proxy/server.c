@@ -1,0 +1,186 @@
+/* server.c: listeners, the connection cap, and descriptor-shortage handling.
+ *
+ * When accept() fails for lack of descriptors, the server frees a reserved
+ * one, accepts the waiting connection, answers 503 and closes it, then takes
+ * the reserve back; if that is not enough, the listeners pause briefly.
+ * It never spins and never exits on load.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy_int.h"
+
+void px_config_defaults(struct px_config *cfg)
+{
+	cfg->max_conns = 4096;
+	cfg->head_timeout_s = 30;
+	cfg->connect_timeout_s = 10;
+	cfg->idle_timeout_s = 300;
+}
+
+void px_refuse_fd(evutil_socket_t fd, int status, const char *reason)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf),
+			 "HTTP/1.1 %d %s\r\nX-Sluice-Reason: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+			 status, status == 503 ? "Service Unavailable" : "Error", reason);
+
+	/* best effort on a fresh socket: its send buffer is empty */
+	if (send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* nothing more to do for a client we cannot serve */
+	}
+	close(fd);
+}
+
+static void log_refusal(struct px_server *srv, const char *why)
+{
+	struct audit_rec r = audit_rec_init("connect", "decision");
+
+	r.decision = "deny";
+	r.reason = "limit";
+	audit_write(srv->cfg.audit, &r);
+	log_msg("refused a connection: %s", why);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+{
+	struct px_server *srv = arg;
+
+	(void)l;
+	(void)len;
+	if (srv->nconns >= srv->cfg.max_conns) {
+		log_refusal(srv, "connection limit reached");
+		px_refuse_fd(fd, 503, "limit");
+		return;
+	}
+	px_session_start(srv, fd, sa);
+}
+
+static void set_listeners(struct px_server *srv, bool on)
+{
+	for (size_t i = 0; i < srv->nlst; i++) {
+		if (on)
+			evconnlistener_enable(srv->lst[i]);
+		else
+			evconnlistener_disable(srv->lst[i]);
+	}
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	if (srv->reserve_fd < 0)
+		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	set_listeners(srv, true);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct px_server *srv = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval pause = { 0, 100 * 1000 };
+
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+		log_msg("accept failed: %s", strerror(err));
+		return;
+	}
+	if (srv->reserve_fd >= 0) {
+		close(srv->reserve_fd);
+		srv->reserve_fd = -1;
+		int fd = accept4(evconnlistener_get_fd(l), NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			log_refusal(srv, "out of file descriptors");
+			px_refuse_fd(fd, 503, "limit");
+		}
+		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	set_listeners(srv, false);
+	evtimer_add(srv->resume, &pause);
+}
+
+int px_server_new(struct event_base *base, const struct px_config *cfg, struct px_server **out)
+{
+	struct px_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv)
+		return -ENOMEM;
+	srv->base = base;
+	srv->cfg = *cfg;
+	srv->epoch = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
+	LIST_INIT(&srv->sessions);
+	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	srv->resume = evtimer_new(base, resume_cb, srv);
+	if (!srv->resume) {
+		px_server_free(srv);
+		return -ENOMEM;
+	}
+	*out = srv;
+	return 0;
+}
+
+int px_server_listen_fd(struct px_server *srv, int fd)
+{
+	if (srv->nlst >= PX_MAX_LISTENERS)
+		return -ENOSPC;
+	evutil_make_socket_nonblocking(fd);
+	struct evconnlistener *l =
+		evconnlistener_new(srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (!l)
+		return -ENOMEM;
+	evconnlistener_set_error_cb(l, accept_error_cb);
+	srv->lst[srv->nlst++] = l;
+	return 0;
+}
+
+int px_server_listen(struct px_server *srv, const char *text)
+{
+	struct host h;
+	uint16_t port;
+	const char *why;
+	struct sockaddr_storage ss;
+
+	if (host_parse_authority(span_str(text), 0, &h, &port, &why) < 0 || h.kind != HOST_IP)
+		return -EINVAL;
+	socklen_t len = addr_to_sockaddr(&h.ip, port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 1024) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	int rc = px_server_listen_fd(srv, fd);
+	if (rc < 0)
+		close(fd);
+	return rc;
+}
+
+void px_server_free(struct px_server *srv)
+{
+	if (!srv)
+		return;
+	while (!LIST_EMPTY(&srv->sessions))
+		px_session_free(LIST_FIRST(&srv->sessions));
+	for (size_t i = 0; i < srv->nlst; i++)
+		evconnlistener_free(srv->lst[i]);
+	if (srv->resume)
+		event_free(srv->resume);
+	if (srv->reserve_fd >= 0)
+		close(srv->reserve_fd);
+	free(srv);
+}

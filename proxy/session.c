@@ -1,0 +1,907 @@
+/* session.c: one client connection of the proxy, from request head to close.
+ *
+ * Every request runs the decision pipeline of DESIGN.md: strict parse, one
+ * canonical host, policy, asynchronous resolution, address vetting, then a
+ * dial of a vetted address. Every decision writes one audit record; an allowed
+ * request writes a second one when it ends. All exits go through
+ * session_close(), so there is one place that frees and one that logs.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy_int.h"
+
+#define HIGH_WM (256 * 1024)
+
+static void cli_read_cb(struct bufferevent *bev, void *arg);
+static void cli_write_cb(struct bufferevent *bev, void *arg);
+static void cli_event_cb(struct bufferevent *bev, short what, void *arg);
+static void up_read_cb(struct bufferevent *bev, void *arg);
+static void up_write_cb(struct bufferevent *bev, void *arg);
+static void up_event_cb(struct bufferevent *bev, short what, void *arg);
+static void on_head(struct px_session *s);
+static void try_connect(struct px_session *s);
+
+static const char *event_name(const struct px_session *s)
+{
+	return s->is_connect ? "connect" : "http";
+}
+
+static void arm_timer(struct px_session *s, unsigned seconds)
+{
+	struct timeval tv = { (time_t)seconds, 0 };
+
+	evtimer_add(s->timer, &tv);
+}
+
+static void touch(struct px_session *s)
+{
+	s->last_active = audit_now_ms();
+}
+
+static const char *decision_word(const struct px_session *s)
+{
+	return s->report_only ? "would_deny" : "allow";
+}
+
+/* The close record of an allowed request (abnormal ends carry a reason). */
+static void log_close(struct px_session *s, const char *reason)
+{
+	if (!s->decision_logged)
+		return;
+	struct audit_rec r = audit_rec_init(event_name(s), "close");
+	r.session = s->id;
+	r.host = s->host.text;
+	r.port = s->port;
+	r.method = s->method;
+	r.remote = s->remote[0] ? s->remote : NULL;
+	r.decision = decision_word(s);
+	r.reason = reason;
+	r.rule = s->verdict.rule ? s->verdict.rule->text : NULL;
+	r.has_bytes = true;
+	r.bytes_up = s->bytes_up;
+	r.bytes_down = s->bytes_down;
+	r.duration_ms = (long)(audit_now_ms() - s->t_start);
+	r.connect_ms = s->connect_ms;
+	audit_write(s->srv->cfg.audit, &r);
+	s->decision_logged = false;
+}
+
+static void free_up(struct px_session *s)
+{
+	if (s->up)
+		bufferevent_free(s->up);
+	s->up = NULL;
+	s->up_key[0] = '\0';
+	s->up_reusable = false;
+	s->up_eof = s->up_shut = false;
+}
+
+void px_session_free(struct px_session *s)
+{
+	rsv_cancel(s->query);
+	free_up(s);
+	if (s->cli)
+		bufferevent_free(s->cli);
+	if (s->timer)
+		event_free(s->timer);
+	if (s->req_head)
+		evbuffer_free(s->req_head);
+	LIST_REMOVE(s, link);
+	s->srv->nconns--;
+	free(s);
+}
+
+static void session_close(struct px_session *s, const char *reason)
+{
+	log_close(s, reason);
+	px_session_free(s);
+}
+
+/* Close once the client has been sent everything queued for it. */
+static void drain_and_close(struct px_session *s)
+{
+	rsv_cancel(s->query);
+	s->query = NULL;
+	free_up(s);
+	s->phase = PX_DRAIN;
+	bufferevent_disable(s->cli, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->cli)) == 0) {
+		session_close(s, NULL);
+		return;
+	}
+	bufferevent_setcb(s->cli, NULL, cli_write_cb, cli_event_cb, s);
+	bufferevent_enable(s->cli, EV_WRITE);
+	arm_timer(s, s->srv->cfg.idle_timeout_s);
+}
+
+static int status_of(enum pol_reason r)
+{
+	switch (r) {
+	case POL_BAD_REQUEST:
+		return 400;
+	case POL_RESOLVE_FAILED:
+	case POL_CONNECT_FAILED:
+		return 502;
+	case POL_LIMIT:
+		return 503;
+	default:
+		return 403;
+	}
+}
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Error";
+	}
+}
+
+static void answer(struct bufferevent *bev, int status, const char *reason, const char *line)
+{
+	struct evbuffer *out = bufferevent_get_output(bev);
+
+	evbuffer_add_printf(out,
+			    "HTTP/1.1 %d %s\r\nX-Sluice-Reason: %s\r\nContent-Type: text/plain\r\n"
+			    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+			    status, status_text(status), reason, strlen(line) + 1, line);
+}
+
+/*
+ * Deny the current request: one audit record, one line on stderr, an HTTP
+ * answer naming the reason and the entry that would allow it, then close.
+ */
+static void deny(struct px_session *s, enum pol_reason reason, const char *blocked, const char *detail)
+{
+	char hint[320], line[768];
+	const char *host = s->host.text[0] ? s->host.text : "?";
+	struct pol_verdict v = s->verdict;
+
+	v.reason = reason;
+	if (reason == POL_BAD_REQUEST || reason == POL_RESOLVE_FAILED || reason == POL_CONNECT_FAILED ||
+	    reason == POL_LIMIT)
+		snprintf(hint, sizeof(hint), "%s", detail ? detail : "no policy entry changes this");
+	else
+		pol_hint(&v, host, s->port, blocked, hint, sizeof(hint));
+	snprintf(line, sizeof(line), "sluice: %s %s:%u denied (%s): %s", s->method[0] ? s->method : "-",
+		 host, s->port, pol_reason_key(reason), hint);
+
+	struct audit_rec r = audit_rec_init(s->method[0] ? event_name(s) : "http", "decision");
+	r.session = s->id;
+	r.host = s->host.text[0] ? s->host.text : NULL;
+	r.port = s->port;
+	r.method = s->method[0] ? s->method : NULL;
+	r.addrs = reason == POL_BLOCKED_ADDRESS ? s->addrs : NULL;
+	r.naddrs = s->naddrs;
+	r.decision = "deny";
+	r.reason = pol_reason_key(reason);
+	r.rule = v.rule ? v.rule->text : NULL;
+	r.dns_ms = s->dns_ms;
+	audit_write(s->srv->cfg.audit, &r);
+	log_msg("%s", line + strlen("sluice: "));
+	s->decision_logged = false;
+	answer(s->cli, status_of(reason), pol_reason_key(reason), line);
+	drain_and_close(s);
+}
+
+static void log_decision(struct px_session *s)
+{
+	struct audit_rec r = audit_rec_init(event_name(s), "decision");
+
+	r.session = s->id;
+	r.host = s->host.text;
+	r.port = s->port;
+	r.method = s->method;
+	r.addrs = s->addrs;
+	r.naddrs = s->naddrs;
+	r.decision = decision_word(s);
+	r.reason = pol_reason_key(s->report_only ? s->verdict.reason : POL_ALLOWED);
+	r.rule = s->verdict.rule ? s->verdict.rule->text : NULL;
+	r.dns_ms = s->dns_ms;
+	audit_write(s->srv->cfg.audit, &r);
+	s->decision_logged = true;
+	if (s->report_only)
+		log_msg("report: %s %s:%u would be denied (%s)", s->method, s->host.text, s->port,
+			pol_reason_key(s->verdict.reason));
+}
+
+/* ---- relaying ---------------------------------------------------------- */
+
+/* Move what from has read to to's output, pausing from when to is backed up. */
+static void relay(struct bufferevent *from, struct bufferevent *to, uint64_t *counter)
+{
+	struct evbuffer *in = bufferevent_get_input(from), *out = bufferevent_get_output(to);
+
+	*counter += evbuffer_get_length(in);
+	evbuffer_add_buffer(out, in);
+	if (evbuffer_get_length(out) >= HIGH_WM)
+		bufferevent_disable(from, EV_READ);
+}
+
+/* After to's output drained: resume reading its peer; pass on a half-close. */
+static void drained(struct px_session *s, struct bufferevent *to)
+{
+	bool to_up = to == s->up;
+	struct bufferevent *peer = to_up ? s->cli : s->up;
+	bool peer_eof = to_up ? s->cli_eof : s->up_eof;
+	bool *shut = to_up ? &s->up_shut : &s->cli_shut;
+
+	if (evbuffer_get_length(bufferevent_get_output(to)) != 0)
+		return;
+	if (peer_eof && !*shut && s->phase == PX_TUNNEL) {
+		shutdown(bufferevent_getfd(to), SHUT_WR);
+		*shut = true;
+	}
+	if (!peer_eof && peer && s->phase != PX_DRAIN)
+		bufferevent_enable(peer, EV_READ);
+}
+
+/* Move body bytes of b from -> to; returns 0 or -EINVAL on bad chunking. */
+static int move_body(struct px_body *b, struct bufferevent *from, struct bufferevent *to, uint64_t *counter)
+{
+	struct evbuffer *in = bufferevent_get_input(from), *out = bufferevent_get_output(to);
+	size_t avail = evbuffer_get_length(in), n = 0;
+
+	switch (b->kind) {
+	case HTTP_BODY_NONE:
+		b->done = true;
+		return 0;
+	case HTTP_BODY_CLOSE:
+		n = avail;
+		break;
+	case HTTP_BODY_LENGTH:
+		n = avail < b->left ? avail : (size_t)b->left;
+		b->left -= n;
+		b->done = b->left == 0;
+		break;
+	case HTTP_BODY_CHUNKED: {
+		struct evbuffer_iovec v[16];
+		int nv = evbuffer_peek(in, -1, NULL, v, 16);
+		for (int i = 0; i < nv && i < 16 && !b->done; i++) {
+			long used = http_chunked_scan(&b->ch, v[i].iov_base, v[i].iov_len, &b->done);
+			if (used < 0)
+				return -EINVAL;
+			n += (size_t)used;
+		}
+		break;
+	}
+	}
+	*counter += n;
+	evbuffer_remove_buffer(in, out, n);
+	if (evbuffer_get_length(out) >= HIGH_WM)
+		bufferevent_disable(from, EV_READ);
+	return 0;
+}
+
+/* ---- HTTP exchange ----------------------------------------------------- */
+
+static void exchange_done(struct px_session *s)
+{
+	log_close(s, NULL);
+	bool up_clean = s->up && s->up_reusable && evbuffer_get_length(bufferevent_get_input(s->up)) == 0;
+	if (!up_clean)
+		free_up(s);
+	if (!s->client_keep) {
+		drain_and_close(s);
+		return;
+	}
+	s->phase = PX_HEAD;
+	s->bytes_up = s->bytes_down = 0;
+	evbuffer_drain(s->req_head, evbuffer_get_length(s->req_head));
+	bufferevent_enable(s->cli, EV_READ);
+	arm_timer(s, s->srv->cfg.head_timeout_s);
+	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
+		on_head(s);
+}
+
+static void maybe_done(struct px_session *s)
+{
+	if (s->req.done && s->resp.done && s->phase == PX_EXCHANGE)
+		exchange_done(s);
+}
+
+static void forward_request_body(struct px_session *s)
+{
+	if (s->req.done) {
+		bufferevent_disable(s->cli, EV_READ); /* pipelined requests wait */
+		return;
+	}
+	if (move_body(&s->req, s->cli, s->up, &s->bytes_up) < 0) {
+		log_msg("%s: bad chunked request body from client", s->id);
+		session_close(s, "bad_request");
+		return;
+	}
+	if (s->req.done)
+		bufferevent_disable(s->cli, EV_READ);
+	maybe_done(s);
+}
+
+/* Write the response head to the client without hop-by-hop fields. */
+static void send_response_head(struct px_session *s, const struct http_head *h)
+{
+	struct evbuffer *out = bufferevent_get_output(s->cli);
+
+	evbuffer_add_printf(out, "HTTP/1.1 %u %.*s\r\n", h->status, (int)h->reason.len, h->reason.p);
+	for (size_t i = 0; i < h->nh; i++)
+		if (!http_is_hop_by_hop(h, h->h[i].name))
+			evbuffer_add_printf(out, "%.*s: %.*s\r\n", (int)h->h[i].name.len, h->h[i].name.p,
+					    (int)h->h[i].value.len, h->h[i].value.p);
+	if (h->status >= 200 && !s->client_keep)
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* Parse response heads (passing 1xx on) until a final one; 0 to wait. */
+static int read_response_head(struct px_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->up);
+
+	while (!s->resp_head_seen) {
+		size_t len = evbuffer_get_length(in);
+		if (len == 0)
+			return 0;
+		size_t take = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD;
+		const char *p = (const char *)evbuffer_pullup(in, (ssize_t)take);
+		struct http_head h;
+		const char *why = "head too large";
+		long n = http_parse_response(span_of(p, take), span_str(s->method), &h, &why);
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			log_msg("%s: bad response from %s:%u: %s", s->id, s->host.text, s->port, why);
+			return -EINVAL;
+		}
+		if (h.status == 101) {
+			log_msg("%s: upstream switched protocols without an Upgrade request", s->id);
+			return -EINVAL;
+		}
+		send_response_head(s, &h);
+		s->bytes_down += (uint64_t)n;
+		if (h.status >= 200) {
+			s->resp_head_seen = true;
+			s->resp.kind = h.body;
+			s->resp.left = h.length;
+			s->resp.done = h.body == HTTP_BODY_NONE;
+			s->up_reusable = h.keep_alive && h.body != HTTP_BODY_CLOSE;
+			if (h.body == HTTP_BODY_CLOSE)
+				s->client_keep = false;
+		}
+		evbuffer_drain(in, (size_t)n);
+	}
+	return 1;
+}
+
+static void forward_response(struct px_session *s)
+{
+	if (!s->resp_head_seen) {
+		int rc = read_response_head(s);
+		if (rc < 0) {
+			if (s->bytes_down == 0) {
+				answer(s->cli, 502, "connect_failed", "sluice: invalid response from upstream");
+				log_close(s, "connect_failed");
+				drain_and_close(s);
+			} else {
+				session_close(s, "bad_request");
+			}
+			return;
+		}
+		if (rc == 0)
+			return;
+	}
+	if (!s->resp.done && move_body(&s->resp, s->up, s->cli, &s->bytes_down) < 0) {
+		log_msg("%s: bad chunked response from %s", s->id, s->host.text);
+		session_close(s, "bad_request");
+		return;
+	}
+	maybe_done(s);
+}
+
+static void start_exchange(struct px_session *s)
+{
+	s->phase = PX_EXCHANGE;
+	s->resp_head_seen = false;
+	memset(&s->resp, 0, sizeof(s->resp));
+	bufferevent_setcb(s->up, up_read_cb, up_write_cb, up_event_cb, s);
+	s->bytes_up += evbuffer_get_length(s->req_head);
+	bufferevent_write_buffer(s->up, s->req_head);
+	bufferevent_enable(s->up, EV_READ | EV_WRITE);
+	bufferevent_enable(s->cli, EV_READ);
+	arm_timer(s, s->srv->cfg.idle_timeout_s);
+	touch(s);
+	forward_request_body(s);
+}
+
+/* ---- upstream connection ----------------------------------------------- */
+
+static void connected(struct px_session *s)
+{
+	int64_t now = audit_now_ms();
+
+	s->connect_ms = (long)(now - s->t_connect);
+	s->up_eof = s->up_shut = false;
+	if (!s->is_connect) {
+		snprintf(s->up_key, sizeof(s->up_key), "%s:%u", s->host.text, s->port);
+		start_exchange(s);
+		return;
+	}
+	s->phase = PX_TUNNEL;
+	evbuffer_add(bufferevent_get_output(s->cli), "HTTP/1.1 200 Connection established\r\n\r\n", 39);
+	bufferevent_setcb(s->up, up_read_cb, up_write_cb, up_event_cb, s);
+	bufferevent_enable(s->up, EV_READ | EV_WRITE);
+	bufferevent_enable(s->cli, EV_READ | EV_WRITE);
+	arm_timer(s, s->srv->cfg.idle_timeout_s);
+	touch(s);
+	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
+		relay(s->cli, s->up, &s->bytes_up);
+}
+
+static void connect_failed(struct px_session *s, const char *detail)
+{
+	free_up(s);
+	if (s->next_addr < s->naddrs) {
+		try_connect(s);
+		return;
+	}
+	log_msg("%s: cannot reach %s:%u: %s", s->id, s->host.text, s->port, detail);
+	char line[512];
+	snprintf(line, sizeof(line), "sluice: %s:%u could not be reached (%s)", s->host.text, s->port, detail);
+	answer(s->cli, 502, "connect_failed", line);
+	log_close(s, "connect_failed");
+	drain_and_close(s);
+}
+
+static void try_connect(struct px_session *s)
+{
+	struct sockaddr_storage ss;
+	const struct addr *a = &s->addrs[s->next_addr++];
+	socklen_t len = addr_to_sockaddr(a, s->port, &ss);
+
+	s->phase = PX_CONNECT;
+	s->t_connect = audit_now_ms();
+	addr_format(a, s->remote, sizeof(s->remote));
+	s->up = bufferevent_socket_new(s->srv->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!s->up) {
+		connect_failed(s, "out of memory");
+		return;
+	}
+	bufferevent_setcb(s->up, NULL, NULL, up_event_cb, s);
+	bufferevent_setwatermark(s->up, EV_READ, 0, HIGH_WM);
+	if (bufferevent_socket_connect(s->up, (struct sockaddr *)&ss, (int)len) < 0) {
+		int err = errno;
+		if (err == EMFILE || err == ENFILE) {
+			free_up(s);
+			char line[256];
+			snprintf(line, sizeof(line), "sluice: out of file descriptors, try again");
+			answer(s->cli, 503, "limit", line);
+			log_close(s, "limit");
+			drain_and_close(s);
+			return;
+		}
+		connect_failed(s, strerror(err));
+		return;
+	}
+	arm_timer(s, s->srv->cfg.connect_timeout_s);
+}
+
+static void proceed(struct px_session *s, const struct addr *in, size_t n)
+{
+	char blocked[ADDR_TEXT_MAX];
+	const struct addr *first_blocked;
+
+	s->next_addr = 0;
+	s->naddrs = pol_vet(s->srv->cfg.pol, in, n, s->port, s->addrs, &first_blocked);
+	if (s->naddrs == 0 && !first_blocked) {
+		deny(s, POL_RESOLVE_FAILED, NULL, "no address");
+		return;
+	}
+	if (s->naddrs == 0) {
+		addr_format(first_blocked, blocked, sizeof(blocked));
+		/* log the answers that were refused, so the auditor sees the rebinding */
+		for (size_t i = 0; i < n && i < RSV_MAX_ADDRS; i++)
+			s->addrs[i] = in[i];
+		s->naddrs = n;
+		deny(s, POL_BLOCKED_ADDRESS, blocked, NULL);
+		return;
+	}
+	log_decision(s);
+	if (s->up && strcmp(s->up_key, "") != 0) {
+		char key[sizeof(s->up_key)];
+		snprintf(key, sizeof(key), "%s:%u", s->host.text, s->port);
+		if (strcmp(key, s->up_key) == 0 && !s->is_connect) {
+			s->connect_ms = 0;
+			start_exchange(s);
+			return;
+		}
+	}
+	free_up(s);
+	try_connect(s);
+}
+
+static void resolved_cb(const struct rsv_result *res, void *arg)
+{
+	struct px_session *s = arg;
+
+	s->query = NULL;
+	s->dns_ms = (long)(audit_now_ms() - s->t_dns);
+	if (res->status < 0) {
+		char detail[300];
+		snprintf(detail, sizeof(detail), "%s did not resolve (%s)", s->host.text,
+			 res->status == -ENOENT ? "no such name or no address" :
+			 res->status == -ETIMEDOUT ? "timed out" : "resolver error");
+		deny(s, POL_RESOLVE_FAILED, NULL, detail);
+		return;
+	}
+	proceed(s, res->addrs, res->naddrs);
+}
+
+/* ---- decision ---------------------------------------------------------- */
+
+static void decide(struct px_session *s)
+{
+	const struct px_config *cfg = &s->srv->cfg;
+
+	if (!audit_ok(cfg->audit)) {
+		answer(s->cli, 503, "limit", "sluice: the audit log cannot be written; refusing new requests");
+		drain_and_close(s);
+		return;
+	}
+	pol_decide(cfg->pol, &s->host, s->port, &s->verdict);
+	s->report_only = false;
+	if (!s->verdict.allow) {
+		/* report mode relaxes the allowlist, never the metadata or address blocks */
+		if (cfg->pol->mode != POL_REPORT || s->verdict.reason == POL_METADATA_HOST) {
+			deny(s, s->verdict.reason, NULL, NULL);
+			return;
+		}
+		s->report_only = true;
+	}
+	s->dns_ms = -1;
+	s->connect_ms = -1;
+	if (s->host.kind == HOST_IP) {
+		proceed(s, &s->host.ip, 1);
+		return;
+	}
+	struct rsv_result now;
+	s->phase = PX_RESOLVE;
+	s->t_dns = audit_now_ms();
+	int rc = rsv_lookup(cfg->rsv, s->host.text, &now, resolved_cb, s, &s->query);
+	if (rc == 1)
+		resolved_cb(&now, s);
+	else if (rc < 0)
+		deny(s, POL_RESOLVE_FAILED, NULL, "resolver unavailable");
+	else
+		arm_timer(s, cfg->connect_timeout_s * 3);
+}
+
+/* "http://authority/path?query" → host, port, and origin-form in *path.
+ * Returns -EPROTO for an unusable target, -EINVAL for an unusable host. */
+static int parse_absolute(struct px_session *s, struct span target, struct span *path, const char **why)
+{
+	if (target.len < 7 || !span_ieq(span_sub(target, 0, 7), "http://")) {
+		*why = "only absolute http:// targets and CONNECT are proxied";
+		return -EPROTO;
+	}
+	struct span rest = span_sub(target, 7, target.len);
+	size_t end = 0;
+	while (end < rest.len && rest.p[end] != '/' && rest.p[end] != '?' && rest.p[end] != '#')
+		end++;
+	struct span auth = span_sub(rest, 0, end);
+	*path = span_sub(rest, end, rest.len);
+	if (span_find(auth, '@') >= 0) {
+		*why = "userinfo in the request target";
+		return -EPROTO;
+	}
+	if (span_find(*path, '#') >= 0) {
+		*why = "fragment in the request target";
+		return -EPROTO;
+	}
+	return host_parse_authority(auth, 80, &s->host, &s->port, why);
+}
+
+/* The head sent upstream: origin-form, Host forced to the authority. */
+static void build_request(struct px_session *s, const struct http_head *h, struct span path)
+{
+	struct evbuffer *b = s->req_head;
+	bool v6 = s->host.kind == HOST_IP && s->host.ip.family == AF_INET6;
+
+	evbuffer_add_printf(b, "%s %s%.*s HTTP/1.1\r\nHost: %s%s%s", s->method,
+			    path.len && path.p[0] == '/' ? "" : "/", (int)path.len, path.p, v6 ? "[" : "",
+			    s->host.text, v6 ? "]" : "");
+	if (s->port != 80)
+		evbuffer_add_printf(b, ":%u", s->port);
+	evbuffer_add(b, "\r\n", 2);
+	for (size_t i = 0; i < h->nh; i++) {
+		struct span n = h->h[i].name;
+		if (span_ieq(n, "host") || http_is_hop_by_hop(h, n))
+			continue;
+		evbuffer_add_printf(b, "%.*s: %.*s\r\n", (int)n.len, n.p, (int)h->h[i].value.len,
+				    h->h[i].value.p);
+	}
+	evbuffer_add(b, "\r\n", 2);
+}
+
+static void bad_request(struct px_session *s, const char *why, bool host_error)
+{
+	char detail[300];
+
+	snprintf(detail, sizeof(detail), "%s", why);
+	/* a well-framed request for an unusable host is a policy answer (403) */
+	if (host_error) {
+		s->verdict.rule = NULL;
+		char line[600];
+		snprintf(line, sizeof(line), "sluice: %s %s denied (bad_request): %s", s->method,
+			 s->host.text, why);
+		struct audit_rec r = audit_rec_init(event_name(s), "decision");
+		r.session = s->id;
+		r.host = s->host.text;
+		r.method = s->method;
+		r.decision = "deny";
+		r.reason = "bad_request";
+		audit_write(s->srv->cfg.audit, &r);
+		log_msg("%s", line + strlen("sluice: "));
+		answer(s->cli, 403, "bad_request", line);
+		drain_and_close(s);
+		return;
+	}
+	deny(s, POL_BAD_REQUEST, NULL, detail);
+}
+
+static void on_head(struct px_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->cli);
+	size_t len = evbuffer_get_length(in);
+	size_t take = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD;
+	const char *p = (const char *)evbuffer_pullup(in, (ssize_t)take);
+	struct http_head h;
+	const char *why = "request head too large";
+
+	long n = http_parse_request(span_of(p, take), &h, &why);
+	if (n == 0)
+		return;
+	s->t_start = audit_now_ms();
+	s->host.text[0] = '\0';
+	s->method[0] = '\0';
+	s->port = 0;
+	s->naddrs = 0;
+	s->dns_ms = -1;
+	memset(&s->verdict, 0, sizeof(s->verdict));
+	if (n < 0) {
+		s->is_connect = false;
+		bad_request(s, why, false);
+		return;
+	}
+	span_copy(h.method, s->method, sizeof(s->method));
+	s->is_connect = strcmp(s->method, "CONNECT") == 0;
+	bufferevent_disable(s->cli, EV_READ);
+	struct span path = { NULL, 0 };
+	int rc;
+	if (s->is_connect)
+		rc = host_parse_authority(h.target, 0, &s->host, &s->port, &why);
+	else
+		rc = parse_absolute(s, h.target, &path, &why);
+	if (rc < 0) {
+		span_copy(h.target, s->host.text, sizeof(s->host.text));
+		bad_request(s, why, rc == -EINVAL);
+		return;
+	}
+	if (s->is_connect && h.body != HTTP_BODY_NONE) {
+		bad_request(s, "CONNECT with a body", false);
+		return;
+	}
+	if (!s->is_connect) {
+		build_request(s, &h, path);
+		s->req.kind = h.body;
+		s->req.left = h.length;
+		s->req.done = h.body == HTTP_BODY_NONE;
+		memset(&s->req.ch, 0, sizeof(s->req.ch));
+		s->client_keep = h.keep_alive && h.minor == 1;
+	}
+	evbuffer_drain(in, (size_t)n);
+	decide(s);
+}
+
+/* ---- callbacks --------------------------------------------------------- */
+
+static void cli_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct px_session *s = arg;
+
+	(void)bev;
+	touch(s);
+	switch (s->phase) {
+	case PX_HEAD:
+		on_head(s);
+		break;
+	case PX_TUNNEL:
+		relay(s->cli, s->up, &s->bytes_up);
+		break;
+	case PX_EXCHANGE:
+		forward_request_body(s);
+		break;
+	default:
+		bufferevent_disable(s->cli, EV_READ);
+		break;
+	}
+}
+
+static void up_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct px_session *s = arg;
+
+	(void)bev;
+	touch(s);
+	if (s->phase == PX_TUNNEL)
+		relay(s->up, s->cli, &s->bytes_down);
+	else if (s->phase == PX_EXCHANGE)
+		forward_response(s);
+	else
+		bufferevent_disable(s->up, EV_READ);
+}
+
+static void cli_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct px_session *s = arg;
+
+	if (s->phase == PX_DRAIN) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			session_close(s, NULL);
+		return;
+	}
+	drained(s, s->cli);
+	if (s->phase == PX_TUNNEL && s->cli_eof && s->up_eof && s->up_shut && s->cli_shut)
+		session_close(s, NULL);
+}
+
+static void up_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct px_session *s = arg;
+
+	(void)bev;
+	drained(s, s->up);
+	if (s->phase == PX_TUNNEL && s->cli_eof && s->up_eof && s->up_shut && s->cli_shut)
+		session_close(s, NULL);
+}
+
+/* One side of a tunnel reached EOF: pass the half-close on once flushed. */
+static void tunnel_eof(struct px_session *s, bool from_client)
+{
+	if (from_client) {
+		s->cli_eof = true;
+		relay(s->cli, s->up, &s->bytes_up);
+		drained(s, s->up);
+	} else {
+		s->up_eof = true;
+		relay(s->up, s->cli, &s->bytes_down);
+		drained(s, s->cli);
+	}
+	if (s->cli_eof && s->up_eof && s->up_shut && s->cli_shut)
+		session_close(s, NULL);
+}
+
+static void cli_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct px_session *s = arg;
+
+	(void)bev;
+	if ((what & BEV_EVENT_EOF) && s->phase == PX_TUNNEL) {
+		tunnel_eof(s, true);
+		return;
+	}
+	/* error, or EOF outside a tunnel: the client is gone */
+	session_close(s, NULL);
+}
+
+static void up_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct px_session *s = arg;
+
+	(void)bev;
+	if (s->phase == PX_CONNECT) {
+		if (what & BEV_EVENT_CONNECTED)
+			connected(s);
+		else
+			connect_failed(s, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		return;
+	}
+	if (s->phase == PX_TUNNEL && (what & BEV_EVENT_EOF)) {
+		tunnel_eof(s, false);
+		return;
+	}
+	if (s->phase == PX_EXCHANGE && (what & BEV_EVENT_EOF) && s->resp_head_seen &&
+	    s->resp.kind == HTTP_BODY_CLOSE) {
+		move_body(&s->resp, s->up, s->cli, &s->bytes_down);
+		s->resp.done = true;
+		s->req.done = true;
+		s->client_keep = false;
+		s->up_reusable = false;
+		maybe_done(s);
+		return;
+	}
+	if (s->phase == PX_HEAD || s->phase == PX_DRAIN) {
+		free_up(s); /* an idle kept-alive upstream went away */
+		return;
+	}
+	if (s->phase == PX_EXCHANGE && !s->resp_head_seen && s->bytes_down == 0) {
+		answer(s->cli, 502, "connect_failed", "sluice: upstream closed the connection without answering");
+		log_close(s, "connect_failed");
+		drain_and_close(s);
+		return;
+	}
+	session_close(s, NULL);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_session *s = arg;
+	const struct px_config *cfg = &s->srv->cfg;
+
+	(void)fd;
+	(void)what;
+	switch (s->phase) {
+	case PX_RESOLVE:
+		rsv_cancel(s->query);
+		s->query = NULL;
+		deny(s, POL_RESOLVE_FAILED, NULL, "name resolution timed out");
+		return;
+	case PX_CONNECT:
+		connect_failed(s, "connect timed out");
+		return;
+	case PX_TUNNEL:
+	case PX_EXCHANGE: {
+		int64_t idle = audit_now_ms() - s->last_active;
+		if (idle < (int64_t)cfg->idle_timeout_s * 1000) {
+			arm_timer(s, (unsigned)((cfg->idle_timeout_s * 1000 - idle) / 1000 + 1));
+			return;
+		}
+		session_close(s, "limit");
+		return;
+	}
+	default:
+		session_close(s, NULL); /* head or drain timeout */
+		return;
+	}
+}
+
+void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa)
+{
+	struct px_session *s = calloc(1, sizeof(*s));
+
+	(void)sa;
+	if (!s) {
+		px_refuse_fd(fd, 503, "limit");
+		return;
+	}
+	s->srv = srv;
+	srv->nconns++;
+	LIST_INSERT_HEAD(&srv->sessions, s, link);
+	snprintf(s->id, sizeof(s->id), "%08x-%llu", srv->epoch, (unsigned long long)++srv->next_id);
+	s->cli = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->timer = evtimer_new(srv->base, timer_cb, s);
+	s->req_head = evbuffer_new();
+	s->dns_ms = s->connect_ms = -1;
+	if (!s->cli || !s->timer || !s->req_head) {
+		if (!s->cli)
+			close(fd);
+		px_session_free(s);
+		return;
+	}
+	bufferevent_setcb(s->cli, cli_read_cb, cli_write_cb, cli_event_cb, s);
+	bufferevent_setwatermark(s->cli, EV_READ, 0, HIGH_WM);
+	bufferevent_enable(s->cli, EV_READ | EV_WRITE);
+	arm_timer(s, srv->cfg.head_timeout_s);
+}

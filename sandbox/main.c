@@ -1,0 +1,32 @@
+/* main.c: the sluice command line, dispatching to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmds.h"
+
+static const char usage[] =
+	"usage:\n"
+	"  sluice proxy  --listen ADDR:PORT... --policy FILE [--log PATH] [--resolver IP[:PORT]]\n"
+	"  sluice policy check FILE\n"
+	"  sluice policy explain [--resolve] [--resolver IP[:PORT]] FILE HOST[:PORT]\n";
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} cmds[] = {
+	{ "proxy", cmd_proxy },
+	{ "policy", cmd_policy },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].run(argc, argv);
+	fprintf(stderr, "sluice: unknown command '%s'\n%s", argv[1], usage);
+	return 2;
+}
