@@ -695,7 +695,14 @@ static void on_head(struct px_session *s)
 	else
 		rc = parse_absolute(s, h.target, &path, &why);
 	if (rc < 0) {
-		span_copy(h.target, s->host.text, sizeof(s->host.text));
+		/* log the host as requested, without a trailing ":port" */
+		struct span t = h.target;
+		long colon = span_rfind(t, ':');
+		unsigned long ignored;
+		if (s->is_connect && colon > 0 && (t.p[colon - 1] == ']' || span_find(t, ':') == colon) &&
+		    span_to_uint(span_sub(t, (size_t)colon + 1, t.len), 1, 65535, &ignored) == 0)
+			t.len = (size_t)colon;
+		span_copy(t, s->host.text, sizeof(s->host.text));
 		bad_request(s, why, rc == -EINVAL);
 		return;
 	}

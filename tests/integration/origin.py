@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""origin.py: a test origin for cases nginx cannot script.
+
+Port 8081 (HTTP/1.1, keep-alive):
+  POST /echo     answers the request body, which may be chunked
+  GET  /chunked  answers a chunked body
+  GET  /close    answers a body delimited by closing the connection
+Port 7007: raw TCP echo that waits for the client's half-close, then sends
+  back everything it read with a prefix, and closes.
+"""
+import socket
+import socketserver
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
+    def do_POST(self):
+        body = self.read_body()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Seen-Host", self.headers.get("Host", ""))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"alpha-", b"beta-", b"gamma"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
+        elif self.path == "/close":
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"until-close-body")
+            self.close_connection = True
+        else:
+            body = ("host=%s path=%s proxy-auth=%s\n" % (
+                self.headers.get("Host"), self.path,
+                self.headers.get("Proxy-Authorization", "-"))).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+
+class Echo(socketserver.BaseRequestHandler):
+    def handle(self):
+        data = b""
+        while True:
+            chunk = self.request.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        self.request.sendall(b"echo:" + data)
+
+
+class V4Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class EchoServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    addr = sys.argv[1]
+    http = V4Server((addr, 8081), Handler)
+    echo = EchoServer((addr, 7007), Echo)
+    threading.Thread(target=echo.serve_forever, daemon=True).start()
+    print("ready", flush=True)
+    http.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# proxy_test.sh SLUICE: `sluice proxy` against real nginx, dnsmasq and curl in
+# a private namespace world. Each case checks the answer and the exact audit
+# records it leaves.
+set -u
+SLUICE=$(realpath "$1")
+source "$(dirname "$0")/world.sh"
+world_up || { echo "could not build the test world"; exit 1; }
+
+D=$WORLD_DIR
+LOG=$D/audit.log
+cat >"$D/policy.yaml" <<'YAML'
+version: 1
+name: itest
+allow:
+  - allowed.test
+  - "*.wild.test"
+  - rebind.test
+  - private.test
+  - v6only.test
+  - metadata.google.internal.evil.test
+  - 198.51.100.10:8081
+  - 198.51.100.10:7007
+deny: [bad.wild.test]
+allow_private: ["198.51.100.0/24", "2001:db8::/32"]
+YAML
+
+start_proxy() { # extra args...
+	world_bg "$NS_HOST" "$SLUICE" proxy --listen 127.0.0.1:3128 --listen '[::1]:3128' \
+		--policy "$D/policy.yaml" --log "$LOG" --resolver 198.51.100.53 "$@" 2>>"$D/sluice.err"
+	SLUICE_PID=$!
+	wait_port "$NS_HOST" 127.0.0.1 3128
+}
+start_proxy
+
+CURL=(in_host curl -sS --max-time 10 --cacert "$D/ca.pem" -x http://127.0.0.1:3128)
+
+# Records for one host as "event phase decision reason" lines, waiting up to
+# 3 s for the expected count (close records follow the client's exit).
+records() {
+	local host=$1 want=$2 i out
+	for i in $(seq 30); do
+		out=$(jq -r --arg h "$host" 'select(.host==$h) | "\(.event) \(.phase) \(.decision // "-") \(.reason // "-")"' "$LOG")
+		[ "$(printf '%s' "$out" | grep -c .)" -ge "$want" ] && break
+		sleep 0.1
+	done
+	sleep 0.2
+	jq -r --arg h "$host" 'select(.host==$h) | "\(.event) \(.phase) \(.decision // "-") \(.reason // "-")"' "$LOG"
+}
+
+# curl through the proxy: prints "<code> <reason header>"
+via() {
+	"${CURL[@]}" -o "$D/body" -D "$D/hdr" -w '%{http_code} %{http_connect}' "$@" >"$D/codes" 2>"$D/curl.err"
+	local reason
+	reason=$(tr -d '\r' <"$D/hdr" | awk -F': ' 'tolower($1)=="x-sluice-reason"{print $2}' | head -1)
+	echo "$(cat "$D/codes") ${reason:--}"
+}
+
+# ---- allowed traffic -------------------------------------------------------
+check "HTTPS through CONNECT reaches an allowed origin" \
+	eq "$(via https://allowed.test/)" "200 200 -"
+check "  and the origin answered" eq "$(cat "$D/body")" "hello from allowed.test"
+check "  leaving a decision and a close record" \
+	eq "$(records allowed.test 2 | grep -c '^connect ')" "2"
+check "  close record carries bytes and durations" \
+	eq "$(jq -r 'select(.host=="allowed.test" and .phase=="close") | (.bytes_up>0 and .bytes_down>0 and .duration_ms>=0 and (.remote|length>0))' "$LOG" | head -1)" "true"
+check "  decision record lists the vetted addresses" \
+	eq "$(jq -c 'select(.host=="allowed.test" and .phase=="decision") | .addrs | sort' "$LOG" | head -1)" '["198.51.100.10","2001:db8::10"]'
+
+check "plain HTTP (absolute-form) reaches an allowed origin" \
+	eq "$(via http://x.wild.test/path?q=1)" "200 000 -"
+check "  wildcard subdomain answered" eq "$(cat "$D/body")" "hello from x.wild.test"
+check "  records: http decision allow + close" \
+	eq "$(records x.wild.test 2)" "$(printf 'http decision allow allowed\nhttp close allow -')"
+
+check "EXAMPLE.COM. spelling is normalised (ALLOWED.TEST.)" \
+	eq "$(via http://ALLOWED.TEST./)" "200 000 -"
+check "  logged under the canonical name" \
+	eq "$(jq -r 'select(.event=="http" and .phase=="decision") | .host' "$LOG" | sort -u | tr '\n' ' ')" "allowed.test x.wild.test "
+
+check "IPv6-only origin over CONNECT" eq "$(via https://v6only.test/)" "200 200 -"
+check "proxy listens on [::1] too" \
+	eq "$(in_host curl -sS --max-time 10 -x 'http://[::1]:3128' -o /dev/null -w '%{http_code}' http://allowed.test/)" "200"
+
+# ---- denials ---------------------------------------------------------------
+check "host not on the list: 403 not_allowed" eq "$(via https://other.test/)" "000 403 not_allowed"
+check "  exactly one deny record" eq "$(records other.test 1)" "connect decision deny not_allowed"
+check "  body names the entry that would allow it" \
+	eq "$(in_host curl -s -x http://127.0.0.1:3128 http://other.test/)" \
+	'sluice: GET other.test:80 denied (not_allowed): add "other.test" (or "other.test:80") to allow'
+
+check "denied entry wins over the wildcard: 403 denied_by_rule" \
+	eq "$(via https://bad.wild.test/)" "000 403 denied_by_rule"
+check "  one record naming the rule" \
+	eq "$(jq -r 'select(.host=="bad.wild.test") | "\(.reason) \(.rule)"' "$LOG")" "denied_by_rule bad.wild.test"
+
+check "disallowed port: 403 port_not_allowed" \
+	eq "$(via http://allowed.test:8080/)" "403 000 port_not_allowed"
+check "  one record" eq "$(jq -c 'select(.host=="allowed.test" and .port==8080) | .reason' "$LOG")" '"port_not_allowed"'
+
+check "allowed name with a private answer (rebinding): 403 blocked_address" \
+	eq "$(via https://rebind.test/)" "000 403 blocked_address"
+check "  one record listing the refused address" \
+	eq "$(jq -c 'select(.host=="rebind.test") | [.reason, .addrs]' "$LOG")" '["blocked_address",["127.0.0.1"]]'
+check "10/8 answer is blocked too" eq "$(via http://private.test/)" "403 000 blocked_address"
+
+check "metadata name: 403 metadata_host" \
+	eq "$(via http://metadata.google.internal/)" "403 000 metadata_host"
+check "  one record" eq "$(records metadata.google.internal 1)" "http decision deny metadata_host"
+check "  and no DNS query for it ever left sluice" \
+	eq "$(grep -c 'query.*metadata.google.internal$' "$D/dnsmasq.log")" "0"
+
+check "IP literal without an IP entry: 403 ip_literal" \
+	eq "$(via https://198.51.100.99/)" "000 403 ip_literal"
+check "  one record" eq "$(records 198.51.100.99 1)" "connect decision deny ip_literal"
+check "IP literal entry for another port: 403 port_not_allowed" \
+	eq "$(via https://198.51.100.10/)" "000 403 port_not_allowed"
+check "IP literal with an IP entry is allowed" \
+	eq "$(via http://198.51.100.10:8081/hi)" "200 000 -"
+
+raw() { printf "$1" | in_host python3 "$HERE/rawreq.py" 127.0.0.1 3128; }
+check "[example.com]: 403 bad_request" \
+	eq "$(raw 'CONNECT [example.com]:443 HTTP/1.1\r\nHost: x\r\n\r\n')" "403 bad_request"
+for odd in 127.1 0x7f.0.0.1 2130706433 0177.0.0.1 127.000.000.001 198.51.100.010; do
+	check "odd IPv4 spelling $odd: 403 bad_request" \
+		eq "$(raw "CONNECT $odd:443 HTTP/1.1\r\nHost: x\r\n\r\n")" "403 bad_request"
+	check "  one record for $odd" eq "$(records "$odd" 1)" "connect decision deny bad_request"
+done
+
+# ---- strict parsing ----------------------------------------------------------
+check "Content-Length with Transfer-Encoding: 400" \
+	eq "$(raw 'POST http://allowed.test/ HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')" "400 bad_request"
+check "bare LF: 400" eq "$(raw 'GET http://allowed.test/ HTTP/1.1\nHost: a\r\n\r\n')" "400 bad_request"
+check "obs-fold: 400" eq "$(raw 'GET http://allowed.test/ HTTP/1.1\r\nX-A: 1\r\n  folded\r\n\r\n')" "400 bad_request"
+check "duplicate Content-Length: 400" \
+	eq "$(raw 'POST http://allowed.test/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx')" "400 bad_request"
+check "over-long head: 400" \
+	eq "$(python3 -c 'import sys; sys.stdout.write("GET http://allowed.test/ HTTP/1.1\\r\\nX: " + "a"*20000 + "\\r\\n\\r\\n")' | in_host python3 "$HERE/rawreq.py" 127.0.0.1 3128)" "400 bad_request"
+check "origin-form target (not a proxy request): 400" \
+	eq "$(raw 'GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n')" "400 bad_request"
+check "userinfo in target: 400" eq "$(raw 'GET http://allowed.test@other.test/ HTTP/1.1\r\n\r\n')" "400 bad_request"
+
+# ---- HTTP forwarding details -------------------------------------------------
+check "chunked request body reaches the origin intact" \
+	eq "$(printf abcdefg | "${CURL[@]}" -H 'Transfer-Encoding: chunked' --data-binary @- http://198.51.100.10:8081/echo)" "abcdefg"
+check "Content-Length body reaches the origin" \
+	eq "$("${CURL[@]}" --data-binary 'hello-body' http://198.51.100.10:8081/echo)" "hello-body"
+check "chunked response relayed" eq "$("${CURL[@]}" http://198.51.100.10:8081/chunked)" "alpha-beta-gamma"
+check "close-delimited response relayed" eq "$("${CURL[@]}" http://198.51.100.10:8081/close)" "until-close-body"
+check "Host forced to the authority, Proxy-Authorization stripped" \
+	eq "$("${CURL[@]}" -H 'Host: evil.test' -H 'Proxy-Authorization: Basic eDp5' http://198.51.100.10:8081/h)" \
+	"host=198.51.100.10:8081 path=/h proxy-auth=-"
+check "persistent client connection: three requests, one TCP connection" \
+	eq "$("${CURL[@]}" -w '%{num_connects}\n' -o /dev/null -o /dev/null -o /dev/null \
+		http://allowed.test/ http://allowed.test/a http://x.wild.test/b | tr -d '\n')" "100"
+
+# ---- tunnels: half-close and backpressure ------------------------------------
+check "tunnel passes a half-close both ways" \
+	eq "$(in_host python3 "$HERE/tunnel.py" halfclose 127.0.0.1 3128 198.51.100.10:7007)" "echo:ping-through-the-tunnel"
+read -r grown total < <(SLUICE_PID=$SLUICE_PID in_host env SLUICE_PID=$SLUICE_PID python3 "$HERE/tunnel.py" slowread 127.0.0.1 3128 allowed.test:80)
+check "slow reader: proxy memory stays bounded (grew ${grown} KiB)" test "${grown:-999999}" -lt 8192
+check "  and every byte arrives afterwards" test "${total:-0}" -gt $((64 * 1024 * 1024))
+
+# ---- report mode -------------------------------------------------------------
+kill "$SLUICE_PID"; wait "$SLUICE_PID" 2>/dev/null
+sed -i 's/^name: itest/name: itest\nmode: report/' "$D/policy.yaml"
+start_proxy
+check "report mode lets a not-allowed host through" eq "$(via http://r.other.test/)" "200 000 -"
+check "  logging would_deny" \
+	eq "$(jq -r 'select(.host=="r.other.test") | "\(.phase) \(.decision) \(.reason // "-")"' "$LOG" | head -1)" \
+	"decision would_deny not_allowed"
+check "report mode still blocks private answers" eq "$(via http://rebind.test/)" "403 000 blocked_address"
+check "report mode still blocks metadata names" eq "$(via http://metadata.google.internal/)" "403 000 metadata_host"
+kill "$SLUICE_PID"; wait "$SLUICE_PID" 2>/dev/null
+sed -i '/^mode: report/d' "$D/policy.yaml"
+
+# ---- limits: descriptors and a failing log -------------------------------------
+world_bg "$NS_HOST" prlimit --nofile=40 "$SLUICE" proxy --listen 127.0.0.1:3128 \
+	--policy "$D/policy.yaml" --log "$D/fd.log" --resolver 198.51.100.53 2>>"$D/sluice.err"
+SLUICE_PID=$!
+wait_port "$NS_HOST" 127.0.0.1 3128
+via https://allowed.test/ >/dev/null # warm the resolver cache: the flood tests descriptors, not DNS
+in_host python3 - "$D/fd.out" <<'PY'
+import socket, sys, time
+held, answers = [], []
+for i in range(60):
+    try:
+        s = socket.create_connection(("127.0.0.1", 3128), timeout=5)
+        s.sendall(b"CONNECT allowed.test:443 HTTP/1.1\r\n\r\n")
+        held.append(s)
+    except OSError:
+        pass
+time.sleep(1)
+for s in held:
+    s.settimeout(2)
+    try:
+        answers.append(s.recv(200).split(b"\r\n")[0].decode())
+    except OSError:
+        answers.append("none")
+open(sys.argv[1], "w").write("\n".join(answers) + "\n")
+for s in held:
+    s.close()
+PY
+check "out of descriptors: some clients get 503" grep -q ' 503 ' "$D/fd.out"
+check "  and the others are served" grep -q ' 200 ' "$D/fd.out" || sort "$D/fd.out" | uniq -c
+check "  logged with reason limit" test "$(jq -r 'select(.reason=="limit") | .reason' "$D/fd.log" | grep -c .)" -gt 0
+sleep 0.5
+check "  the proxy recovers once descriptors are free" eq "$(via https://allowed.test/)" "200 200 -"
+kill "$SLUICE_PID"; wait "$SLUICE_PID" 2>/dev/null
+
+world_bg "$NS_HOST" "$SLUICE" proxy --listen 127.0.0.1:3128 --policy "$D/policy.yaml" \
+	--log /dev/full --resolver 198.51.100.53 2>"$D/full.err"
+SLUICE_PID=$!
+wait_port "$NS_HOST" 127.0.0.1 3128
+via http://allowed.test/ >/dev/null
+check "log write failure is loud" grep -q 'audit log write failed' "$D/full.err"
+check "  and new requests are refused (fail closed)" eq "$(via http://allowed.test/)" "503 000 limit"
+check "the proxy never crashed" bash -c "! grep -qiE 'AddressSanitizer|runtime error' '$D/sluice.err' '$D/full.err'"
+
+finish

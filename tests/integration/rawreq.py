@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""rawreq.py HOST PORT: send stdin's bytes (\\n written as-is) to the proxy and
+print the status line and the X-Sluice-Reason value, space-separated."""
+import socket
+import sys
+
+data = sys.stdin.buffer.read()
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(data)
+resp = b""
+try:
+    while b"\r\n\r\n" not in resp:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        resp += chunk
+except socket.timeout:
+    pass
+head = resp.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+status = head[0].split(" ")[1] if head and head[0] else "none"
+reason = "-"
+for line in head[1:]:
+    k, _, v = line.partition(":")
+    if k.lower() == "x-sluice-reason":
+        reason = v.strip()
+print(status, reason)

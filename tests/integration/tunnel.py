@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""tunnel.py MODE PROXY_HOST PROXY_PORT TARGET: drive a CONNECT tunnel.
+
+halfclose: send a message, shut down our write side, print what comes back.
+slowread:  GET /big through the tunnel, read nothing for a while (the proxy
+           must stop reading upstream), print the proxy's RSS growth in KiB
+           (pid from $SLUICE_PID), then read it all and print the byte count.
+"""
+import os
+import socket
+import sys
+import time
+
+
+def rss_kib(pid):
+    with open("/proc/%s/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def connect(host, port, target):
+    s = socket.create_connection((host, int(port)), timeout=20)
+    s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target.encode(), target.encode()))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    if b" 200 " not in head.split(b"\r\n")[0]:
+        print("connect-failed", head.split(b"\r\n")[0].decode())
+        sys.exit(1)
+    return s
+
+
+def main():
+    mode, host, port, target = sys.argv[1:5]
+    s = connect(host, port, target)
+    if mode == "halfclose":
+        s.sendall(b"ping-through-the-tunnel")
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        print(data.decode())
+    elif mode == "slowread":
+        pid = os.environ["SLUICE_PID"]
+        before = rss_kib(pid)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % target.split(":")[0].encode())
+        time.sleep(3)
+        grown = rss_kib(pid) - before
+        total = 0
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            total += len(chunk)
+        print(grown, total)
+
+
+if __name__ == "__main__":
+    main()
