@@ -267,6 +267,7 @@ enum {
 	CH_DATA_CR,
 	CH_DATA_LF,
 	CH_TRAILER,   /* start of a trailer line, or the final CRLF */
+	CH_TRAILER_NAME,
 	CH_TRAILER_LINE,
 	CH_TRAILER_LF,
 	CH_FINAL_LF,
@@ -343,7 +344,13 @@ static int chunk_byte(struct http_chunked *c, char b)
 		}
 		if (!is_tchar((unsigned char)b))
 			return -EINVAL;
-		c->state = CH_TRAILER_LINE;
+		c->state = CH_TRAILER_NAME;
+		return ++c->trailer > MAX_TRAILERS ? -EINVAL : 0;
+	case CH_TRAILER_NAME:
+		if (b == ':')
+			c->state = CH_TRAILER_LINE;
+		else if (!is_tchar((unsigned char)b))
+			return -EINVAL;
 		return ++c->trailer > MAX_TRAILERS ? -EINVAL : 0;
 	case CH_TRAILER_LINE:
 		if (b == '\r') {

@@ -1,0 +1,169 @@
+/* test_policy.c: the strict loader and the matcher. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "policy.h"
+
+static struct policy *load(const char *text, struct pol_errors *errs)
+{
+	struct policy *p = NULL;
+
+	memset(errs, 0, sizeof(*errs));
+	if (pol_load_buffer(text, strlen(text), "t.yaml", &p, errs) < 0)
+		return NULL;
+	return p;
+}
+
+/* The load fails and the first error contains want. */
+static void expect_error(const char *text, const char *want)
+{
+	struct pol_errors e;
+	struct policy *p = load(text, &e);
+
+	if (p)
+		fail_msg("accepted: %s", text);
+	if (e.n == 0 || !strstr(e.v[0], want))
+		fail_msg("for %s: expected an error with '%s', got '%s'", text, want, e.n ? e.v[0] : "none");
+	pol_errors_free(&e);
+}
+
+static void test_loader_errors(void **state)
+{
+	(void)state;
+	expect_error("", "empty policy");
+	expect_error("allow: [a.com]\n", "missing 'version: 1'");
+	expect_error("version: 2\n", "t.yaml:1:10: unsupported version '2'");
+	expect_error("version: 1\nversion: 1\n", "duplicate key 'version'");
+	expect_error("version: 1\nallow: &x [a.com]\n", "anchors are not allowed");
+	expect_error("version: 1\nallow: [a.com]\ndeny: *x\n", "");
+	expect_error("version: 1\nallow: !!str a\n", "tags are not allowed");
+	expect_error("version: 1\n<<: {a: b}\n", "unknown key '<<'");
+	expect_error("version: 1\nallow: [[a.com]]\n", "flat list");
+	expect_error("version: 1\nallow: a.com\n", "takes a list");
+	expect_error("version: 1\nallow: [\"*.com\"]\n", "public suffix 'com'");
+	expect_error("version: 1\nallow: [\"*.co.uk\"]\n", "public suffix 'co.uk'");
+	expect_error("version: 1\nallow: [\"*.test\"]\n", "public suffix");
+	expect_error("version: 1\nallow: [\"a.*.com\"]\n", "only a leading");
+	expect_error("version: 1\nallow: [127.1]\n", "not a canonical IPv4");
+	expect_error("version: 1\nallow: [a.com:0]\n", "invalid port");
+	expect_error("version: 1\nallow: [metadata.google.internal]\n", "metadata name");
+	expect_error("version: 1\nallow_private: [example.com]\n", "allow_private takes");
+	expect_error("version: 1\nallow_private: [10.0.0.1/8]\n", "invalid address");
+	expect_error("version: 1\nports: [http]\n", "invalid port 'http'");
+	expect_error("version: 1\nmode: audit\n", "invalid mode 'audit'");
+	expect_error("version: 1\nenv: [1BAD]\n", "invalid environment variable");
+	expect_error("version: 1\npresets: [nosuch]\n", "unknown preset 'nosuch'");
+	expect_error("version: 1\n---\nversion: 1\n", "only one YAML document");
+	expect_error("version: 1\nallow: [a.com\n", "YAML syntax error");
+}
+
+static void test_all_errors_listed(void **state)
+{
+	struct pol_errors e;
+
+	(void)state;
+	assert_null(load("version: 1\nallow: [\"*.com\", ok.com, 'bad host']\nports: [0]\nzzz: 1\n", &e));
+	assert_int_equal(e.n, 4);
+	assert_string_equal(e.v[0], "t.yaml:2:9: wildcard '*.com' covers the public suffix 'com': name a registered domain");
+	pol_errors_free(&e);
+}
+
+static const char policy_text[] = "version: 1\n"
+				  "name: gh\n"
+				  "allow:\n"
+				  "  - api.github.com\n"
+				  "  - \"*.githubusercontent.com\"\n"
+				  "  - github.com:22\n"
+				  "  - 192.0.2.0/24:8443\n"
+				  "presets: [npm]\n"
+				  "deny: [uploads.github.com, \"*.evil.githubusercontent.com\"]\n"
+				  "allow_private: [\"10.0.1.50:5432\", \"fd00::/8\"]\n"
+				  "env: [GITHUB_TOKEN]\n";
+
+static struct pol_verdict decide(const struct policy *p, const char *authority)
+{
+	struct host h;
+	uint16_t port;
+	const char *why;
+	struct pol_verdict v;
+
+	assert_int_equal(host_parse_authority(span_str(authority), 443, &h, &port, &why), 0);
+	pol_decide(p, &h, port, &v);
+	return v;
+}
+
+static void test_matcher(void **state)
+{
+	struct pol_errors e;
+	struct policy *p = load(policy_text, &e);
+
+	(void)state;
+	assert_non_null(p);
+	assert_string_equal(p->name, "gh");
+	assert_int_equal(p->nports, 2);
+	assert_int_equal(decide(p, "api.github.com").reason, POL_ALLOWED);
+	assert_int_equal(decide(p, "api.github.com:80").reason, POL_ALLOWED);
+	assert_int_equal(decide(p, "api.github.com:8080").reason, POL_PORT_NOT_ALLOWED);
+	assert_int_equal(decide(p, "x.api.github.com").reason, POL_NOT_ALLOWED);
+	assert_int_equal(decide(p, "raw.githubusercontent.com").reason, POL_ALLOWED);
+	assert_int_equal(decide(p, "githubusercontent.com").reason, POL_NOT_ALLOWED); /* subdomains only */
+	assert_int_equal(decide(p, "a.evil.githubusercontent.com").reason, POL_DENIED_BY_RULE);
+	assert_int_equal(decide(p, "uploads.github.com").reason, POL_DENIED_BY_RULE);
+	assert_int_equal(decide(p, "github.com:22").reason, POL_ALLOWED);
+	assert_int_equal(decide(p, "github.com:443").reason, POL_PORT_NOT_ALLOWED);
+	assert_int_equal(decide(p, "metadata.google.internal").reason, POL_METADATA_HOST);
+	assert_int_equal(decide(p, "instance-data").reason, POL_METADATA_HOST);
+	struct pol_verdict v = decide(p, "registry.npmjs.org");
+	assert_int_equal(v.reason, POL_ALLOWED);
+	assert_true(v.rule_is_preset);
+	assert_string_equal(v.rule->text, "preset:npm:registry.npmjs.org");
+	assert_int_equal(decide(p, "192.0.2.9:8443").reason, POL_ALLOWED);
+	assert_int_equal(decide(p, "192.0.2.9:443").reason, POL_PORT_NOT_ALLOWED);
+	assert_int_equal(decide(p, "198.51.100.1").reason, POL_IP_LITERAL);
+	assert_int_equal(decide(p, "[2001:db8::1]").reason, POL_IP_LITERAL);
+
+	struct addr a, out[4];
+	const struct addr *first;
+	addr_parse(span_str("10.0.1.50"), &a);
+	assert_true(pol_private_allowed(p, &a, 5432, NULL));
+	assert_false(pol_private_allowed(p, &a, 5433, NULL));
+	struct addr in[3];
+	addr_parse(span_str("127.0.0.1"), &in[0]);
+	addr_parse(span_str("140.82.112.3"), &in[1]);
+	addr_parse(span_str("fd12::1"), &in[2]);
+	assert_int_equal(pol_vet(p, in, 3, 443, out, &first), 2);
+	assert_ptr_equal(first, &in[0]);
+	assert_int_equal(pol_vet(p, in, 1, 443, out, &first), 0);
+	pol_free(p);
+}
+
+static void test_report_and_presets(void **state)
+{
+	struct pol_errors e;
+	struct policy *p = load("version: 1\nmode: report\npresets: [npm, pypi, github, crates, go, debian]\n", &e);
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(p->mode, POL_REPORT);
+	assert_string_equal(p->name, "t");
+	assert_true(p->preset.n >= 6);
+	pol_free(p);
+	assert_non_null(pol_preset_text("npm"));
+	assert_null(pol_preset_text("../etc/passwd"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_loader_errors),
+		cmocka_unit_test(test_all_errors_listed),
+		cmocka_unit_test(test_matcher),
+		cmocka_unit_test(test_report_and_presets),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
