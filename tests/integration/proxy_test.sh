@@ -215,6 +215,11 @@ wait_port "$NS_HOST" 127.0.0.1 3128
 via http://allowed.test/ >/dev/null
 check "log write failure is loud" grep -q 'audit log write failed' "$D/full.err"
 check "  and new requests are refused (fail closed)" eq "$(via http://allowed.test/)" "503 000 limit"
-check "the proxy never crashed" bash -c "! grep -qiE 'AddressSanitizer|runtime error' '$D/sluice.err' '$D/full.err'"
+kill "$SLUICE_PID"
+wait "$SLUICE_PID"
+check "the last proxy exits cleanly on SIGTERM" eq "$?" "0"
+# Under the ASan/UBSan build this also catches leaks reported at exit.
+check "no sanitizer report from any proxy run" \
+	bash -c "! grep -hE 'Sanitizer|runtime error' '$D/sluice.err' '$D/full.err'"
 
 finish
