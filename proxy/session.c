@@ -163,12 +163,14 @@ static void answer(struct bufferevent *bev, int status, const char *reason, cons
 }
 
 /*
- * Deny the current request: one audit record, one line on stderr, an HTTP
- * answer naming the reason and the entry that would allow it, then close.
+ * Deny the current request with an HTTP status: one audit record, one line on
+ * stderr, an answer naming the reason and the entry that would allow it, then
+ * close. Every denial of the proxy goes through here.
  */
-static void deny(struct px_session *s, enum pol_reason reason, const char *blocked, const char *detail)
+static void deny_status(struct px_session *s, enum pol_reason reason, int status, const char *blocked,
+			const char *detail)
 {
-	char hint[320], line[768];
+	char hint[320], line[768], port[8] = "";
 	const char *host = s->host.text[0] ? s->host.text : "?";
 	struct pol_verdict v = s->verdict;
 
@@ -178,8 +180,10 @@ static void deny(struct px_session *s, enum pol_reason reason, const char *block
 		snprintf(hint, sizeof(hint), "%s", detail ? detail : "no policy entry changes this");
 	else
 		pol_hint(&v, host, s->port, blocked, hint, sizeof(hint));
-	snprintf(line, sizeof(line), "sluice: %s %s:%u denied (%s): %s", s->method[0] ? s->method : "-",
-		 host, s->port, pol_reason_key(reason), hint);
+	if (s->port)
+		snprintf(port, sizeof(port), ":%u", s->port);
+	snprintf(line, sizeof(line), "sluice: %s %s%s denied (%s): %s", s->method[0] ? s->method : "-", host,
+		 port, pol_reason_key(reason), hint);
 
 	struct audit_rec r = audit_rec_init(s->method[0] ? event_name(s) : "http", "decision");
 	r.session = s->id;
@@ -195,8 +199,13 @@ static void deny(struct px_session *s, enum pol_reason reason, const char *block
 	audit_write(s->srv->cfg.audit, &r);
 	log_msg("%s", line + strlen("sluice: "));
 	s->decision_logged = false;
-	answer(s->cli, status_of(reason), pol_reason_key(reason), line);
+	answer(s->cli, status, pol_reason_key(reason), line);
 	drain_and_close(s);
+}
+
+static void deny(struct px_session *s, enum pol_reason reason, const char *blocked, const char *detail)
+{
+	deny_status(s, reason, status_of(reason), blocked, detail);
 }
 
 static void log_decision(struct px_session *s)
@@ -635,32 +644,6 @@ static void build_request(struct px_session *s, const struct http_head *h, struc
 	evbuffer_add(b, "\r\n", 2);
 }
 
-static void bad_request(struct px_session *s, const char *why, bool host_error)
-{
-	char detail[300];
-
-	snprintf(detail, sizeof(detail), "%s", why);
-	/* a well-framed request for an unusable host is a policy answer (403) */
-	if (host_error) {
-		s->verdict.rule = NULL;
-		char line[600];
-		snprintf(line, sizeof(line), "sluice: %s %s denied (bad_request): %s", s->method,
-			 s->host.text, why);
-		struct audit_rec r = audit_rec_init(event_name(s), "decision");
-		r.session = s->id;
-		r.host = s->host.text;
-		r.method = s->method;
-		r.decision = "deny";
-		r.reason = "bad_request";
-		audit_write(s->srv->cfg.audit, &r);
-		log_msg("%s", line + strlen("sluice: "));
-		answer(s->cli, 403, "bad_request", line);
-		drain_and_close(s);
-		return;
-	}
-	deny(s, POL_BAD_REQUEST, NULL, detail);
-}
-
 static void on_head(struct px_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->cli);
@@ -682,7 +665,7 @@ static void on_head(struct px_session *s)
 	memset(&s->verdict, 0, sizeof(s->verdict));
 	if (n < 0) {
 		s->is_connect = false;
-		bad_request(s, why, false);
+		deny(s, POL_BAD_REQUEST, NULL, why);
 		return;
 	}
 	span_copy(h.method, s->method, sizeof(s->method));
@@ -703,11 +686,12 @@ static void on_head(struct px_session *s)
 		    span_to_uint(span_sub(t, (size_t)colon + 1, t.len), 1, 65535, &ignored) == 0)
 			t.len = (size_t)colon;
 		span_copy(t, s->host.text, sizeof(s->host.text));
-		bad_request(s, why, rc == -EINVAL);
+		/* a well-framed request for an unusable host is a policy answer (403) */
+		deny_status(s, POL_BAD_REQUEST, rc == -EINVAL ? 403 : 400, NULL, why);
 		return;
 	}
 	if (s->is_connect && h.body != HTTP_BODY_NONE) {
-		bad_request(s, "CONNECT with a body", false);
+		deny(s, POL_BAD_REQUEST, NULL, "CONNECT with a body");
 		return;
 	}
 	if (!s->is_connect) {
