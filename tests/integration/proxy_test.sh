@@ -181,22 +181,18 @@ SLUICE_PID=$!
 wait_port "$NS_HOST" 127.0.0.1 3128
 via https://allowed.test/ >/dev/null # warm the resolver cache: the flood tests descriptors, not DNS
 in_host python3 - "$D/fd.out" <<'PY'
-import socket, sys, time
+import socket, sys
+# One client at a time, each answer read before the next connects, so every
+# served tunnel holds its two descriptors until the limit is reached.
 held, answers = [], []
 for i in range(60):
     try:
         s = socket.create_connection(("127.0.0.1", 3128), timeout=5)
         s.sendall(b"CONNECT allowed.test:443 HTTP/1.1\r\n\r\n")
+        answers.append(s.recv(200).split(b"\r\n")[0].decode() or "closed")
         held.append(s)
-    except OSError:
-        pass
-time.sleep(1)
-for s in held:
-    s.settimeout(2)
-    try:
-        answers.append(s.recv(200).split(b"\r\n")[0].decode())
-    except OSError:
-        answers.append("none")
+    except OSError as e:
+        answers.append("error " + type(e).__name__)
 open(sys.argv[1], "w").write("\n".join(answers) + "\n")
 for s in held:
     s.close()
