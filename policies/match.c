@@ -121,12 +121,44 @@ void pol_decide(const struct policy *p, const struct host *h, uint16_t port, str
 		set(v, false, h->kind == HOST_IP ? POL_IP_LITERAL : POL_NOT_ALLOWED, NULL, false);
 }
 
+/* First entry of l matching h on any port. */
+static const struct pol_entry *scan_any_port(const struct pol_list *l, const struct host *h)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (entry_matches_host(&l->v[i], h))
+			return &l->v[i];
+	return NULL;
+}
+
+void pol_decide_name(const struct policy *p, const struct host *h, struct pol_verdict *v)
+{
+	const struct pol_entry *e;
+
+	if (h->kind == HOST_NAME && pol_is_metadata_name(h->text)) {
+		set(v, false, POL_METADATA_HOST, NULL, false);
+		return;
+	}
+	for (size_t i = 0; i < p->deny.n; i++) {
+		e = &p->deny.v[i];
+		if (!e->port && entry_matches_host(e, h)) {
+			set(v, false, POL_DENIED_BY_RULE, e, false);
+			return;
+		}
+	}
+	if ((e = scan_any_port(&p->allow, h)))
+		set(v, true, POL_ALLOWED, e, false);
+	else if ((e = scan_any_port(&p->preset, h)))
+		set(v, true, POL_ALLOWED, e, true);
+	else
+		set(v, false, h->kind == HOST_IP ? POL_IP_LITERAL : POL_NOT_ALLOWED, NULL, false);
+}
+
 bool pol_private_allowed(const struct policy *p, const struct addr *a, uint16_t port,
 			 const struct pol_entry **rule)
 {
 	for (size_t i = 0; i < p->allow_private.n; i++) {
 		const struct pol_entry *e = &p->allow_private.v[i];
-		if (addr_in_cidr(a, &e->cidr) && (!e->port || e->port == port)) {
+		if (addr_in_cidr(a, &e->cidr) && (!e->port || !port || e->port == port)) {
 			if (rule)
 				*rule = e;
 			return true;

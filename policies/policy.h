@@ -100,7 +100,13 @@ bool pol_is_metadata_name(const char *name);
  * then presets. Address checks come later (pol_private_allowed). */
 void pol_decide(const struct policy *p, const struct host *h, uint16_t port, struct pol_verdict *v);
 
-/* Whether allow_private re-allows a blocked address (and which entry). */
+/* Decide on a name that a DNS query asks for, when no port is known yet:
+ * metadata names, then deny entries without a port, then allow and preset
+ * entries for any port. */
+void pol_decide_name(const struct policy *p, const struct host *h, struct pol_verdict *v);
+
+/* Whether allow_private re-allows a blocked address (and which entry);
+ * port 0 means any port (a DNS answer, before a connection names one). */
 bool pol_private_allowed(const struct policy *p, const struct addr *a, uint16_t port,
 			 const struct pol_entry **rule);
 
