@@ -1,8 +1,10 @@
-/* resolve.c: c-ares driven by libevent, with a TTL cache.
+/* resolve.c: c-ares driven by libevent, with a TTL cache of answers.
  *
  * c-ares tells us which sockets it wants watched (sock_state_cb); each gets a
- * persistent libevent event, and one timer follows ares_timeout(). The cache
- * is a hash table with a FIFO for eviction: when full, the oldest entry goes.
+ * persistent libevent event, and one timer follows ares_timeout(). Each reply
+ * is normalized once (names decompressed, only answers and a negative
+ * answer's SOA kept) and cached by (name, type). The cache is a hash table
+ * with a FIFO for eviction: when full, the oldest entry goes.
  */
 #include "resolve.h"
 
@@ -15,9 +17,11 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "dnswire.h"
 #include "host.h"
 
 #define CACHE_BUCKETS 1024
+#define SCRATCH_LEN 65536
 
 struct fdwatch {
 	LIST_ENTRY(fdwatch) link;
@@ -26,21 +30,39 @@ struct fdwatch {
 	struct event *ev;
 };
 
+/* One cached answer; rrs as in struct rsv_answer. */
 struct centry {
 	LIST_ENTRY(centry) chain;
 	TAILQ_ENTRY(centry) age;
 	time_t expires;
-	struct rsv_result res;
+	uint16_t qtype;
+	uint8_t rcode;
+	uint16_t nanswer, nauthority;
+	size_t len;
 	char name[HOST_NAME_LEN + 1];
+	uint8_t rrs[];
 };
 
+/* One upstream question of a request. */
+struct rsv_part {
+	struct rsv_query *q;
+	uint16_t qtype;
+};
+
+/* A caller's request: one type for the stub (acb), A and AAAA for the proxy (cb). */
 struct rsv_query {
 	struct rsv *r;
-	bool in_call;          /* inside ares_getaddrinfo(): answer synchronously */
-	bool done;
-	struct rsv_result sync_res;
+	rsv_answer_cb acb;
 	rsv_cb cb;
 	void *arg;
+	bool in_call;        /* inside ares_query(): results are kept for the caller */
+	int pending;         /* parts still in flight */
+	struct rsv_answer sync;
+	int err;             /* proxy lookups: the first failure of a part */
+	size_t n4, n6;
+	struct addr a4[RSV_MAX_ADDRS], a6[RSV_MAX_ADDRS];
+	uint32_t ttl;
+	struct rsv_part parts[2];
 	char name[HOST_NAME_LEN + 1];
 };
 
@@ -52,12 +74,14 @@ struct rsv {
 	LIST_HEAD(, centry) buckets[CACHE_BUCKETS];
 	TAILQ_HEAD(, centry) fifo;
 	size_t ncache, cache_max;
+	size_t npending, pending_max;
 	uint32_t ttl_floor, ttl_ceiling;
+	uint8_t scratch[SCRATCH_LEN]; /* the reply being normalized */
 };
 
-static unsigned hash_name(const char *s)
+static unsigned hash_key(const char *s, uint16_t qtype)
 {
-	unsigned h = 2166136261u;
+	unsigned h = 2166136261u ^ qtype;
 
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
@@ -80,12 +104,12 @@ static void cache_drop(struct rsv *r, struct centry *e)
 	free(e);
 }
 
-static struct centry *cache_find(struct rsv *r, const char *name)
+static struct centry *cache_find(struct rsv *r, const char *name, uint16_t qtype)
 {
 	struct centry *e;
 
-	LIST_FOREACH(e, &r->buckets[hash_name(name)], chain) {
-		if (strcmp(e->name, name) != 0)
+	LIST_FOREACH(e, &r->buckets[hash_key(name, qtype)], chain) {
+		if (e->qtype != qtype || strcmp(e->name, name) != 0)
 			continue;
 		if (e->expires > now_s())
 			return e;
@@ -95,23 +119,41 @@ static struct centry *cache_find(struct rsv *r, const char *name)
 	return NULL;
 }
 
-static void cache_put(struct rsv *r, const char *name, const struct rsv_result *res)
+static void cache_put(struct rsv *r, const char *name, uint16_t qtype, const struct rsv_answer *a)
 {
-	struct centry *e = cache_find(r, name);
+	struct centry *e = cache_find(r, name, qtype);
 
 	if (e)
 		cache_drop(r, e);
 	while (r->ncache >= r->cache_max && !TAILQ_EMPTY(&r->fifo))
 		cache_drop(r, TAILQ_FIRST(&r->fifo));
-	e = calloc(1, sizeof(*e));
+	e = malloc(sizeof(*e) + a->len);
 	if (!e)
 		return; /* the cache is an optimisation: skip it under memory pressure */
 	snprintf(e->name, sizeof(e->name), "%s", name);
-	e->res = *res;
-	e->expires = now_s() + res->ttl;
-	LIST_INSERT_HEAD(&r->buckets[hash_name(name)], e, chain);
+	e->qtype = qtype;
+	e->rcode = a->rcode;
+	e->nanswer = a->nanswer;
+	e->nauthority = a->nauthority;
+	e->len = a->len;
+	memcpy(e->rrs, a->rrs, a->len);
+	e->expires = now_s() + a->ttl;
+	LIST_INSERT_HEAD(&r->buckets[hash_key(name, qtype)], e, chain);
 	TAILQ_INSERT_TAIL(&r->fifo, e, age);
 	r->ncache++;
+}
+
+static void cache_answer(const struct centry *e, struct rsv_answer *a)
+{
+	time_t left = e->expires - now_s();
+
+	memset(a, 0, sizeof(*a));
+	a->rcode = e->rcode;
+	a->ttl = left > 0 ? (uint32_t)left : 1;
+	a->nanswer = e->nanswer;
+	a->nauthority = e->nauthority;
+	a->rrs = e->rrs;
+	a->len = e->len;
 }
 
 static void reschedule(struct rsv *r)
@@ -186,100 +228,235 @@ static uint32_t clamp_ttl(const struct rsv *r, uint32_t ttl)
 	return ttl;
 }
 
-static void fill_result(struct rsv *r, const struct ares_addrinfo *ai, struct rsv_result *res)
-{
-	uint32_t ttl = UINT32_MAX;
+/* ---- upstream replies, normalized into uncompressed records ------------- */
 
-	for (const struct ares_addrinfo_node *n = ai->nodes; n && res->naddrs < RSV_MAX_ADDRS;
-	     n = n->ai_next) {
-		struct addr a;
-		if (addr_from_sockaddr(n->ai_addr, &a, NULL) < 0)
-			continue;
-		res->addrs[res->naddrs++] = a;
-		if (n->ai_ttl >= 0 && (uint32_t)n->ai_ttl < ttl)
-			ttl = (uint32_t)n->ai_ttl;
-	}
-	for (const struct ares_addrinfo_cname *c = ai->cnames; c; c = c->next)
-		if (c->ttl >= 0 && (uint32_t)c->ttl < ttl)
-			ttl = (uint32_t)c->ttl;
-	res->ttl = clamp_ttl(r, ttl);
-	res->status = res->naddrs ? 0 : -ENOENT;
+static uint32_t min_ttl(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Normalize an upstream reply into the scratch buffer. */
+static int normalize(struct rsv *r, struct span m, struct rsv_answer *a)
+{
+	struct dnsw_reply info;
+
+	if (dnsw_normalize_reply(m, r->scratch, sizeof(r->scratch), &info) < 0)
+		return -EIO;
+	a->rcode = info.rcode;
+	a->nanswer = info.nanswer;
+	a->nauthority = info.nauthority;
+	a->ttl = clamp_ttl(r, info.ttl == UINT32_MAX ? 0 : info.ttl);
+	a->rrs = r->scratch;
+	a->len = info.len;
+	return 0;
 }
 
 static int map_status(int status)
 {
 	switch (status) {
-	case ARES_ENOTFOUND:
-	case ARES_ENODATA:
-	case ARES_ENONAME:
-		return -ENOENT;
 	case ARES_ETIMEOUT:
 		return -ETIMEDOUT;
+	case ARES_ENOMEM:
+		return -ENOMEM;
 	default:
 		return -EIO;
 	}
 }
 
-static void addrinfo_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+/* Turn what c-ares delivered into an answer, and cache it when usable. */
+static void make_answer(struct rsv *r, const char *name, uint16_t qtype, int status, unsigned char *abuf,
+			int alen, struct rsv_answer *a)
 {
-	struct rsv_query *q = arg;
-	struct rsv_result res;
-
-	(void)timeouts;
-	memset(&res, 0, sizeof(res));
-	if (status == ARES_SUCCESS && ai) {
-		fill_result(q->r, ai, &res);
-		if (res.status == 0)
-			cache_put(q->r, q->name, &res);
-	} else {
-		res.status = map_status(status);
-	}
-	if (ai)
-		ares_freeaddrinfo(ai);
-	if (q->in_call) {
-		q->sync_res = res;
-		q->done = true;
+	memset(a, 0, sizeof(*a));
+	bool replied = status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND;
+	if (!replied || !abuf || alen <= 0) {
+		a->status = map_status(status);
 		return;
 	}
-	if (q->cb && status != ARES_EDESTRUCTION && status != ARES_ECANCELLED)
+	a->status = normalize(r, span_of((const char *)abuf, (size_t)alen), a);
+	if (a->status == 0)
+		cache_put(r, name, qtype, a);
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+/* Add the A or AAAA records of a to a proxy lookup. */
+static void add_addrs(struct rsv_query *q, const struct rsv_answer *a)
+{
+	struct span blob = span_of((const char *)a->rrs, a->len);
+	struct dnsw_rr rr;
+	size_t off = 0;
+
+	if (a->status < 0) {
+		if (!q->err)
+			q->err = a->status;
+		return;
+	}
+	for (unsigned i = 0; i < a->nanswer && dnsw_read_rr(blob, &off, &rr) == 0; i++) {
+		struct addr x = { 0 };
+		if (rr.type == DNSW_T_A && rr.rdlen == 4 && q->n4 < RSV_MAX_ADDRS) {
+			x.family = AF_INET;
+			memcpy(&x.v4, a->rrs + rr.rdata_off, 4);
+			q->a4[q->n4++] = x;
+		} else if (rr.type == DNSW_T_AAAA && rr.rdlen == 16 && q->n6 < RSV_MAX_ADDRS) {
+			x.family = AF_INET6;
+			memcpy(&x.v6, a->rrs + rr.rdata_off, 16);
+			addr_unmap(&x);
+			q->a6[q->n6++] = x;
+		}
+	}
+	q->ttl = min_ttl(q->ttl, a->ttl);
+}
+
+/* IPv4 first, then IPv6, as the proxy dials them in order. */
+static void lookup_result(const struct rsv_query *q, struct rsv_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	for (size_t i = 0; i < q->n4; i++)
+		res->addrs[res->naddrs++] = q->a4[i];
+	for (size_t i = 0; i < q->n6 && res->naddrs < RSV_MAX_ADDRS; i++)
+		res->addrs[res->naddrs++] = q->a6[i];
+	res->ttl = q->ttl;
+	res->status = res->naddrs ? 0 : q->err ? q->err : -ENOENT;
+}
+
+static void finish(struct rsv_query *q)
+{
+	if (q->cb) {
+		struct rsv_result res;
+		lookup_result(q, &res);
 		q->cb(&res, q->arg);
+	}
 	free(q);
+}
+
+static void reply_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct rsv_part *p = arg;
+	struct rsv_query *q = p->q;
+	struct rsv_answer a;
+
+	(void)timeouts;
+	q->r->npending--;
+	if (status == ARES_EDESTRUCTION) {
+		q->acb = NULL;
+		q->cb = NULL;
+	} else {
+		make_answer(q->r, q->name, p->qtype, status, abuf, alen, &a);
+		if (q->in_call)
+			q->sync = a;
+		else if (q->acb)
+			q->acb(&a, q->arg);
+		add_addrs(q, &a);
+	}
+	if (--q->pending == 0 && !q->in_call)
+		finish(q);
+}
+
+static struct rsv_query *query_new(struct rsv *r, const char *name, void *arg)
+{
+	struct rsv_query *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->r = r;
+	q->arg = arg;
+	q->ttl = UINT32_MAX;
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	return q;
+}
+
+/* Send the parts of q; returns true when they all finished during the call. */
+static bool send_parts(struct rsv_query *q, const uint16_t *types, size_t n)
+{
+	struct rsv *r = q->r;
+
+	q->in_call = true;
+	q->pending = (int)n;
+	for (size_t i = 0; i < n; i++) {
+		q->parts[i].q = q;
+		q->parts[i].qtype = types[i];
+		r->npending++;
+		ares_query(r->channel, q->name, DNSW_CLASS_IN, types[i], reply_cb, &q->parts[i]);
+	}
+	q->in_call = false;
+	reschedule(r);
+	return q->pending == 0;
+}
+
+bool rsv_cached(struct rsv *r, const char *name, uint16_t qtype, struct rsv_answer *now)
+{
+	struct centry *e = cache_find(r, name, qtype);
+
+	if (e)
+		cache_answer(e, now);
+	return e != NULL;
+}
+
+int rsv_query(struct rsv *r, const char *name, uint16_t qtype, struct rsv_answer *now, rsv_answer_cb cb,
+	      void *arg, struct rsv_query **out)
+{
+	struct centry *e = cache_find(r, name, qtype);
+
+	if (e) {
+		cache_answer(e, now);
+		return 1;
+	}
+	if (r->npending >= r->pending_max)
+		return -EAGAIN;
+	struct rsv_query *q = query_new(r, name, arg);
+	if (!q)
+		return -ENOMEM;
+	q->acb = cb;
+	if (send_parts(q, &qtype, 1)) {
+		*now = q->sync;
+		free(q);
+		return 1;
+	}
+	*out = q;
+	return 0;
 }
 
 int rsv_lookup(struct rsv *r, const char *name, struct rsv_result *now, rsv_cb cb, void *arg,
 	       struct rsv_query **out)
 {
-	struct centry *e = cache_find(r, name);
+	static const uint16_t both[2] = { DNSW_T_A, DNSW_T_AAAA };
+	struct rsv_query *q = query_new(r, name, arg);
+	uint16_t missing[2];
+	size_t nmissing = 0;
 
-	if (e) {
-		*now = e->res;
-		return 1;
-	}
-	struct rsv_query *q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
-	q->r = r;
-	q->cb = cb;
-	q->arg = arg;
-	snprintf(q->name, sizeof(q->name), "%s", name);
-	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC, .ai_flags = ARES_AI_NOSORT };
-	q->in_call = true;
-	ares_getaddrinfo(r->channel, name, NULL, &hints, addrinfo_cb, q);
-	q->in_call = false;
-	if (q->done) {
-		*now = q->sync_res;
+	for (size_t i = 0; i < 2; i++) {
+		struct centry *e = cache_find(r, name, both[i]);
+		struct rsv_answer a;
+		if (!e) {
+			missing[nmissing++] = both[i];
+			continue;
+		}
+		cache_answer(e, &a);
+		add_addrs(q, &a);
+	}
+	if (nmissing && r->npending + nmissing > r->pending_max) {
+		free(q);
+		return -EAGAIN;
+	}
+	if (nmissing == 0 || send_parts(q, missing, nmissing)) {
+		lookup_result(q, now);
 		free(q);
 		return 1;
 	}
+	q->cb = cb;
 	*out = q;
-	reschedule(r);
 	return 0;
 }
 
 void rsv_cancel(struct rsv_query *q)
 {
-	if (q)
+	if (q) {
 		q->cb = NULL;
+		q->acb = NULL;
+	}
 }
 
 static int init_channel(struct rsv *r, const char *servers)
@@ -320,6 +497,7 @@ int rsv_new(struct event_base *base, const struct rsv_opts *opts, struct rsv **o
 	r->ttl_floor = opts && opts->ttl_floor ? opts->ttl_floor : 5;
 	r->ttl_ceiling = opts && opts->ttl_ceiling ? opts->ttl_ceiling : 3600;
 	r->cache_max = opts && opts->cache_max ? opts->cache_max : 4096;
+	r->pending_max = opts && opts->pending_max ? opts->pending_max : 1024;
 	LIST_INIT(&r->watches);
 	TAILQ_INIT(&r->fifo);
 	for (size_t i = 0; i < CACHE_BUCKETS; i++)

@@ -1,8 +1,12 @@
-/* resolve.h: asynchronous A/AAAA resolution with c-ares on the libevent loop,
- * behind a bounded TTL cache shared by the proxy and the DNS stub. */
+/* resolve.h: asynchronous DNS with c-ares on the libevent loop, behind one
+ * bounded TTL cache of upstream answers keyed by (name, type). The proxy asks
+ * for addresses (rsv_lookup: A and AAAA), the DNS stub for any type
+ * (rsv_query); both read and fill the same cache. The cache holds what the
+ * upstream said: every consumer applies its policy to each use. */
 #ifndef SLUICE_RESOLVE_H
 #define SLUICE_RESOLVE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -22,11 +26,30 @@ struct rsv_result {
 
 typedef void (*rsv_cb)(const struct rsv_result *res, void *arg);
 
+/*
+ * An upstream answer. rrs holds nanswer answer records then nauthority
+ * authority records (only SOA, kept for negative answers), in uncompressed
+ * wire form (read them with dnsw_read_rr), each TTL as the upstream sent it.
+ * rrs is valid only until the callback returns, or for a synchronous result
+ * until the next call into the resolver.
+ */
+struct rsv_answer {
+	int status;      /* 0, -ETIMEDOUT, -EIO (SERVFAIL, REFUSED, unusable reply), -EAGAIN (full) */
+	uint8_t rcode;   /* NOERROR or NXDOMAIN when status is 0 */
+	uint32_t ttl;    /* seconds left, clamped to the floor and ceiling */
+	uint16_t nanswer, nauthority;
+	const uint8_t *rrs;
+	size_t len;
+};
+
+typedef void (*rsv_answer_cb)(const struct rsv_answer *a, void *arg);
+
 struct rsv_opts {
 	const char *servers;   /* "IP[:PORT],..." or NULL for resolv.conf */
 	uint32_t ttl_floor;    /* seconds; 0 takes the default (5) */
 	uint32_t ttl_ceiling;  /* seconds; 0 takes the default (3600) */
-	size_t cache_max;      /* entries; 0 takes the default (4096) */
+	size_t cache_max;      /* entries; 0 takes the default (4096); when full the oldest goes */
+	size_t pending_max;    /* upstream queries in flight; 0 takes the default (1024) */
 };
 
 /* Create a resolver on base. Returns 0 or -errno (-EINVAL for bad servers). */
@@ -42,6 +65,17 @@ void rsv_free(struct rsv *r);
  */
 int rsv_lookup(struct rsv *r, const char *name, struct rsv_result *now, rsv_cb cb, void *arg,
 	       struct rsv_query **q);
+
+/*
+ * Ask for one type of name (canonical). Same contract as rsv_lookup: 1 with
+ * *now filled (cache hit or synchronous failure), 0 when cb runs later, or
+ * -errno (-EAGAIN when pending_max queries are in flight).
+ */
+int rsv_query(struct rsv *r, const char *name, uint16_t qtype, struct rsv_answer *now, rsv_answer_cb cb,
+	      void *arg, struct rsv_query **q);
+
+/* A cached answer for (name, qtype) into *now, without asking upstream. */
+bool rsv_cached(struct rsv *r, const char *name, uint16_t qtype, struct rsv_answer *now);
 
 /* Forget a pending query: its callback will not run. */
 void rsv_cancel(struct rsv_query *q);
