@@ -7,6 +7,8 @@
 static const char usage[] =
 	"usage:\n"
 	"  sluice proxy  --listen ADDR:PORT... --policy FILE [--log PATH] [--resolver IP[:PORT]]\n"
+	"  sluice dns    --listen ADDR:PORT... --policy FILE [--upstream IP[:PORT]]... [--log PATH]\n"
+	"                [--ttl-floor SECONDS] [--ttl-ceiling SECONDS]\n"
 	"  sluice policy check FILE\n"
 	"  sluice policy explain [--resolve] [--resolver IP[:PORT]] FILE HOST[:PORT]\n";
 
@@ -15,6 +17,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 } cmds[] = {
 	{ "proxy", cmd_proxy },
+	{ "dns", cmd_dns },
 	{ "policy", cmd_policy },
 };
 

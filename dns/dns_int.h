@@ -1,0 +1,82 @@
+/* dns_int.h: the stub's internals, shared by answer.c and server.c only. */
+#ifndef SLUICE_DNS_INT_H
+#define SLUICE_DNS_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "dns.h"
+#include "dnswire.h"
+#include "host.h"
+#include "policy.h"
+#include "resolve.h"
+
+#define DNS_MAX_KEPT 16
+
+/* What the policy made of a query, before any upstream answer. */
+struct dns_decision {
+	bool forward;          /* ask upstream; otherwise answer rcode locally */
+	bool report_only;      /* forwarded only because of mode: report */
+	uint8_t rcode;         /* the local answer's rcode */
+	struct pol_verdict v;
+	struct host host;      /* canonical name, when the name is usable */
+	char text[DNSW_NAME_TEXT_MAX]; /* the name as logged */
+};
+
+/* What an answer handed out, for the log and the bindings. */
+struct dns_kept {
+	size_t n;
+	struct addr addrs[DNS_MAX_KEPT];
+	uint32_t ttl;
+	size_t blocked;        /* A/AAAA records removed */
+	struct addr first_blocked;
+};
+
+/* Decide on a parsed query (dnsw_parse_query returned 0). */
+void dns_decide(const struct policy *pol, const struct dnsw_query *q, struct dns_decision *d);
+
+/*
+ * Write the answer to q into buf (at most limit bytes): the local rcode of d
+ * when a is NULL, else the upstream answer with blocked addresses removed.
+ * An A/AAAA answer left with no address of its type becomes NXDOMAIN with
+ * d->v.reason set to blocked_address. Too big for limit: TC set, no records.
+ * Returns the length; *rcode gets the rcode sent.
+ */
+size_t dns_answer(const struct policy *pol, const struct dnsw_query *q, struct dns_decision *d,
+		  const struct rsv_answer *a, uint8_t *buf, size_t limit, struct dns_kept *kept, uint8_t *rcode);
+
+/* ---- server.c ---- */
+
+struct dns_udp {
+	LIST_ENTRY(dns_udp) link;
+	struct dns_server *srv;
+	int fd;
+	struct event *ev;
+};
+
+struct dns_tcp {
+	LIST_ENTRY(dns_tcp) link;
+	struct dns_server *srv;
+	struct bufferevent *bev;
+	TAILQ_HEAD(, dns_job) jobs;
+	size_t njobs;
+	bool eof;
+};
+
+/* A query waiting for the upstream. */
+struct dns_job {
+	TAILQ_ENTRY(dns_job) link;
+	struct dns_server *srv;
+	struct dns_udp *udp;           /* UDP: the listener and the peer */
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	struct dns_tcp *tcp;           /* TCP: the connection */
+	struct dnsw_query q;
+	struct dns_decision d;
+	int64_t t0;
+	struct rsv_query *rq;
+};
+
+#endif

@@ -1,0 +1,514 @@
+/* server.c: the stub's sockets. UDP listeners read in batches; TCP
+ * connections carry length-prefixed messages, pipelined, answered in the
+ * order the upstream replies. A query's life: parse → decide → answer
+ * locally, from the cache, or when the upstream replies (a dns_job) → one
+ * audit record. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "binding.h"
+#include "dns_int.h"
+#include "log.h"
+
+#define UDP_BATCH 64
+#define UDP_ANSWER_MAX 4096
+
+struct dns_tcp_listener {
+	LIST_ENTRY(dns_tcp_listener) link;
+	struct evconnlistener *l;
+};
+
+struct dns_server {
+	struct event_base *base;
+	struct dns_config cfg;
+	LIST_HEAD(, dns_udp) udps;
+	LIST_HEAD(, dns_tcp_listener) listeners;
+	LIST_HEAD(, dns_tcp) conns;
+	size_t nconns;
+	TAILQ_HEAD(, dns_job) udp_jobs;
+	uint8_t in[DNSW_TCP_MAX];
+	uint8_t out[DNSW_TCP_MAX];
+};
+
+/* Where an answer goes: a UDP peer or a TCP connection. */
+struct dns_peer {
+	struct dns_udp *udp;
+	const struct sockaddr_storage *addr;
+	socklen_t addrlen;
+	struct dns_tcp *tcp;
+};
+
+void dns_config_defaults(struct dns_config *cfg)
+{
+	if (!cfg->max_tcp)
+		cfg->max_tcp = 256;
+	if (!cfg->tcp_idle_s)
+		cfg->tcp_idle_s = 10;
+	if (!cfg->tcp_pipeline)
+		cfg->tcp_pipeline = 16;
+}
+
+/* ---- sending and logging ------------------------------------------------ */
+
+static void send_answer(struct dns_server *srv, const struct dns_peer *to, const uint8_t *msg, size_t len)
+{
+	if (to->udp) {
+		/* a full socket buffer drops the answer, as the network could */
+		(void)sendto(to->udp->fd, msg, len, MSG_DONTWAIT, (const struct sockaddr *)to->addr, to->addrlen);
+		return;
+	}
+	uint8_t pre[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+	struct evbuffer *out = bufferevent_get_output(to->tcp->bev);
+	evbuffer_add(out, pre, 2);
+	evbuffer_add(out, msg, len);
+	(void)srv;
+}
+
+static const char *decision_key(const struct dns_decision *d)
+{
+	if (!d->v.allow && !d->report_only)
+		return "deny";
+	return d->report_only ? "would_deny" : "allow";
+}
+
+static void log_query(struct dns_server *srv, const struct dnsw_query *q, const struct dns_decision *d,
+		      const struct dns_kept *k, uint8_t rcode, int64_t t0)
+{
+	struct audit_rec r = audit_rec_init("dns", "decision");
+	char tbuf[16], blocked[ADDR_TEXT_MAX], hint[512];
+
+	r.host = q->has_question ? d->text : NULL;
+	r.qtype = q->has_question ? dnsw_type_text(q->qtype, tbuf, sizeof(tbuf)) : NULL;
+	r.decision = decision_key(d);
+	r.reason = pol_reason_key(d->report_only ? d->v.reason : d->v.allow ? POL_ALLOWED : d->v.reason);
+	r.rule = d->v.rule ? d->v.rule->text : NULL;
+	r.rcode = dnsw_rcode_text(rcode);
+	r.dns_ms = (long)(audit_now_ms() - t0);
+	r.addrs = k && k->n ? k->addrs : NULL;
+	r.naddrs = k ? k->n : 0;
+	audit_write(srv->cfg.audit, &r);
+	switch (d->v.allow || d->report_only ? POL_ALLOWED : d->v.reason) {
+	case POL_NOT_ALLOWED:
+	case POL_DENIED_BY_RULE:
+	case POL_BLOCKED_ADDRESS:
+	case POL_METADATA_HOST:
+	case POL_IP_LITERAL:
+		break;
+	default:
+		return; /* the record says it all; a flood of junk must not flood stderr */
+	}
+	if (k && k->blocked)
+		addr_format(&k->first_blocked, blocked, sizeof(blocked));
+	pol_hint(&d->v, d->text, 443, k && k->blocked ? blocked : NULL, hint, sizeof(hint));
+	log_msg("dns: denied %s %s (%s): %s", r.qtype, d->text, r.reason, hint);
+}
+
+static void bind_addrs(struct dns_server *srv, const struct dns_decision *d, const struct dns_kept *k)
+{
+	if (!srv->cfg.bindings || !d->v.allow)
+		return;
+	for (size_t i = 0; i < k->n; i++)
+		bnd_add(srv->cfg.bindings, &k->addrs[i], d->host.text, k->ttl);
+}
+
+static size_t answer_limit(const struct dns_peer *to, const struct dnsw_query *q)
+{
+	if (to->tcp)
+		return DNSW_TCP_MAX;
+	return q->udp_size < UDP_ANSWER_MAX ? q->udp_size : UDP_ANSWER_MAX;
+}
+
+/* Answer q (from upstream answer a, or locally when a is NULL) and log it. */
+static void respond(struct dns_server *srv, const struct dns_peer *to, const struct dnsw_query *q,
+		    struct dns_decision *d, const struct rsv_answer *a, int64_t t0)
+{
+	struct dns_kept k;
+	uint8_t rcode;
+
+	if (a && a->status < 0) {
+		d->v.allow = d->report_only = false;
+		d->v.reason = a->status == -EAGAIN ? POL_LIMIT : POL_RESOLVE_FAILED;
+		d->v.rule = NULL;
+		d->rcode = DNSW_SERVFAIL;
+		a = NULL;
+	}
+	size_t len = dns_answer(srv->cfg.pol, q, d, a, srv->out, answer_limit(to, q), &k, &rcode);
+	send_answer(srv, to, srv->out, len);
+	bind_addrs(srv, d, &k);
+	log_query(srv, q, d, &k, rcode, t0);
+}
+
+/* ---- queries ------------------------------------------------------------- */
+
+static void tcp_job_done(struct dns_tcp *c);
+
+static void job_free(struct dns_job *j)
+{
+	if (j->tcp) {
+		TAILQ_REMOVE(&j->tcp->jobs, j, link);
+		j->tcp->njobs--;
+	} else {
+		TAILQ_REMOVE(&j->srv->udp_jobs, j, link);
+	}
+	free(j);
+}
+
+static void upstream_cb(const struct rsv_answer *a, void *arg)
+{
+	struct dns_job *j = arg;
+	struct dns_peer to = { .udp = j->udp, .addr = &j->peer, .addrlen = j->peerlen, .tcp = j->tcp };
+	struct dns_tcp *c = j->tcp;
+
+	respond(j->srv, &to, &j->q, &j->d, a, j->t0);
+	job_free(j);
+	if (c)
+		tcp_job_done(c);
+}
+
+static struct dns_job *job_new(struct dns_server *srv, const struct dns_peer *to, const struct dnsw_query *q,
+			       const struct dns_decision *d, int64_t t0)
+{
+	struct dns_job *j = malloc(sizeof(*j));
+
+	if (!j)
+		return NULL;
+	memset(j, 0, offsetof(struct dns_job, q));
+	j->srv = srv;
+	j->udp = to->udp;
+	if (to->udp) {
+		memcpy(&j->peer, to->addr, to->addrlen);
+		j->peerlen = to->addrlen;
+	}
+	j->tcp = to->tcp;
+	j->q = *q;
+	j->d = *d;
+	j->t0 = t0;
+	if (j->tcp) {
+		TAILQ_INSERT_TAIL(&j->tcp->jobs, j, link);
+		j->tcp->njobs++;
+	} else {
+		TAILQ_INSERT_TAIL(&srv->udp_jobs, j, link);
+	}
+	return j;
+}
+
+static void forward(struct dns_server *srv, const struct dns_peer *to, const struct dnsw_query *q,
+		    struct dns_decision *d, int64_t t0)
+{
+	struct rsv_answer now;
+	struct rsv_query *rq = NULL;
+
+	if (rsv_cached(srv->cfg.rsv, d->host.text, q->qtype, &now)) {
+		respond(srv, to, q, d, &now, t0);
+		return;
+	}
+	struct dns_job *j = job_new(srv, to, q, d, t0);
+	if (!j) {
+		now.status = -EAGAIN;
+		respond(srv, to, q, d, &now, t0);
+		return;
+	}
+	int rc = rsv_query(srv->cfg.rsv, d->host.text, q->qtype, &now, upstream_cb, j, &rq);
+	if (rc == 0) {
+		j->rq = rq;
+		return;
+	}
+	job_free(j);
+	if (rc < 0) {
+		memset(&now, 0, sizeof(now));
+		now.status = rc;
+	}
+	respond(srv, to, q, d, &now, t0);
+}
+
+static void handle(struct dns_server *srv, const struct dns_peer *to, struct span msg)
+{
+	struct dnsw_query q;
+	struct dns_decision d;
+	int64_t t0 = audit_now_ms();
+	int rc = dnsw_parse_query(msg, &q);
+
+	if (rc < 0)
+		return; /* not a query: nothing to answer, nothing to log */
+	if (rc > 0) {
+		memset(&d, 0, sizeof(d));
+		d.rcode = (uint8_t)rc;
+		d.v.reason = POL_BAD_REQUEST;
+		if (q.has_question)
+			dnsw_name_text(&q.qname, d.text, sizeof(d.text));
+		respond(srv, to, &q, &d, NULL, t0);
+		return;
+	}
+	dns_decide(srv->cfg.pol, &q, &d);
+	if (!audit_ok(srv->cfg.audit)) {
+		d.forward = d.report_only = d.v.allow = false;
+		d.v.reason = POL_LIMIT;
+		d.rcode = DNSW_REFUSED;
+	}
+	if (d.forward)
+		forward(srv, to, &q, &d, t0);
+	else
+		respond(srv, to, &q, &d, NULL, t0);
+}
+
+/* ---- UDP ------------------------------------------------------------------ */
+
+static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_udp *u = arg;
+	struct sockaddr_storage peer;
+
+	(void)what;
+	for (int i = 0; i < UDP_BATCH; i++) {
+		socklen_t plen = sizeof(peer);
+		ssize_t n = recvfrom(fd, u->srv->in, sizeof(u->srv->in), MSG_DONTWAIT, (struct sockaddr *)&peer, &plen);
+		if (n < 0)
+			return;
+		struct dns_peer to = { .udp = u, .addr = &peer, .addrlen = plen };
+		handle(u->srv, &to, span_of((const char *)u->srv->in, (size_t)n));
+	}
+}
+
+static int add_udp(struct dns_server *srv, int fd)
+{
+	struct dns_udp *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return -ENOMEM;
+	u->srv = srv;
+	u->fd = fd;
+	u->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, udp_read_cb, u);
+	if (!u->ev || event_add(u->ev, NULL) < 0) {
+		if (u->ev)
+			event_free(u->ev);
+		free(u);
+		return -ENOMEM;
+	}
+	LIST_INSERT_HEAD(&srv->udps, u, link);
+	return 0;
+}
+
+/* ---- TCP ------------------------------------------------------------------ */
+
+static void tcp_free(struct dns_tcp *c)
+{
+	while (!TAILQ_EMPTY(&c->jobs)) {
+		struct dns_job *j = TAILQ_FIRST(&c->jobs);
+		rsv_cancel(j->rq);
+		job_free(j);
+	}
+	LIST_REMOVE(c, link);
+	c->srv->nconns--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* Close once the client is done and every answer has gone out. */
+static bool tcp_maybe_close(struct dns_tcp *c)
+{
+	if (c->eof && c->njobs == 0 && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		tcp_free(c);
+		return true;
+	}
+	return false;
+}
+
+static void tcp_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct dns_tcp *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	uint8_t pre[2];
+
+	while (c->njobs < c->srv->cfg.tcp_pipeline && evbuffer_copyout(in, pre, 2) == 2) {
+		size_t len = (size_t)pre[0] << 8 | pre[1];
+		if (evbuffer_get_length(in) < 2 + len)
+			return;
+		evbuffer_drain(in, 2);
+		evbuffer_remove(in, c->srv->in, len);
+		struct dns_peer to = { .tcp = c };
+		handle(c->srv, &to, span_of((const char *)c->srv->in, len));
+	}
+	if (c->njobs >= c->srv->cfg.tcp_pipeline)
+		bufferevent_disable(bev, EV_READ); /* resumes when an answer goes out */
+}
+
+static void tcp_job_done(struct dns_tcp *c)
+{
+	if (c->eof || c->njobs >= c->srv->cfg.tcp_pipeline)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	tcp_read_cb(c->bev, c);
+}
+
+static void tcp_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	tcp_maybe_close(arg);
+}
+
+static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct dns_tcp *c = arg;
+
+	if ((what & BEV_EVENT_TIMEOUT) && c->njobs > 0) {
+		bufferevent_enable(bev, EV_READ); /* busy, not idle */
+		return;
+	}
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		tcp_free(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		c->eof = true;
+		tcp_maybe_close(c);
+	}
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+	struct dns_server *srv = arg;
+	struct dns_tcp *c;
+
+	(void)l;
+	(void)sa;
+	(void)salen;
+	if (srv->nconns >= srv->cfg.max_tcp || !(c = calloc(1, sizeof(*c)))) {
+		close(fd); /* full: the client retries or falls back to UDP */
+		return;
+	}
+	c->srv = srv;
+	TAILQ_INIT(&c->jobs);
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		close(fd);
+		free(c);
+		return;
+	}
+	LIST_INSERT_HEAD(&srv->conns, c, link);
+	srv->nconns++;
+	struct timeval idle = { srv->cfg.tcp_idle_s, 0 };
+	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	bufferevent_setcb(c->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static int add_tcp(struct dns_server *srv, int fd)
+{
+	struct dns_tcp_listener *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	evutil_make_socket_nonblocking(fd);
+	t->l = evconnlistener_new(srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (!t->l) {
+		free(t);
+		return -ENOMEM;
+	}
+	LIST_INSERT_HEAD(&srv->listeners, t, link);
+	return 0;
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+int dns_server_new(struct event_base *base, const struct dns_config *cfg, struct dns_server **out)
+{
+	struct dns_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv)
+		return -ENOMEM;
+	srv->base = base;
+	srv->cfg = *cfg;
+	dns_config_defaults(&srv->cfg);
+	LIST_INIT(&srv->udps);
+	LIST_INIT(&srv->listeners);
+	LIST_INIT(&srv->conns);
+	TAILQ_INIT(&srv->udp_jobs);
+	*out = srv;
+	return 0;
+}
+
+static int bound_socket(const struct addr *a, uint16_t port, int type)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = addr_to_sockaddr(a, port, &ss);
+	int one = 1, fd = socket(a->family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int dns_server_listen(struct dns_server *srv, const char *addrport)
+{
+	struct host h;
+	uint16_t port;
+	const char *why;
+
+	if (host_parse_authority(span_str(addrport), 0, &h, &port, &why) < 0 || h.kind != HOST_IP)
+		return -EINVAL;
+	int u = bound_socket(&h.ip, port, SOCK_DGRAM);
+	if (u < 0)
+		return u;
+	int t = bound_socket(&h.ip, port, SOCK_STREAM);
+	if (t < 0) {
+		close(u);
+		return t;
+	}
+	return dns_server_listen_fds(srv, u, t);
+}
+
+int dns_server_listen_fds(struct dns_server *srv, int udp_fd, int tcp_fd)
+{
+	int rc = 0;
+
+	if (udp_fd >= 0 && (rc = add_udp(srv, udp_fd)) < 0) {
+		close(udp_fd);
+		udp_fd = -1;
+	}
+	if (tcp_fd >= 0 && (rc == 0 ? (rc = add_tcp(srv, tcp_fd)) : -1) < 0)
+		close(tcp_fd);
+	return rc;
+}
+
+void dns_server_free(struct dns_server *srv)
+{
+	if (!srv)
+		return;
+	while (!LIST_EMPTY(&srv->conns))
+		tcp_free(LIST_FIRST(&srv->conns));
+	while (!TAILQ_EMPTY(&srv->udp_jobs)) {
+		struct dns_job *j = TAILQ_FIRST(&srv->udp_jobs);
+		rsv_cancel(j->rq);
+		job_free(j);
+	}
+	while (!LIST_EMPTY(&srv->listeners)) {
+		struct dns_tcp_listener *t = LIST_FIRST(&srv->listeners);
+		LIST_REMOVE(t, link);
+		evconnlistener_free(t->l);
+		free(t);
+	}
+	while (!LIST_EMPTY(&srv->udps)) {
+		struct dns_udp *u = LIST_FIRST(&srv->udps);
+		LIST_REMOVE(u, link);
+		event_free(u->ev);
+		close(u->fd);
+		free(u);
+	}
+	free(srv);
+}

@@ -1,0 +1,80 @@
+/* daemon.c: start-up and tear-down shared by the long-running subcommands. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "audit.h"
+#include "cmds.h"
+#include "log.h"
+#include "policy.h"
+#include "resolve.h"
+
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_msg("signal %d: stopping", (int)sig);
+	event_base_loopexit(arg, NULL);
+}
+
+/* c-ares' server list from IP[:PORT] values; -1 after a message. */
+static int server_list(struct cli_opt *resolvers, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < resolvers->n; i++) {
+		char one[96];
+		if (cmd_resolver(resolvers->values[i], one, sizeof(one)) < 0)
+			return -1;
+		int n = snprintf(buf + used, size - used, "%s%s", used ? "," : "", one);
+		if (n < 0 || (size_t)n >= size - used)
+			return -1;
+		used += (size_t)n;
+	}
+	return 0;
+}
+
+int daemon_setup(struct daemon *d, const char *policy, struct cli_opt *log, struct cli_opt *resolvers,
+		 uint32_t ttl_floor, uint32_t ttl_ceiling)
+{
+	char servers[CLI_MAX_REPEAT * 96];
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	d->pol = cmd_load_policy(policy);
+	if (!d->pol || server_list(resolvers, servers, sizeof(servers)) < 0)
+		return 2;
+	if ((rc = audit_open(log->n ? log->values[0] : NULL, d->pol->name, &d->audit)) < 0) {
+		log_msg("cannot open log '%s': %s", log->values[0], strerror(-rc));
+		return 1;
+	}
+	d->base = event_base_new();
+	struct rsv_opts ro = { .servers = resolvers->n ? servers : NULL, .ttl_floor = ttl_floor,
+			       .ttl_ceiling = ttl_ceiling };
+	if (!d->base || (rc = rsv_new(d->base, &ro, &d->rsv)) < 0) {
+		log_msg("cannot start the resolver");
+		return 1;
+	}
+	d->sigint = evsignal_new(d->base, SIGINT, stop_cb, d->base);
+	d->sigterm = evsignal_new(d->base, SIGTERM, stop_cb, d->base);
+	if (!d->sigint || !d->sigterm || event_add(d->sigint, NULL) < 0 || event_add(d->sigterm, NULL) < 0)
+		return 1;
+	return 0;
+}
+
+void daemon_free(struct daemon *d)
+{
+	rsv_free(d->rsv);
+	audit_close(d->audit);
+	pol_free(d->pol);
+	if (d->sigint)
+		event_free(d->sigint);
+	if (d->sigterm)
+		event_free(d->sigterm);
+	if (d->base)
+		event_base_free(d->base);
+}
