@@ -98,15 +98,21 @@ NGINX
 }
 
 start_dnsmasq() {
-	local d=$WORLD_DIR
+	local d=$WORLD_DIR seg
+	seg=$(printf '%0250d' 0) # big.test: 3 strings of 250 bytes, more than 512 in all
 	world_bg "$NS_NET" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
 		--listen-address=198.51.100.53 --port=53 --log-queries --log-facility="$d/dnsmasq.log" \
-		--pid-file="$d/dnsmasq.pid" \
+		--pid-file="$d/dnsmasq.pid" --local=/test/ \
 		--address=/allowed.test/198.51.100.10 --address=/allowed.test/2001:db8::10 \
 		--address=/other.test/198.51.100.10 --address=/wild.test/198.51.100.10 \
 		--address=/rebind.test/127.0.0.1 --address=/private.test/10.1.2.3 \
 		--address=/v6only.test/2001:db8::10 \
-		--address=/metadata.google.internal/198.51.100.10
+		--address=/metadata.google.internal/198.51.100.10 \
+		--address=/mixed.test/198.51.100.10 --address=/mixed.test/10.1.2.4 \
+		--host-record=target.test,198.51.100.10 --cname=alias.test,target.test \
+		--host-record=inside.test,10.9.9.9 --cname=sneaky.test,inside.test \
+		--txt-record=txt.test,"hello sluice" --mx-host=mail.test,target.test,10 \
+		--txt-record=big.test,"$seg","$seg","$seg"
 }
 
 world_up() {

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""dnsraw.py: send hand-built DNS messages to the stub and print what came back.
+
+usage: dnsraw.py HOST PORT malformed   one line per case: "<case> <rcode>|noanswer"
+       dnsraw.py HOST PORT pipeline    three queries in one TCP write: "<id> <rcode>" each
+       dnsraw.py HOST PORT query NAME TYPE [--tcp] [--edns]
+"""
+import socket
+import struct
+import sys
+
+
+def name(text):
+    out = b""
+    for label in text.split("."):
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def header(qid=0x1234, flags=0x0100, qd=1, an=0, ns=0, ar=0):
+    return struct.pack(">HHHHHH", qid, flags, qd, an, ns, ar)
+
+
+def question(text="allowed.test", qtype=1, qclass=1):
+    return name(text) + struct.pack(">HH", qtype, qclass)
+
+
+OPT = b"\0" + struct.pack(">HHIH", 41, 1232, 0, 0)
+
+CASES = {
+    "truncated_header": header()[:7],
+    "qdcount_0": header(qd=0),
+    "qdcount_2": header(qd=2) + question() + question(),
+    "label_over_63": header() + bytes([64]) + b"a" * 64 + b"\0" + struct.pack(">HH", 1, 1),
+    "name_over_255": header() + (bytes([63]) + b"a" * 63) * 4 + b"\0" + struct.pack(">HH", 1, 1),
+    # a pointer to itself, and one past the end of the message
+    "pointer_loop": header() + b"\xc0\x0c" + struct.pack(">HH", 1, 1),
+    "pointer_out_of_range": header() + b"\x01a\xc0\xff" + struct.pack(">HH", 1, 1),
+    "trailing_garbage": header() + question() + b"\xde\xad\xbe\xef",
+    "wrong_class": header() + question(qclass=3),
+    "opcode_update": header(flags=5 << 11) + question(),
+    "answer_in_query": header(an=1) + question(),
+    "second_additional": header(ar=2) + question() + OPT + OPT,
+    "edns_version_1": header(ar=1) + question() + b"\0" + struct.pack(">HHIH", 41, 1232, 1 << 16, 0),
+    "axfr": header() + question(qtype=252),
+    "response_bit": header(flags=0x8100) + question(),
+}
+
+
+def rcode_of(data, qid=0x1234):
+    if data is None or len(data) < 12:
+        return "noanswer"
+    rid, flags = struct.unpack(">HH", data[:4])
+    if rid != qid or not flags & 0x8000:
+        return "bad"
+    return ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"][flags & 0xF] \
+        if flags & 0xF < 6 else "RCODE%d" % (flags & 0xF)
+
+
+def udp(host, port, msg, timeout=0.5):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(msg, (host, port))
+        try:
+            return s.recv(65535)
+        except socket.timeout:
+            return None
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return buf
+
+
+def tcp_conn(host, port):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect((host, port))
+    return s
+
+
+def tcp_read(s):
+    (n,) = struct.unpack(">H", recv_exact(s, 2))
+    return recv_exact(s, n)
+
+
+def main():
+    host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    if mode == "malformed":
+        for case, msg in CASES.items():
+            print(case, rcode_of(udp(host, port, msg)))
+    elif mode == "pipeline":
+        s = tcp_conn(host, port)
+        msgs = [header(qid=i) + question(n) for i, n in ((1, "allowed.test"), (2, "denied.test"), (3, "txt.test"))]
+        s.sendall(b"".join(struct.pack(">H", len(m)) + m for m in msgs))
+        got = sorted(struct.unpack(">H", r[:2])[0] for r in (tcp_read(s) for _ in msgs))
+        for qid in got:
+            print(qid)
+        s.close()
+    elif mode == "query":
+        qname, qtype = sys.argv[4], int(sys.argv[5])
+        ar = 1 if "--edns" in sys.argv else 0
+        msg = header(ar=ar) + question(qname, qtype) + (OPT if ar else b"")
+        if "--tcp" in sys.argv:
+            s = tcp_conn(host, port)
+            s.sendall(struct.pack(">H", len(msg)) + msg)
+            data = tcp_read(s)
+            s.close()
+        else:
+            data = udp(host, port, msg, 2)
+        print(rcode_of(data), len(data) if data else 0)
+
+
+if __name__ == "__main__":
+    main()
