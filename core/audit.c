@@ -1,5 +1,7 @@
-/* audit.c: JSON-lines audit log built with jansson. Each record is written
- * with one write(2) on an O_APPEND descriptor, so lines never interleave. */
+/* audit.c: JSON-lines audit log built with jansson. Records are dumped into
+ * one buffer and written with a single write(2) on an O_APPEND descriptor,
+ * so lines never interleave: at once, or, between audit_hold and
+ * audit_release, as one write for the whole batch. */
 #include "audit.h"
 
 #include <errno.h>
@@ -13,11 +15,16 @@
 
 #include "log.h"
 
+#define AUDIT_BUF 65536
+
 struct audit {
 	int fd;
 	bool own_fd;
 	bool failed;
+	int held;
+	size_t len;  /* bytes waiting in buf */
 	char *server;
+	char buf[AUDIT_BUF];
 };
 
 int audit_open(const char *path, const char *server, struct audit **out)
@@ -45,10 +52,13 @@ int audit_open(const char *path, const char *server, struct audit **out)
 	return 0;
 }
 
+static int flush(struct audit *a);
+
 void audit_close(struct audit *a)
 {
 	if (!a)
 		return;
+	flush(a);
 	if (a->own_fd)
 		close(a->fd);
 	free(a->server);
@@ -181,24 +191,73 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-int audit_write(struct audit *a, const struct audit_rec *r)
+static int report(struct audit *a, int rc)
 {
-	json_t *o = build(a, r);
-	/* Strings from the network may hold any byte: jansson escapes them, and
-	 * JSON_ENSURE_ASCII keeps the line plain ASCII. */
-	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;
+	if (rc < 0 && !a->failed) {
+		a->failed = true;
+		log_msg("audit log write failed (%s): denying new connections", strerror(-rc));
+	}
+	return rc;
+}
+
+static int flush(struct audit *a)
+{
+	int rc = a->len ? write_all(a->fd, a->buf, a->len) : 0;
+
+	a->len = 0;
+	return report(a, rc);
+}
+
+/* A record too big for the buffer (long names in every field): on its own. */
+static int write_big(struct audit *a, json_t *o, size_t flags)
+{
+	char *line = json_dumps(o, flags);
 	int rc = -ENOMEM;
 
-	json_decref(o);
 	if (line) {
 		size_t n = strlen(line);
 		line[n] = '\n'; /* json_dumps leaves room: replace the NUL, write n+1 */
 		rc = write_all(a->fd, line, n + 1);
 		free(line);
 	}
-	if (rc < 0 && !a->failed) {
-		a->failed = true;
-		log_msg("audit log write failed (%s): denying new connections", strerror(-rc));
+	return report(a, rc);
+}
+
+int audit_write(struct audit *a, const struct audit_rec *r)
+{
+	/* Strings from the network may hold any byte: jansson escapes them, and
+	 * JSON_ENSURE_ASCII keeps the line plain ASCII. */
+	const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII;
+	json_t *o = build(a, r);
+	int rc = 0;
+
+	if (!o)
+		return report(a, -ENOMEM);
+	size_t n = json_dumpb(o, a->buf + a->len, AUDIT_BUF - a->len, flags);
+	if (n + 1 > AUDIT_BUF - a->len && a->len) {
+		rc = flush(a); /* the batch is full: write it, then retry at the start */
+		n = json_dumpb(o, a->buf, AUDIT_BUF, flags);
 	}
+	if (n == 0 || n + 1 > AUDIT_BUF - a->len) {
+		rc = write_big(a, o, flags);
+	} else {
+		a->buf[a->len + n] = '\n';
+		a->len += n + 1;
+		if (!a->held)
+			rc = flush(a);
+	}
+	json_decref(o);
 	return rc;
+}
+
+void audit_hold(struct audit *a)
+{
+	a->held++;
+}
+
+int audit_release(struct audit *a)
+{
+	if (a->held > 0 && --a->held == 0)
+		return flush(a);
+	return 0;
 }

@@ -42,6 +42,12 @@ void audit_close(struct audit *a);
  * and a message has gone to stderr. */
 int audit_write(struct audit *a, const struct audit_rec *r);
 
+/* Between these two, records are gathered and written with one write(2)
+ * at audit_release (or when 64 KiB are waiting). Calls nest. Use around a
+ * batch of work done in one loop iteration; release returns 0 or -errno. */
+void audit_hold(struct audit *a);
+int audit_release(struct audit *a);
+
 /* false once a write failed: callers deny new connections (fail closed). */
 bool audit_ok(const struct audit *a);
 
