@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,8 +19,19 @@
 #include "dns_int.h"
 #include "log.h"
 
-#define UDP_BATCH 64
+#define UDP_BATCH 32
+#define UDP_QUERY_MAX 4096  /* a bigger datagram is not a query we serve: dropped */
 #define UDP_ANSWER_MAX 4096
+
+/* One recvmmsg(2) worth of queries and the sendmmsg(2) of their answers. */
+struct udp_batch {
+	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
+	struct iovec iov_in[UDP_BATCH], iov_out[UDP_BATCH];
+	struct sockaddr_storage peers[UDP_BATCH];
+	uint8_t query[UDP_BATCH][UDP_QUERY_MAX];
+	uint8_t answer[UDP_BATCH][UDP_ANSWER_MAX];
+	unsigned nout;
+};
 
 struct dns_tcp_listener {
 	LIST_ENTRY(dns_tcp_listener) link;
@@ -34,6 +46,9 @@ struct dns_server {
 	LIST_HEAD(, dns_tcp) conns;
 	size_t nconns;
 	TAILQ_HEAD(, dns_job) udp_jobs;
+	char last_hint[DNSW_NAME_TEXT_MAX]; /* stderr: one line per denied name per second */
+	int64_t last_hint_ms;
+	struct udp_batch ub;
 	uint8_t in[DNSW_TCP_MAX];
 	uint8_t out[DNSW_TCP_MAX];
 };
@@ -43,6 +58,7 @@ struct dns_peer {
 	struct dns_udp *udp;
 	const struct sockaddr_storage *addr;
 	socklen_t addrlen;
+	bool batch;            /* UDP: queue the answer for the batch's sendmmsg */
 	struct dns_tcp *tcp;
 };
 
@@ -105,6 +121,11 @@ static void log_query(struct dns_server *srv, const struct dnsw_query *q, const 
 	default:
 		return; /* the record says it all; a flood of junk must not flood stderr */
 	}
+	int64_t now = audit_now_ms();
+	if (strcmp(srv->last_hint, d->text) == 0 && now - srv->last_hint_ms < 1000)
+		return; /* a retried name: its records are in the log */
+	snprintf(srv->last_hint, sizeof(srv->last_hint), "%s", d->text);
+	srv->last_hint_ms = now;
 	if (k && k->blocked)
 		addr_format(&k->first_blocked, blocked, sizeof(blocked));
 	pol_hint(&d->v, d->text, 443, k && k->blocked ? blocked : NULL, hint, sizeof(hint));
@@ -140,8 +161,18 @@ static void respond(struct dns_server *srv, const struct dns_peer *to, const str
 		d->rcode = DNSW_SERVFAIL;
 		a = NULL;
 	}
-	size_t len = dns_answer(srv->cfg.pol, q, d, a, srv->out, answer_limit(to, q), &k, &rcode);
-	send_answer(srv, to, srv->out, len);
+	struct udp_batch *b = &srv->ub;
+	uint8_t *buf = to->batch ? b->answer[b->nout] : srv->out;
+	size_t len = dns_answer(srv->cfg.pol, q, d, a, buf, answer_limit(to, q), &k, &rcode);
+	if (to->batch) {
+		struct msghdr *h = &b->out[b->nout].msg_hdr;
+		b->iov_out[b->nout] = (struct iovec){ buf, len };
+		*h = (struct msghdr){ .msg_name = (void *)to->addr, .msg_namelen = to->addrlen,
+				      .msg_iov = &b->iov_out[b->nout], .msg_iovlen = 1 };
+		b->nout++;
+	} else {
+		send_answer(srv, to, buf, len);
+	}
 	bind_addrs(srv, d, &k);
 	log_query(srv, q, d, &k, rcode, t0);
 }
@@ -261,20 +292,45 @@ static void handle(struct dns_server *srv, const struct dns_peer *to, struct spa
 
 /* ---- UDP ------------------------------------------------------------------ */
 
+/* Send the batch's answers; what the socket will not take is dropped, as
+ * the network could drop it. */
+static void udp_flush(struct dns_udp *u)
+{
+	struct udp_batch *b = &u->srv->ub;
+
+	for (unsigned sent = 0; sent < b->nout;) {
+		int n = sendmmsg(u->fd, b->out + sent, b->nout - sent, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		sent += (unsigned)n;
+	}
+	b->nout = 0;
+}
+
 static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dns_udp *u = arg;
-	struct sockaddr_storage peer;
+	struct udp_batch *b = &u->srv->ub;
 
 	(void)what;
-	for (int i = 0; i < UDP_BATCH; i++) {
-		socklen_t plen = sizeof(peer);
-		ssize_t n = recvfrom(fd, u->srv->in, sizeof(u->srv->in), MSG_DONTWAIT, (struct sockaddr *)&peer, &plen);
-		if (n < 0)
-			return;
-		struct dns_peer to = { .udp = u, .addr = &peer, .addrlen = plen };
-		handle(u->srv, &to, span_of((const char *)u->srv->in, (size_t)n));
+	for (unsigned i = 0; i < UDP_BATCH; i++) {
+		b->iov_in[i] = (struct iovec){ b->query[i], UDP_QUERY_MAX };
+		b->in[i].msg_hdr = (struct msghdr){ .msg_name = &b->peers[i], .msg_namelen = sizeof(b->peers[i]),
+						    .msg_iov = &b->iov_in[i], .msg_iovlen = 1 };
 	}
+	int n = recvmmsg(fd, b->in, UDP_BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return;
+	audit_hold(u->srv->cfg.audit);
+	for (int i = 0; i < n; i++) {
+		if (b->in[i].msg_hdr.msg_flags & MSG_TRUNC)
+			continue;
+		struct dns_peer to = { .udp = u, .addr = &b->peers[i], .addrlen = b->in[i].msg_hdr.msg_namelen,
+				       .batch = true };
+		handle(u->srv, &to, span_of((const char *)b->query[i], b->in[i].msg_len));
+	}
+	udp_flush(u);
+	audit_release(u->srv->cfg.audit);
 }
 
 static int add_udp(struct dns_server *srv, int fd)
