@@ -9,7 +9,7 @@
 # server in turn, classes and repetitions interleaved; CPU is the server's
 # utime+stime from /proc around each run. sluice writes its audit log to a
 # file, as it does in use; the peers log nothing.
-# Needs: dnsmasq unbound dnsperf dnsutils (tests/setup.sh installs them).
+# Needs: apt-get install dnsmasq-base unbound dnsperf bind9-dnsutils (not part of CI).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SLUICE=${SLUICE:-$HERE/../build/sandbox/sluice}
@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 for t in dnsmasq unbound dnsperf dig; do
-	command -v "$t" >/dev/null || { echo "missing $t: run tests/setup.sh" >&2; exit 2; }
+	command -v "$t" >/dev/null || { echo "missing $t: apt-get install dnsmasq-base unbound dnsperf bind9-dnsutils" >&2; exit 2; }
 done
 [ -x "$SLUICE" ] || { echo "build sluice first: $SLUICE is missing" >&2; exit 2; }
 

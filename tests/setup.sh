@@ -7,5 +7,5 @@ apt-get install -y -qq --no-install-recommends \
 	build-essential cmake pkg-config clang libclang-rt-14-dev \
 	libevent-dev libc-ares-dev libssl-dev libnftnl-dev libmnl-dev \
 	libyaml-dev libjansson-dev libpsl-dev publicsuffix libcmocka-dev \
-	nginx-light dnsmasq-base curl jq openssl ca-certificates python3 iproute2 util-linux \
+	nginx-light dnsmasq-base bind9-dnsutils curl jq openssl ca-certificates python3 iproute2 util-linux \
 	>/dev/null
