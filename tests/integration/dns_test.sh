@@ -156,6 +156,11 @@ check "TCP pipelining: three queries in one write, three answers" \
 check "EDNS query gets an OPT back over UDP" \
 	eq "$("${DIG[@]}" +edns=0 allowed.test A | grep -c 'OPT PSEUDOSECTION')" "1"
 
+in_host python3 "$HERE/dnsraw.py" 127.0.0.1 53 tcp_limits 256 10 >"$D/tcp.out"
+check "TCP: a connection over the cap of 256 is closed at once" grep -qx 'over_cap closed' "$D/tcp.out"
+check "TCP: an idle connection is closed after 10 s" grep -qx 'idle closed' "$D/tcp.out"
+check "  and the stub serves TCP again" eq "$(ask +tcp allowed.test A)" "NOERROR A 198.51.100.10"
+
 # ---- fails closed, and a clean exit ------------------------------------------------
 world_bg "$NS_HOST" "$SLUICE" dns --listen 127.0.0.1:5300 --policy "$D/dns.yaml" \
 	--upstream 198.51.100.53 --log /dev/full 2>"$D/full.err"

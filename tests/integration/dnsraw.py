@@ -3,6 +3,7 @@
 
 usage: dnsraw.py HOST PORT malformed   one line per case: "<case> <rcode>|noanswer"
        dnsraw.py HOST PORT pipeline    three queries in one TCP write: "<id> <rcode>" each
+       dnsraw.py HOST PORT tcp_limits CAP IDLE_S   "over_cap closed", "idle closed"
        dnsraw.py HOST PORT query NAME TYPE [--tcp] [--edns]
 """
 import socket
@@ -104,6 +105,27 @@ def main():
         for qid in got:
             print(qid)
         s.close()
+    elif mode == "tcp_limits":
+        # fill the connection cap, then one more must be closed at once;
+        # then an idle connection must be closed after the idle timeout
+        cap, idle = int(sys.argv[4]), float(sys.argv[5])
+        held = [tcp_conn(host, port) for _ in range(cap)]
+        extra = tcp_conn(host, port)
+        extra.settimeout(2)
+        try:
+            print("over_cap", "closed" if extra.recv(1) == b"" else "open")
+        except (socket.timeout, ConnectionResetError):
+            print("over_cap", "open")
+        for s in held[1:]:
+            s.close()
+        first = held[0]
+        first.settimeout(idle + 3)
+        try:
+            print("idle", "closed" if first.recv(1) == b"" else "open")
+        except socket.timeout:
+            print("idle", "open")
+        except ConnectionResetError:
+            print("idle", "closed")
     elif mode == "query":
         qname, qtype = sys.argv[4], int(sys.argv[5])
         ar = 1 if "--edns" in sys.argv else 0
