@@ -17,6 +17,9 @@
 #include "resolve.h"
 
 #define PX_MAX_LISTENERS 16
+#define PX_PIPE_POOL 64 /* empty pipes kept for tunnels' next bytes; more are closed */
+
+struct px_splice;
 
 /*
  * Session lifecycle:
@@ -52,6 +55,8 @@ struct px_server {
 	unsigned epoch;
 	int reserve_fd;       /* spare descriptor, released to shed load on EMFILE */
 	struct event *resume; /* re-enables listeners after a descriptor shortage */
+	int pipes[PX_PIPE_POOL][2];
+	size_t npipes;
 };
 
 struct px_session {
@@ -88,11 +93,22 @@ struct px_session {
 
 	bool cli_eof, up_eof;
 	bool up_shut, cli_shut;
+
+	struct px_splice *sp; /* a tunnel relayed with splice(2): cli and up are NULL */
 };
 
 /* session.c */
 void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa);
 void px_session_free(struct px_session *s);
+/* Log the close record (if the request was allowed) and free the session. */
+void px_session_close(struct px_session *s);
+
+/* splice.c */
+/* Move an established tunnel's sockets to the splice relay. Returns 0, or
+ * -EAGAIN/-ENOMEM with nothing changed (the bufferevent relay goes on). */
+int px_splice_start(struct px_session *s);
+void px_splice_free(struct px_session *s);
+void px_pipes_free(struct px_server *srv);
 
 /* Write a complete error answer straight to a socket that has no session
  * (connection cap, descriptor shortage). */

@@ -86,6 +86,7 @@ static void free_up(struct px_session *s)
 void px_session_free(struct px_session *s)
 {
 	rsv_cancel(s->query);
+	px_splice_free(s);
 	free_up(s);
 	if (s->cli)
 		bufferevent_free(s->cli);
@@ -102,6 +103,11 @@ static void session_close(struct px_session *s, const char *reason)
 {
 	log_close(s, reason);
 	px_session_free(s);
+}
+
+void px_session_close(struct px_session *s)
+{
+	session_close(s, NULL);
 }
 
 /* Close once the client has been sent everything queued for it. */
@@ -450,13 +456,15 @@ static void connected(struct px_session *s)
 	}
 	s->phase = PX_TUNNEL;
 	evbuffer_add(bufferevent_get_output(s->cli), "HTTP/1.1 200 Connection established\r\n\r\n", 39);
-	bufferevent_setcb(s->up, up_read_cb, up_write_cb, up_event_cb, s);
-	bufferevent_enable(s->up, EV_READ | EV_WRITE);
-	bufferevent_enable(s->cli, EV_READ | EV_WRITE);
 	arm_timer(s, s->srv->cfg.idle_timeout_s);
 	touch(s);
 	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
-		relay(s->cli, s->up, &s->bytes_up);
+		relay(s->cli, s->up, &s->bytes_up); /* sent before the 200 arrived */
+	if (px_splice_start(s) == 0)
+		return;
+	bufferevent_setcb(s->up, up_read_cb, up_write_cb, up_event_cb, s);
+	bufferevent_enable(s->up, EV_READ | EV_WRITE);
+	bufferevent_enable(s->cli, EV_READ | EV_WRITE);
 }
 
 static void connect_failed(struct px_session *s, const char *detail)
