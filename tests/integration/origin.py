@@ -77,6 +77,15 @@ class Echo(socketserver.BaseRequestHandler):
         self.request.sendall(b"echo:" + data)
 
 
+class Stream(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            chunk = self.request.recv(65536)
+            if not chunk:
+                break
+            self.request.sendall(chunk)
+
+
 class V4Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -91,6 +100,8 @@ def main():
     http = V4Server((addr, 8081), Handler)
     echo = EchoServer((addr, 7007), Echo)
     threading.Thread(target=echo.serve_forever, daemon=True).start()
+    stream = EchoServer((addr, 7008), Stream)
+    threading.Thread(target=stream.serve_forever, daemon=True).start()
     print("ready", flush=True)
     http.serve_forever()
 

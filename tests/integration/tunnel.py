@@ -2,6 +2,9 @@
 """tunnel.py MODE PROXY_HOST PROXY_PORT TARGET: drive a CONNECT tunnel.
 
 halfclose: send a message, shut down our write side, print what comes back.
+bursts:    20 bursts of a few MiB to a streaming echo, each read back whole
+           before the next is sent (a relay that leaves bytes parked between
+           bursts stalls here); prints "bursts:N ok" or where it stopped.
 slowread:  GET /big through the tunnel, read nothing for a while (the proxy
            must stop reading upstream), print the proxy's RSS growth in KiB
            (pid from $SLUICE_PID), then read it all and print the byte count.
@@ -9,6 +12,7 @@ slowread:  GET /big through the tunnel, read nothing for a while (the proxy
 import os
 import socket
 import sys
+import threading
 import time
 
 
@@ -45,6 +49,24 @@ def main():
                 break
             data += chunk
         print(data.decode())
+    elif mode == "bursts":
+        s.settimeout(10)
+        for i in range(20):
+            burst = os.urandom(1 << 16) * (32 + i) + os.urandom(i * 4099)
+            sender = threading.Thread(target=s.sendall, args=(burst,))
+            sender.start()
+            got = bytearray()
+            try:
+                while len(got) < len(burst):
+                    got += s.recv(1 << 20)
+            except socket.timeout:
+                print("stalled in burst %d after %d of %d bytes" % (i, len(got), len(burst)))
+                sys.exit(1)
+            sender.join()
+            if bytes(got) != burst:
+                print("burst %d differs" % i)
+                sys.exit(1)
+        print("bursts:20 ok")
     elif mode == "slowread":
         pid = os.environ["SLUICE_PID"]
         before = rss_kib(pid)

@@ -135,7 +135,8 @@ world_up() {
 	start_dnsmasq
 	world_bg "$NS_NET" python3 "$HERE/origin.py" 198.51.100.10 >/dev/null
 	wait_port "$NS_NET" 198.51.100.10 80 && wait_port "$NS_NET" 198.51.100.10 443 &&
-		wait_port "$NS_NET" 198.51.100.10 8081 && wait_port "$NS_NET" 198.51.100.10 7007
+		wait_port "$NS_NET" 198.51.100.10 8081 && wait_port "$NS_NET" 198.51.100.10 7007 &&
+		wait_port "$NS_NET" 198.51.100.10 7008
 }
 
 # ---- assertions: TAP-style lines and a closing "N passed, N failed" line ----
