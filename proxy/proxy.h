@@ -14,7 +14,7 @@ struct px_config {
 	const struct policy *pol;
 	struct audit *audit;
 	struct rsv *rsv;
-	size_t max_conns;          /* concurrent client connections */
+	size_t max_conns;          /* concurrent client connections (default: what RLIMIT_NOFILE allows) */
 	unsigned head_timeout_s;   /* waiting for a request head */
 	unsigned connect_timeout_s; /* per upstream address */
 	unsigned idle_timeout_s;   /* tunnel or exchange with no traffic */

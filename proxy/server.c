@@ -12,14 +12,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "proxy_int.h"
 
+/* A session holds two descriptors (client, upstream); keep 64 for the rest. */
+static size_t conns_for_fds(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return 4096;
+	return rl.rlim_cur > 128 ? (size_t)(rl.rlim_cur - 64) / 2 : 32;
+}
+
 void px_config_defaults(struct px_config *cfg)
 {
-	cfg->max_conns = 4096;
+	cfg->max_conns = conns_for_fds();
 	cfg->head_timeout_s = 30;
 	cfg->connect_timeout_s = 10;
 	cfg->idle_timeout_s = 300;

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "audit.h"
 #include "cmds.h"
@@ -38,6 +39,17 @@ static int server_list(struct cli_opt *resolvers, char *buf, size_t size)
 	return 0;
 }
 
+/* Use every descriptor the hard limit grants: each tunnel needs two. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int daemon_setup(struct daemon *d, const char *policy, struct cli_opt *log, struct cli_opt *resolvers,
 		 uint32_t ttl_floor, uint32_t ttl_ceiling)
 {
@@ -45,6 +57,7 @@ int daemon_setup(struct daemon *d, const char *policy, struct cli_opt *log, stru
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	d->pol = cmd_load_policy(policy);
 	if (!d->pol || server_list(resolvers, servers, sizeof(servers)) < 0)
 		return 2;
