@@ -103,7 +103,13 @@ start dnsmasq dnsmasq -k -C "$RUN/dnsmasq.conf" --user=root
 start unbound unbound -d -c "$RUN/unbound.conf"
 start sluice "$SLUICE" dns --listen 127.0.0.1:$PORT_SLUICE --policy "$RUN/policy.yaml" \
 	--upstream 127.0.0.1:$UP --log "$RUN/sluice-audit.log" --ttl-ceiling 86400
-sleep 1
+# wait until each server answers (up to 10 s)
+for port in $UP $PORT_DNSMASQ $PORT_UNBOUND $PORT_SLUICE; do
+	for _ in $(seq 50); do
+		dig +tries=1 +time=1 -p "$port" @127.0.0.1 up.test A >/dev/null 2>&1 && break
+		sleep 0.2
+	done
+done
 
 SERVERS=(dnsmasq unbound sluice)
 declare -A PORT=([dnsmasq]=$PORT_DNSMASQ [unbound]=$PORT_UNBOUND [sluice]=$PORT_SLUICE)
@@ -114,7 +120,7 @@ CLASSES=(cached denied)
 # correctness first (and it primes the caches)
 for s in "${SERVERS[@]}"; do
 	for c in "${CLASSES[@]}"; do
-		got=$(dig +tries=1 +time=2 -p "${PORT[$s]}" @127.0.0.1 "${QNAME[$c]}" A |
+		got=$( (dig +tries=2 +time=2 -p "${PORT[$s]}" @127.0.0.1 "${QNAME[$c]}" A || true) |
 			awk '/status:/{v=$6; sub(",", "", v)} /^[^;].*IN[ \t]+A[ \t]/{a=$NF} END{print v, a}' | sed 's/ $//')
 		[ "$got" = "${WANT[$c]}" ] || { echo "$s answered '$got' for ${QNAME[$c]}, want '${WANT[$c]}'" >&2; exit 1; }
 	done
