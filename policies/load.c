@@ -14,6 +14,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "index.h"
 #include "policy.h"
 
 #define MAX_POLICY_BYTES (1u << 20)
@@ -588,6 +589,9 @@ int pol_load_buffer(const char *buf, size_t len, const char *filename, struct po
 	}
 	if (rc == 0 && !pol->name)
 		rc = -ENOMEM;
+	if (rc == 0 && (pol_index_build(&pol->allow) < 0 || pol_index_build(&pol->deny) < 0 ||
+			pol_index_build(&pol->preset) < 0))
+		rc = -ENOMEM;
 	if (rc < 0) {
 		pol_free(pol);
 		return rc;
@@ -656,6 +660,7 @@ int pol_load(const char *spec, struct policy **out, struct pol_errors *errs)
 
 static void list_free(struct pol_list *l)
 {
+	pol_index_free(l->idx);
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].text);
 		free(l->v[i].name);

@@ -1,8 +1,11 @@
 /* match.c: the one policy matcher. deny wins, then allow, then presets; an IP
- * literal is admitted only by an IP/CIDR entry. */
+ * literal is admitted only by an IP/CIDR entry. Within a list the first
+ * matching entry decides; the compiled index (index.c) only narrows which
+ * entries are looked at. */
 #include <stdio.h>
 #include <string.h>
 
+#include "index.h"
 #include "policy.h"
 
 static const char *const metadata_names[] = {
@@ -68,20 +71,62 @@ static bool allow_port_ok(const struct policy *p, const struct pol_entry *e, uin
 	return false;
 }
 
-/* First entry of l matching host and port; *near gets a host-only match. */
-static const struct pol_entry *scan(const struct policy *p, const struct pol_list *l, const struct host *h,
-				    uint16_t port, const struct pol_entry **near)
+/* How an entry's port is judged while looking for the first match. */
+enum port_rule {
+	PORT_ALLOW, /* the entry's port, else the policy's ports */
+	PORT_DENY,  /* the entry's port, else any port */
+	PORT_ANY,   /* any port (a DNS name) */
+	PORT_NONE,  /* entries with a port never match (DNS names against deny) */
+};
+
+struct search {
+	const struct policy *p;
+	const struct pol_list *l;
+	const struct host *h;
+	uint16_t port;
+	enum port_rule rule;
+	size_t hit, near; /* lowest matching index, and lowest host-only match */
+};
+
+static bool port_ok(const struct search *q, const struct pol_entry *e)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		const struct pol_entry *e = &l->v[i];
-		if (!entry_matches_host(e, h))
-			continue;
-		if (allow_port_ok(p, e, port))
-			return e;
-		if (!*near)
-			*near = e;
+	switch (q->rule) {
+	case PORT_ALLOW:
+		return allow_port_ok(q->p, e, q->port);
+	case PORT_DENY:
+		return !e->port || e->port == q->port;
+	case PORT_ANY:
+		return true;
+	case PORT_NONE:
+		return !e->port;
 	}
-	return NULL;
+	return false;
+}
+
+static void consider(size_t i, void *arg)
+{
+	struct search *q = arg;
+	const struct pol_entry *e = &q->l->v[i];
+
+	if (i >= q->hit || !entry_matches_host(e, q->h))
+		return;
+	if (port_ok(q, e))
+		q->hit = i;
+	else if (i < q->near)
+		q->near = i;
+}
+
+/* The first entry of l (in list order) matching h under rule; *near gets
+ * the first that matches the host but not the port. */
+static const struct pol_entry *first_match(const struct policy *p, const struct pol_list *l, const struct host *h,
+					   uint16_t port, enum port_rule rule, const struct pol_entry **near)
+{
+	struct search q = { p, l, h, port, rule, SIZE_MAX, SIZE_MAX };
+
+	pol_index_visit(l, h, consider, &q);
+	if (near && !*near && q.near != SIZE_MAX && q.near < q.hit)
+		*near = &l->v[q.near];
+	return q.hit == SIZE_MAX ? NULL : &l->v[q.hit];
 }
 
 static void set(struct pol_verdict *v, bool allow, enum pol_reason r, const struct pol_entry *e, bool preset)
@@ -100,18 +145,15 @@ void pol_decide(const struct policy *p, const struct host *h, uint16_t port, str
 		set(v, false, POL_METADATA_HOST, NULL, false);
 		return;
 	}
-	for (size_t i = 0; i < p->deny.n; i++) {
-		e = &p->deny.v[i];
-		if (entry_matches_host(e, h) && (!e->port || e->port == port)) {
-			set(v, false, POL_DENIED_BY_RULE, e, false);
-			return;
-		}
+	if ((e = first_match(p, &p->deny, h, port, PORT_DENY, NULL))) {
+		set(v, false, POL_DENIED_BY_RULE, e, false);
+		return;
 	}
-	if ((e = scan(p, &p->allow, h, port, &near))) {
+	if ((e = first_match(p, &p->allow, h, port, PORT_ALLOW, &near))) {
 		set(v, true, POL_ALLOWED, e, false);
 		return;
 	}
-	if ((e = scan(p, &p->preset, h, port, &near))) {
+	if ((e = first_match(p, &p->preset, h, port, PORT_ALLOW, &near))) {
 		set(v, true, POL_ALLOWED, e, true);
 		return;
 	}
@@ -119,15 +161,6 @@ void pol_decide(const struct policy *p, const struct host *h, uint16_t port, str
 		set(v, false, POL_PORT_NOT_ALLOWED, near, false);
 	else
 		set(v, false, h->kind == HOST_IP ? POL_IP_LITERAL : POL_NOT_ALLOWED, NULL, false);
-}
-
-/* First entry of l matching h on any port. */
-static const struct pol_entry *scan_any_port(const struct pol_list *l, const struct host *h)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (entry_matches_host(&l->v[i], h))
-			return &l->v[i];
-	return NULL;
 }
 
 void pol_decide_name(const struct policy *p, const struct host *h, struct pol_verdict *v)
@@ -138,16 +171,13 @@ void pol_decide_name(const struct policy *p, const struct host *h, struct pol_ve
 		set(v, false, POL_METADATA_HOST, NULL, false);
 		return;
 	}
-	for (size_t i = 0; i < p->deny.n; i++) {
-		e = &p->deny.v[i];
-		if (!e->port && entry_matches_host(e, h)) {
-			set(v, false, POL_DENIED_BY_RULE, e, false);
-			return;
-		}
+	if ((e = first_match(p, &p->deny, h, 0, PORT_NONE, NULL))) {
+		set(v, false, POL_DENIED_BY_RULE, e, false);
+		return;
 	}
-	if ((e = scan_any_port(&p->allow, h)))
+	if ((e = first_match(p, &p->allow, h, 0, PORT_ANY, NULL)))
 		set(v, true, POL_ALLOWED, e, false);
-	else if ((e = scan_any_port(&p->preset, h)))
+	else if ((e = first_match(p, &p->preset, h, 0, PORT_ANY, NULL)))
 		set(v, true, POL_ALLOWED, e, true);
 	else
 		set(v, false, h->kind == HOST_IP ? POL_IP_LITERAL : POL_NOT_ALLOWED, NULL, false);

@@ -32,9 +32,12 @@ struct pol_entry {
 	uint16_t port; /* 0: the policy's ports (allow) or any port (deny, allow_private) */
 };
 
+struct pol_index;
+
 struct pol_list {
 	struct pol_entry *v;
 	size_t n, cap;
+	struct pol_index *idx; /* compiled lookup (index.c), built when loading */
 };
 
 struct policy {

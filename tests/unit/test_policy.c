@@ -157,6 +157,68 @@ static void test_report_and_presets(void **state)
 	assert_null(pol_preset_text("../etc/passwd"));
 }
 
+/* The compiled index must decide exactly as the list order says. */
+static void test_index_order(void **state)
+{
+	struct pol_errors e;
+	struct policy *p = load("version: 1\nallow: [\"a.example.com:8443\", \"*.example.com\", a.example.com, "
+			       "\"*.b.example.com:22\"]\ndeny: [\"x.example.com:25\", \"*.bad.example.com\"]\n",
+			       &e);
+	struct pol_verdict v;
+
+	(void)state;
+	assert_non_null(p);
+	v = decide(p, "a.example.com:443");
+	assert_true(v.allow);
+	assert_string_equal(v.rule->text, "*.example.com"); /* listed before the exact entry */
+	v = decide(p, "a.example.com:8443");
+	assert_string_equal(v.rule->text, "a.example.com:8443");
+	v = decide(p, "deep.c.b.example.com:22");
+	assert_string_equal(v.rule->text, "*.b.example.com:22");
+	v = decide(p, "example.com:443"); /* a wildcard covers subdomains only */
+	assert_false(v.allow);
+	v = decide(p, "x.example.com:25");
+	assert_int_equal(v.reason, POL_DENIED_BY_RULE);
+	v = decide(p, "x.example.com:443");
+	assert_true(v.allow);
+	v = decide(p, "y.bad.example.com:443");
+	assert_int_equal(v.reason, POL_DENIED_BY_RULE);
+	pol_free(p);
+}
+
+/* A large generated policy: the index and a plain scan agree on every host. */
+static void test_index_matches_scan(void **state)
+{
+	static char text[200000];
+	struct pol_errors e;
+	size_t n = (size_t)snprintf(text, sizeof(text), "version: 1\nallow:\n");
+
+	(void)state;
+	for (int i = 0; i < 3000; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "  - \"%s%d.h%d.example.org%s\"\n",
+				      i % 3 == 0 ? "*.n" : "n", i, i % 17, i % 5 == 0 ? ":8080" : "");
+	struct policy *p = load(text, &e);
+	int allowed = 0, denied = 0;
+	assert_non_null(p);
+	for (int i = 0; i < 3100; i += 7) {
+		char host[128];
+		struct pol_verdict a, b;
+		snprintf(host, sizeof(host), "%sn%d.h%d.example.org:%d", i % 2 ? "w." : "", i, i % 17,
+			 i % 4 ? 443 : 8080);
+		a = decide(p, host);
+		struct pol_index *idx = p->allow.idx;
+		p->allow.idx = NULL; /* the matcher scans the whole list without it */
+		b = decide(p, host);
+		p->allow.idx = idx;
+		assert_int_equal(a.allow, b.allow);
+		assert_int_equal(a.reason, b.reason);
+		assert_ptr_equal(a.rule, b.rule);
+		a.allow ? allowed++ : denied++;
+	}
+	assert_true(allowed > 50 && denied > 50); /* both outcomes were exercised */
+	pol_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +226,8 @@ int main(void)
 		cmocka_unit_test(test_all_errors_listed),
 		cmocka_unit_test(test_matcher),
 		cmocka_unit_test(test_report_and_presets),
+		cmocka_unit_test(test_index_order),
+		cmocka_unit_test(test_index_matches_scan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
