@@ -55,7 +55,10 @@ struct px_server {
 	unsigned epoch;
 	int reserve_fd;       /* spare descriptor, released to shed load on EMFILE */
 	struct event *resume; /* re-enables listeners after a descriptor shortage */
-	int pipes[PX_PIPE_POOL][2];
+	struct {
+		int fd[2];
+		size_t cap;
+	} pipes[PX_PIPE_POOL];
 	size_t npipes;
 };
 

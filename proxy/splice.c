@@ -43,15 +43,18 @@ static int pipe_get(struct px_server *srv, struct px_dir *d)
 {
 	if (srv->npipes > 0) {
 		srv->npipes--;
-		d->pipe[0] = srv->pipes[srv->npipes][0];
-		d->pipe[1] = srv->pipes[srv->npipes][1];
-	} else if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		d->pipe[0] = srv->pipes[srv->npipes].fd[0];
+		d->pipe[1] = srv->pipes[srv->npipes].fd[1];
+		d->cap = srv->pipes[srv->npipes].cap;
+		return 0;
+	}
+	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
 		d->pipe[0] = d->pipe[1] = -1;
 		return -errno;
-	} else {
-		(void)fcntl(d->pipe[1], F_SETPIPE_SZ, PIPE_BYTES);
 	}
-	int size = fcntl(d->pipe[1], F_GETPIPE_SZ);
+	int size = fcntl(d->pipe[1], F_SETPIPE_SZ, PIPE_BYTES);
+	if (size <= 0)
+		size = fcntl(d->pipe[1], F_GETPIPE_SZ);
 	d->cap = size > 0 ? (size_t)size : 65536;
 	return 0;
 }
@@ -62,8 +65,9 @@ static void pipe_put(struct px_server *srv, struct px_dir *d)
 	if (d->pipe[0] < 0)
 		return;
 	if (d->inpipe == 0 && srv->npipes < PX_PIPE_POOL) {
-		srv->pipes[srv->npipes][0] = d->pipe[0];
-		srv->pipes[srv->npipes][1] = d->pipe[1];
+		srv->pipes[srv->npipes].fd[0] = d->pipe[0];
+		srv->pipes[srv->npipes].fd[1] = d->pipe[1];
+		srv->pipes[srv->npipes].cap = d->cap;
 		srv->npipes++;
 	} else {
 		close(d->pipe[0]);
@@ -77,8 +81,8 @@ void px_pipes_free(struct px_server *srv)
 {
 	while (srv->npipes > 0) {
 		srv->npipes--;
-		close(srv->pipes[srv->npipes][0]);
-		close(srv->pipes[srv->npipes][1]);
+		close(srv->pipes[srv->npipes].fd[0]);
+		close(srv->pipes[srv->npipes].fd[1]);
 	}
 }
 
