@@ -1,0 +1,41 @@
+/* nft.h: the sandbox's nftables table `inet sluice`, built with libnftnl
+ * and sent with libmnl as one atomic batch whose every ACK is checked. */
+#ifndef SLUICE_NFT_H
+#define SLUICE_NFT_H
+
+#include <stdint.h>
+
+#include "addr.h"
+
+struct nft_sock;
+
+struct nft_conf {
+	uint16_t stub_port;        /* any UDP/TCP :53 goes to 127.0.0.1/::1 here */
+	uint16_t transparent_port; /* TCP 80, 443 and bound pairs go here */
+	uint16_t log_group;        /* NFLOG group of rejected packets */
+};
+
+/* A netfilter netlink socket in the calling thread's network namespace
+ * (which is where the rules go). Returns 0 or -errno. */
+int nft_open(struct nft_sock **out);
+void nft_close(struct nft_sock *s);
+
+/*
+ * Replace table inet sluice with:
+ *   chain nat_out (nat, output, -100): udp/tcp dport 53 redirect to the
+ *     stub; tcp dport 80 and 443, and ip/ip6 daddr . tcp dport in
+ *     @bound4/@bound6, redirect to the transparent port;
+ *   chain filter_out (filter, output, 0): daddr in 127.0.0.0/8 or ::1
+ *     accept; tcp: counter, log group N, reject with tcp reset; the rest:
+ *     counter, log group N, reject with icmpx admin-prohibited;
+ *   sets bound4 (ipv4_addr . inet_service) and bound6 (ipv6_addr .
+ *   inet_service), with timeouts.
+ * One batch: all of it or none. Returns 0 or the kernel's -errno.
+ */
+int nft_install(struct nft_sock *s, const struct nft_conf *c);
+
+/* Let TCP to a:port through to the transparent port for ttl seconds (an
+ * element of bound4/bound6). Returns 0 or -errno. */
+int nft_bind(struct nft_sock *s, const struct addr *a, uint16_t port, uint32_t ttl_s);
+
+#endif
