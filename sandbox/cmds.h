@@ -8,6 +8,7 @@ struct policy;
 
 int cmd_proxy(int argc, char **argv);
 int cmd_dns(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 
 /* Load a policy, printing every error; NULL on failure. */

@@ -1,0 +1,283 @@
+/* cmd_run.c: `sluice run`, a command in its own namespaces whose only way
+ * out is the supervisor's proxy and DNS stub (see sbx.h for the theory).
+ *
+ * Exit status: the command's own (128+N when a signal N ended it); 125 with
+ * one line on stderr when sluice itself fails; 126/127 when the command
+ * cannot be run or is not found, as env(1) and timeout(1) do. sluice never
+ * writes to stdout: it belongs to the command.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "cli.h"
+#include "cmds.h"
+#include "dns.h"
+#include "log.h"
+#include "nft.h"
+#include "policy.h"
+#include "proxy.h"
+#include "resolve.h"
+#include "sbx.h"
+
+#define EXIT_SLUICE 125
+
+struct run {
+	struct event_base *base;
+	struct policy *pol;
+	struct audit *audit;
+	struct rsv *rsv;
+	struct px_server *px;
+	struct dns_server *dns;
+	struct event *sigs[5];
+	pid_t child;
+	int status;
+	bool exited;
+};
+
+/* ---- the child: build the sandbox, hand the listeners over, exec --------- */
+
+static void fail(const char *what, int err)
+{
+	log_msg("run: %s: %s", what, strerror(err));
+	_exit(EXIT_SLUICE);
+}
+
+static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, uid_t uid, gid_t gid)
+{
+	int fds[SBX_NFDS], rc;
+	struct nft_sock *nft;
+	struct nft_conf nc = { SBX_DNS_PORT, SBX_TRANSPARENT_PORT, SBX_LOG_GROUP };
+
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS) < 0)
+		fail("the kernel refuses to create user and network namespaces "
+		     "(check /proc/sys/user/max_user_namespaces and kernel.unprivileged_userns_clone)",
+		     errno);
+	if ((rc = sbx_map_ids(uid, gid)) < 0)
+		fail("cannot map user and group ids into the sandbox", -rc);
+	if ((rc = sbx_net_up()) < 0)
+		fail("cannot bring up the sandbox's loopback", -rc);
+	if ((rc = sbx_listeners(fds)) < 0)
+		fail("cannot create the sandbox's listeners", -rc);
+	if ((rc = nft_open(&nft)) < 0 || (rc = nft_install(nft, &nc)) < 0)
+		fail("cannot load table inet sluice", -rc);
+	nft_close(nft);
+	if ((rc = sbx_mask_sockets()) < 0)
+		fail("cannot mask host sockets", -rc);
+	if ((rc = sbx_send_fds(sock, fds, SBX_NFDS)) < 0)
+		fail("cannot hand the listeners to the supervisor", -rc);
+	for (int i = 0; i < SBX_NFDS; i++)
+		close(fds[i]);
+	close(sock);
+	char **env = sbx_env(keep, nkeep);
+	if (!env)
+		fail("cannot build the environment", ENOMEM);
+	if ((rc = sbx_drop_caps()) < 0)
+		fail("cannot drop capabilities", -rc);
+	extern char **environ;
+	environ = env; /* execvp looks the command up in the scrubbed PATH */
+	execvp(cmd[0], cmd);
+	int e = errno;
+	log_msg("run: cannot run '%s': %s", cmd[0], strerror(e));
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+/* ---- the supervisor ------------------------------------------------------- */
+
+static void child_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct run *r = arg;
+	int status;
+
+	(void)sig;
+	(void)what;
+	if (waitpid(r->child, &status, WNOHANG) == r->child) {
+		r->status = status;
+		r->exited = true;
+		event_base_loopexit(r->base, NULL);
+	}
+}
+
+static void forward_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct run *r = arg;
+
+	(void)what;
+	kill(r->child, (int)sig); /* the command decides what a signal means */
+}
+
+static int serve_fds(struct run *r, int fds[SBX_NFDS])
+{
+	struct px_config pc = { .pol = r->pol, .audit = r->audit, .rsv = r->rsv };
+	struct dns_config dc = { .pol = r->pol, .audit = r->audit, .rsv = r->rsv };
+
+	px_config_defaults(&pc);
+	if (px_server_new(r->base, &pc, &r->px) < 0 || dns_server_new(r->base, &dc, &r->dns) < 0)
+		return -ENOMEM;
+	if (px_server_listen_fd(r->px, fds[SBX_PROXY4]) < 0 || px_server_listen_fd(r->px, fds[SBX_PROXY6]) < 0)
+		return -ENOMEM;
+	if (dns_server_listen_fds(r->dns, fds[SBX_DNS_UDP4], fds[SBX_DNS_TCP4]) < 0 ||
+	    dns_server_listen_fds(r->dns, fds[SBX_DNS_UDP6], fds[SBX_DNS_TCP6]) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int watch_signals(struct run *r)
+{
+	static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+	r->sigs[0] = evsignal_new(r->base, SIGCHLD, child_cb, r);
+	for (size_t i = 0; i < 4; i++)
+		r->sigs[i + 1] = evsignal_new(r->base, fwd[i], forward_cb, r);
+	for (size_t i = 0; i < 5; i++)
+		if (!r->sigs[i] || event_add(r->sigs[i], NULL) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Wait (at most 10 s) for the child's listeners. */
+static int receive(int sock, int fds[SBX_NFDS])
+{
+	struct pollfd p = { sock, POLLIN, 0 };
+
+	if (poll(&p, 1, 10000) <= 0)
+		return -ETIMEDOUT;
+	return sbx_recv_fds(sock, fds, SBX_NFDS);
+}
+
+static int exit_status(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : EXIT_SLUICE;
+}
+
+/* Policy, log, loop and resolver; a deny-all policy when none is given. */
+static int setup(struct run *r, struct cli_opt *opts, const char *cmd)
+{
+	struct cli_opt *pol = cli_get(opts, "--policy"), *log = cli_get(opts, "--log"), *res = cli_get(opts, "--resolver");
+	const char *name = cli_get(opts, "--name")->n ? cli_get(opts, "--name")->values[0] : NULL;
+	char servers[96];
+	struct pol_errors errs = { 0 };
+	char deny_all[256];
+
+	if (pol->n) {
+		r->pol = cmd_load_policy(pol->values[0]);
+	} else {
+		snprintf(deny_all, sizeof(deny_all), "version: 1\n");
+		pol_load_buffer(deny_all, strlen(deny_all), cmd, &r->pol, &errs);
+		pol_errors_free(&errs);
+	}
+	if (!r->pol || (res->n && cmd_resolver(res->values[0], servers, sizeof(servers)) < 0))
+		return -EINVAL;
+	if (name) {
+		free(r->pol->name);
+		r->pol->name = strdup(name);
+	}
+	int rc = audit_open(log->n ? log->values[0] : NULL, r->pol->name, &r->audit);
+	if (rc < 0) {
+		log_msg("run: cannot open log '%s': %s", log->values[0], strerror(-rc));
+		return rc;
+	}
+	struct rsv_opts ro = { .servers = res->n ? servers : NULL };
+	r->base = event_base_new();
+	if (!r->base || rsv_new(r->base, &ro, &r->rsv) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void run_free(struct run *r)
+{
+	px_server_free(r->px);
+	dns_server_free(r->dns);
+	rsv_free(r->rsv);
+	audit_close(r->audit);
+	pol_free(r->pol);
+	for (size_t i = 0; i < 5; i++)
+		if (r->sigs[i])
+			event_free(r->sigs[i]);
+	if (r->base)
+		event_base_free(r->base);
+}
+
+static int supervise(struct run *r, int sock)
+{
+	int fds[SBX_NFDS], rc = receive(sock, fds);
+
+	close(sock);
+	if (rc < 0) {
+		int status;
+		if (rc == -ETIMEDOUT)
+			kill(r->child, SIGKILL);
+		if (waitpid(r->child, &status, 0) == r->child && WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SLUICE)
+			return EXIT_SLUICE; /* the child said why */
+		log_msg("run: the sandbox did not come up: %s", strerror(-rc));
+		return EXIT_SLUICE;
+	}
+	if (serve_fds(r, fds) < 0 || watch_signals(r) < 0) {
+		log_msg("run: cannot serve the sandbox's listeners");
+		kill(r->child, SIGKILL);
+		waitpid(r->child, NULL, 0);
+		return EXIT_SLUICE;
+	}
+	child_cb(SIGCHLD, 0, r); /* it may already have exited */
+	if (!r->exited)
+		event_base_dispatch(r->base);
+	return exit_status(r->status);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct cli_opt opts[] = {
+		{ .name = "--policy", .has_arg = true },
+		{ .name = "--name", .has_arg = true },
+		{ .name = "--log", .has_arg = true },
+		{ .name = "--env", .has_arg = true, .repeat = true },
+		{ .name = "--resolver", .has_arg = true },
+		{ .name = NULL },
+	};
+	struct run r = { 0 };
+	int sv[2];
+
+	int first = cli_parse(argc, argv, 2, opts);
+	if (first < 0 || first >= argc) {
+		log_msg("usage: sluice run [--policy FILE|PRESET] [--name NAME] [--log PATH] [--env NAME]... "
+			"[--resolver IP[:PORT]] -- CMD [ARG]...");
+		return first < 0 ? 2 : EXIT_SLUICE;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (setup(&r, opts, argv[first]) < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		run_free(&r);
+		return EXIT_SLUICE;
+	}
+	struct cli_opt *env = cli_get(opts, "--env");
+	size_t nkeep = r.pol->nenv + env->n;
+	char **keep = calloc(nkeep + 1, sizeof(*keep));
+	for (size_t i = 0; keep && i < r.pol->nenv; i++)
+		keep[i] = r.pol->env[i];
+	for (size_t i = 0; keep && i < env->n; i++)
+		keep[r.pol->nenv + i] = (char *)env->values[i];
+	r.child = keep ? fork() : -1;
+	if (r.child == 0) {
+		close(sv[0]);
+		child_main(sv[1], argv + first, keep, nkeep, getuid(), getgid());
+	}
+	close(sv[1]);
+	int rc = EXIT_SLUICE;
+	if (r.child < 0)
+		log_msg("run: cannot start the sandbox: %s", strerror(errno));
+	else
+		rc = supervise(&r, sv[0]);
+	free(keep);
+	run_free(&r);
+	return rc;
+}

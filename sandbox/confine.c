@@ -1,0 +1,119 @@
+/* confine.c: what the command keeps of the host: no capabilities, a scrubbed
+ * environment, and a mount namespace in which host sockets that would
+ * resolve or connect for it are masked. */
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sbx.h"
+
+/* Host sockets masked in the sandbox (README lists them too). */
+static const char *const masked[] = {
+	"/run/systemd/resolve/io.systemd.Resolve", /* systemd-resolved: resolves any name */
+	"/run/systemd/resolve/stub-resolv.conf",
+	"/run/dbus/system_bus_socket",             /* the system bus reaches resolved and more */
+	"/var/run/docker.sock", "/run/docker.sock", /* a container runtime opens any connection */
+	"/run/containerd/containerd.sock",
+	"/run/podman/podman.sock",
+	"/run/nscd/socket",                         /* nscd resolves names for its clients */
+};
+
+int sbx_mask_sockets(void)
+{
+	int n = 0;
+
+	/* our mounts stay in our namespace */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
+		struct stat st;
+		if (lstat(masked[i], &st) < 0)
+			continue;
+		if (mount("/dev/null", masked[i], NULL, MS_BIND, NULL) < 0)
+			return -errno;
+		n++;
+	}
+	return n;
+}
+
+static bool in_base(const char *entry)
+{
+	static const char *const base[] = { "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TERM",
+					    "TZ", "TMPDIR", "SHELL", "PWD", "COLORTERM", "NO_COLOR" };
+	size_t n = strcspn(entry, "=");
+
+	if (strncmp(entry, "LC_", 3) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		if (strlen(base[i]) == n && strncmp(entry, base[i], n) == 0)
+			return true;
+	return false;
+}
+
+static bool kept(const char *entry, char *const *keep, size_t nkeep)
+{
+	size_t n = strcspn(entry, "=");
+
+	for (size_t i = 0; i < nkeep; i++)
+		if (strlen(keep[i]) == n && strncmp(entry, keep[i], n) == 0)
+			return true;
+	return false;
+}
+
+char **sbx_env(char *const *keep, size_t nkeep)
+{
+	extern char **environ;
+	static char *const proxy[] = {
+		"HTTP_PROXY=http://127.0.0.1:3128", "HTTPS_PROXY=http://127.0.0.1:3128",
+		"ALL_PROXY=http://127.0.0.1:3128",  "http_proxy=http://127.0.0.1:3128",
+		"https_proxy=http://127.0.0.1:3128", "all_proxy=http://127.0.0.1:3128",
+		"NO_PROXY=localhost,127.0.0.1,::1", "no_proxy=localhost,127.0.0.1,::1",
+		"NODE_USE_ENV_PROXY=1",
+	};
+	size_t n = 0, cap = sizeof(proxy) / sizeof(proxy[0]) + 1;
+
+	for (char **e = environ; *e; e++)
+		cap++;
+	char **env = calloc(cap, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (char **e = environ; *e; e++)
+		if (in_base(*e) || kept(*e, keep, nkeep))
+			env[n++] = *e;
+	for (size_t i = 0; i < sizeof(proxy) / sizeof(proxy[0]); i++)
+		env[n++] = proxy[i];
+	return env;
+}
+
+int sbx_drop_caps(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	for (int c = 0; c <= CAP_LAST_CAP; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			return -errno;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return -errno;
+	/* uid 0 must not regain capabilities at exec, and nobody may undo that */
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+					     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+					     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+		  0, 0, 0) < 0)
+		return -errno;
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# run_test.sh SLUICE: `sluice run` inside the test world's host namespace: the
+# command gets its own user, network and mount namespaces; only the
+# supervisor's proxy and DNS stub lead out. Run as root and as nobody.
+set -u
+SLUICE=$(realpath "$1")
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/world.sh"
+world_up || { echo "could not build the test world"; exit 1; }
+
+D=$WORLD_DIR
+chmod 755 "$D"
+mkdir -p "$D/logs" && chmod 1777 "$D/logs"
+LOG=$D/logs/run.log
+cat >"$D/run.yaml" <<'YAML'
+version: 1
+name: runtest
+allow: [allowed.test]
+allow_private: ["198.51.100.0/24", "2001:db8::/32"]
+env: [KEEP_ME]
+YAML
+chmod 644 "$D"/*.yaml "$D/ca.pem"
+
+# sluice run in the world's host namespace; prints the command's stdout
+run() { in_host "$SLUICE" run --policy "$D/run.yaml" --log "$LOG" --resolver 198.51.100.53 "$@" 2>>"$D/run.err"; }
+as_nobody() { in_host setpriv --reuid=nobody --regid=nogroup --clear-groups "$SLUICE" run --policy "$D/run.yaml" \
+	--log "$D/logs/nobody.log" --resolver 198.51.100.53 "$@" 2>>"$D/run.err"; }
+CURL="curl -sS --max-time 5 --cacert $D/ca.pem"
+# "<exit code> <seconds, one decimal>" of a command inside the sandbox
+timed() { run sh -c 's=$(date +%s%N); "$@" >/dev/null 2>&1; r=$?; echo "$r $(( ($(date +%s%N) - s) / 100000000 ))"' sh "$@"; }
+
+check "HTTPS through the proxy variables reaches an allowed origin" \
+	eq "$(run $CURL https://allowed.test/)" "hello from allowed.test"
+check "  logged with the policy's name" \
+	eq "$(jq -r 'select(.event=="connect" and .phase=="decision") | "\(.server) \(.host) \(.decision)"' "$LOG" | head -1)" "runtest allowed.test allow"
+check "a host outside the policy is refused by the proxy (curl exit 56)" \
+	eq "$(run sh -c "$CURL https://other.test/ >/dev/null 2>&1; echo \$?")" "56"
+check "  and logged as not_allowed" \
+	eq "$(jq -r 'select(.host=="other.test") | "\(.decision) \(.reason)"' "$LOG" | head -1)" "deny not_allowed"
+check "DNS to any resolver is answered by the stub" \
+	eq "$(run dig +short +time=2 +tries=1 @203.0.113.53 allowed.test A)" "198.51.100.10"
+check "  a denied name gets NXDOMAIN" \
+	eq "$(run dig +time=2 +tries=1 @203.0.113.53 denied.test A | grep -o 'status: [A-Z]*')" "status: NXDOMAIN"
+check "  both logged as dns records" \
+	eq "$(jq -r 'select(.event=="dns") | "\(.host) \(.decision)"' "$LOG" | sort | tr '\n' ' ')" "allowed.test allow denied.test deny "
+
+# the escape matrix: every attempt fails at once
+read -r code t < <(timed python3 "$HERE/nftprobe.py" tcp 198.51.100.10 8080)
+check "TCP straight to an address:port fails within a second" test "$t" -le 10
+read -r code t < <(timed $CURL --noproxy '*' https://allowed.test/)
+check "HTTPS without the proxy (no transparent listener yet) fails within a second (curl $code)" test "$t" -le 10
+check "UDP to an outside port fails at once" \
+	eq "$(run python3 "$HERE/nftprobe.py" udp 203.0.113.9 123 | cut -c1-8)" "error 0."
+check "IPv6 to an outside address fails at once" \
+	eq "$(run python3 "$HERE/nftprobe.py" tcp 2001:db8::10 8080 | cut -c1-11)" "refused 0.0"
+check "nft flush ruleset is refused" \
+	eq "$(run sh -c 'nft flush ruleset 2>&1 | grep -c "Operation not permitted"')" "1"
+check "  and the rules are still there afterwards" \
+	eq "$(run sh -c 'nft flush ruleset 2>/dev/null; python3 '"$HERE"'/nftprobe.py tcp 203.0.113.9 22' | cut -c1-7)" "refused"
+check "ip link add is refused" \
+	eq "$(run sh -c 'ip link add d0 type dummy 2>&1 | grep -c "Operation not permitted"')" "1"
+check "no effective or bounding capabilities" \
+	eq "$(run grep -E '^Cap(Eff|Bnd|Amb)' /proc/self/status | awk '{print $2}' | sort -u)" "0000000000000000"
+check "no_new_privs is set" eq "$(run grep NoNewPrivs /proc/self/status | awk '{print $2}')" "1"
+
+# environment, stdio and exit status
+env_out=$(KEEP_ME=kept DROP_ME=secret run env)
+check "proxy variables are set" eq "$(grep -c '^HTTPS_PROXY=http://127.0.0.1:3128$\|^NODE_USE_ENV_PROXY=1$\|^no_proxy=localhost,127.0.0.1,::1$' <<<"$env_out")" "3"
+check "variables named by the policy pass; others do not" \
+	eq "$(grep -c '^KEEP_ME=kept$' <<<"$env_out"):$(grep -c DROP_ME <<<"$env_out")" "1:0"
+check "--env passes a variable too" eq "$(DROP_ME=x run --env DROP_ME printenv DROP_ME)" "x"
+check "stdout carries only the command's output" eq "$(run echo hi | od -c | head -1)" "$(echo hi | od -c | head -1)"
+run sh -c 'exit 7'
+check "the command's exit status is sluice's" eq "$?" "7"
+run sh -c 'kill -TERM $$'
+check "a signal's death is 128+N" eq "$?" "143"
+run /nonexistent/cmd
+check "a missing command exits 127" eq "$?" "127"
+
+# rootless: the same, as nobody
+check "as nobody: HTTPS through the proxy works" eq "$(as_nobody $CURL https://allowed.test/)" "hello from allowed.test"
+check "as nobody: the command runs as nobody" eq "$(as_nobody id -un)" "nobody"
+check "as nobody: nft flush ruleset is refused" \
+	eq "$(as_nobody sh -c 'nft flush ruleset 2>&1 | grep -c "Operation not permitted"')" "1"
+check "as nobody: DNS through the stub" \
+	eq "$(as_nobody dig +short +time=2 +tries=1 @203.0.113.53 allowed.test A)" "198.51.100.10"
+check "no sanitizer report" eq "$(grep -c 'AddressSanitizer\|runtime error' "$D/run.err")" "0"
+check "sluice's only complaint was the missing command" \
+	eq "$(grep 'sluice: run:' "$D/run.err")" "sluice: run: cannot run '/nonexistent/cmd': No such file or directory"
+finish
