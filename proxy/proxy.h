@@ -9,11 +9,13 @@ struct policy;
 struct audit;
 struct rsv;
 struct px_server;
+struct bnd_table;
 
 struct px_config {
 	const struct policy *pol;
 	struct audit *audit;
 	struct rsv *rsv;
+	struct bnd_table *bindings; /* names the DNS stub handed out, for the transparent port; may be NULL */
 	size_t max_conns;          /* concurrent client connections (default: what RLIMIT_NOFILE allows) */
 	unsigned head_timeout_s;   /* waiting for a request head */
 	unsigned connect_timeout_s; /* per upstream address */
@@ -28,6 +30,11 @@ int px_server_new(struct event_base *base, const struct px_config *cfg, struct p
 
 /* Serve a bound, listening, non-blocking socket (the server takes it). */
 int px_server_listen_fd(struct px_server *srv, int fd);
+
+/* Serve a transparent port: connections nft redirected here, named by
+ * their TLS SNI, their HTTP Host, or the DNS stub's binding for the original
+ * destination (SO_ORIGINAL_DST). The server takes fd. */
+int px_server_listen_transparent_fd(struct px_server *srv, int fd);
 
 /* Bind and listen on "IP:PORT" or "[IPv6]:PORT". Returns 0 or -errno. */
 int px_server_listen(struct px_server *srv, const char *addr);

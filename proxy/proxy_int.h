@@ -48,6 +48,7 @@ struct px_server {
 	struct event_base *base;
 	struct px_config cfg;
 	struct evconnlistener *lst[PX_MAX_LISTENERS];
+	bool transparent[PX_MAX_LISTENERS];
 	size_t nlst;
 	LIST_HEAD(, px_session) sessions;
 	size_t nconns;
@@ -72,6 +73,9 @@ struct px_session {
 	char remote[ADDR_TEXT_MAX + 8];
 
 	/* the request being decided or served */
+	bool transparent;     /* from the transparent port: no HTTP answers, resets */
+	struct addr orig;     /* transparent: where the client was going */
+	bool peek_extended;   /* transparent: first bytes came, waiting for the rest */
 	bool is_connect;
 	char method[33];
 	struct host host;
@@ -102,6 +106,7 @@ struct px_session {
 
 /* session.c */
 void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa);
+void px_session_start_transparent(struct px_server *srv, evutil_socket_t fd);
 void px_session_free(struct px_session *s);
 /* Log the close record (if the request was allowed) and free the session. */
 void px_session_close(struct px_session *s);

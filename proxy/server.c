@@ -64,13 +64,17 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
 	struct px_server *srv = arg;
 
-	(void)l;
 	(void)len;
 	if (srv->nconns >= srv->cfg.max_conns) {
 		log_refusal(srv, "connection limit reached");
 		px_refuse_fd(fd, 503, "limit");
 		return;
 	}
+	for (size_t i = 0; i < srv->nlst; i++)
+		if (srv->lst[i] == l && srv->transparent[i]) {
+			px_session_start_transparent(srv, fd);
+			return;
+		}
 	px_session_start(srv, fd, sa);
 }
 
@@ -137,6 +141,15 @@ int px_server_new(struct event_base *base, const struct px_config *cfg, struct p
 	}
 	*out = srv;
 	return 0;
+}
+
+int px_server_listen_transparent_fd(struct px_server *srv, int fd)
+{
+	int rc = px_server_listen_fd(srv, fd);
+
+	if (rc == 0)
+		srv->transparent[srv->nlst - 1] = true;
+	return rc;
 }
 
 int px_server_listen_fd(struct px_server *srv, int fd)

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "binding.h"
 #include "proxy_int.h"
+#include "sni.h"
 
 #define HIGH_WM (256 * 1024)
 
@@ -26,16 +28,26 @@ static void up_read_cb(struct bufferevent *bev, void *arg);
 static void up_write_cb(struct bufferevent *bev, void *arg);
 static void up_event_cb(struct bufferevent *bev, short what, void *arg);
 static void on_head(struct px_session *s);
+static void on_peek(struct px_session *s, bool timed_out);
 static void try_connect(struct px_session *s);
 
 static const char *event_name(const struct px_session *s)
 {
+	if (s->transparent)
+		return "transparent";
 	return s->is_connect ? "connect" : "http";
 }
 
 static void arm_timer(struct px_session *s, unsigned seconds)
 {
 	struct timeval tv = { (time_t)seconds, 0 };
+
+	evtimer_add(s->timer, &tv);
+}
+
+static void arm_timer_ms(struct px_session *s, unsigned ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 
 	evtimer_add(s->timer, &tv);
 }
@@ -102,6 +114,17 @@ void px_session_free(struct px_session *s)
 static void session_close(struct px_session *s, const char *reason)
 {
 	log_close(s, reason);
+	px_session_free(s);
+}
+
+/* A transparent connection ends with a reset: the client sees a refusal at
+ * once, as from the kernel's own reject, and no HTTP it did not ask for. */
+static void reset_close(struct px_session *s)
+{
+	struct linger lg = { 1, 0 };
+
+	if (s->cli)
+		setsockopt(bufferevent_getfd(s->cli), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	px_session_free(s);
 }
 
@@ -182,7 +205,7 @@ static void deny_status(struct px_session *s, enum pol_reason reason, int status
 
 	v.reason = reason;
 	if (reason == POL_BAD_REQUEST || reason == POL_RESOLVE_FAILED || reason == POL_CONNECT_FAILED ||
-	    reason == POL_LIMIT)
+	    reason == POL_LIMIT || reason == POL_NO_NAME)
 		snprintf(hint, sizeof(hint), "%s", detail ? detail : "no policy entry changes this");
 	else
 		pol_hint(&v, host, s->port, blocked, hint, sizeof(hint));
@@ -191,7 +214,7 @@ static void deny_status(struct px_session *s, enum pol_reason reason, int status
 	snprintf(line, sizeof(line), "sluice: %s %s%s denied (%s): %s", s->method[0] ? s->method : "-", host,
 		 port, pol_reason_key(reason), hint);
 
-	struct audit_rec r = audit_rec_init(s->method[0] ? event_name(s) : "http", "decision");
+	struct audit_rec r = audit_rec_init(s->method[0] || s->transparent ? event_name(s) : "http", "decision");
 	r.session = s->id;
 	r.host = s->host.text[0] ? s->host.text : NULL;
 	r.port = s->port;
@@ -205,6 +228,10 @@ static void deny_status(struct px_session *s, enum pol_reason reason, int status
 	audit_write(s->srv->cfg.audit, &r);
 	log_msg("%s", line + strlen("sluice: "));
 	s->decision_logged = false;
+	if (s->transparent) {
+		reset_close(s);
+		return;
+	}
 	answer(s->cli, status, pol_reason_key(reason), line);
 	drain_and_close(s);
 }
@@ -455,7 +482,8 @@ static void connected(struct px_session *s)
 		return;
 	}
 	s->phase = PX_TUNNEL;
-	evbuffer_add(bufferevent_get_output(s->cli), "HTTP/1.1 200 Connection established\r\n\r\n", 39);
+	if (!s->transparent)
+		evbuffer_add(bufferevent_get_output(s->cli), "HTTP/1.1 200 Connection established\r\n\r\n", 39);
 	arm_timer(s, s->srv->cfg.idle_timeout_s);
 	touch(s);
 	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
@@ -475,6 +503,11 @@ static void connect_failed(struct px_session *s, const char *detail)
 		return;
 	}
 	log_msg("%s: cannot reach %s:%u: %s", s->id, s->host.text, s->port, detail);
+	if (s->transparent) {
+		log_close(s, "connect_failed");
+		reset_close(s);
+		return;
+	}
 	char line[512];
 	snprintf(line, sizeof(line), "sluice: %s:%u could not be reached (%s)", s->host.text, s->port, detail);
 	answer(s->cli, 502, "connect_failed", line);
@@ -568,7 +601,9 @@ static void resolved_cb(const struct rsv_result *res, void *arg)
 
 /* ---- decision ---------------------------------------------------------- */
 
-static void decide(struct px_session *s)
+/* Policy on s->host and s->port, then resolve (or, when known is given, dial
+ * that address: the transparent port's DNS binding). */
+static void decide(struct px_session *s, const struct addr *known)
 {
 	const struct px_config *cfg = &s->srv->cfg;
 
@@ -589,6 +624,10 @@ static void decide(struct px_session *s)
 	}
 	s->dns_ms = -1;
 	s->connect_ms = -1;
+	if (known) {
+		proceed(s, known, 1);
+		return;
+	}
 	if (s->host.kind == HOST_IP) {
 		proceed(s, &s->host.ip, 1);
 		return;
@@ -711,7 +750,141 @@ static void on_head(struct px_session *s)
 		s->client_keep = h.keep_alive && h.minor == 1;
 	}
 	evbuffer_drain(in, (size_t)n);
-	decide(s);
+	decide(s, NULL);
+}
+
+/* ---- the transparent port ------------------------------------------------ */
+
+#define PEEK_MS 300 /* no bytes by then: a server-speaks-first protocol */
+/* linux/netfilter_ipv4.h and ip6_tables.h clash with the libc headers */
+#ifndef SO_ORIGINAL_DST
+#define SO_ORIGINAL_DST 80
+#endif
+#ifndef IP6T_SO_ORIGINAL_DST
+#define IP6T_SO_ORIGINAL_DST 80
+#endif
+
+/* Whether b can still be, or is, an HTTP request line ("GET ", "POST "...). */
+static int looks_like_http(struct span b)
+{
+	for (size_t i = 0; i < b.len && i < 16; i++) {
+		char c = b.p[i];
+		if (c == ' ')
+			return i > 0 ? 1 : 0;
+		if (c < 'A' || c > 'Z')
+			return 0;
+	}
+	return b.len < 16 ? -EAGAIN : 0;
+}
+
+/* The name in a connection's first bytes: 0 with name filled, -EAGAIN when
+ * more bytes could tell, anything else when these bytes name nothing. */
+static int peek_name(struct span b, char *name, size_t size)
+{
+	char sni[PX_SNI_NAME_MAX + 1];
+	struct http_head h;
+	struct host host;
+	uint16_t port;
+	const char *why;
+
+	if (b.len == 0)
+		return -EAGAIN;
+	if ((uint8_t)b.p[0] == 0x16) {
+		int rc = px_sni_parse(b, sni);
+		if (rc == 0)
+			snprintf(name, size, "%s", sni);
+		return rc;
+	}
+	int http = looks_like_http(b);
+	if (http <= 0)
+		return http;
+	long n = http_parse_request(span_sub(b, 0, HTTP_MAX_HEAD), &h, &why);
+	if (n <= 0)
+		return n == 0 ? -EAGAIN : -EINVAL;
+	struct span v = http_header_value(&h, "host");
+	if (!v.p || host_parse_authority(v, 80, &host, &port, &why) < 0)
+		return -ENOENT;
+	snprintf(name, size, "%s", host.text);
+	return 0;
+}
+
+/* No name in the bytes: the DNS stub's binding for the original address,
+ * else an IP/CIDR entry for the address itself, else no_name. */
+static void transparent_unnamed(struct px_session *s)
+{
+	const struct px_config *cfg = &s->srv->cfg;
+	const char *names[BND_MAX_NAMES];
+	size_t n = cfg->bindings ? bnd_find(cfg->bindings, &s->orig, names, BND_MAX_NAMES) : 0;
+	const char *why;
+	struct pol_verdict v;
+
+	for (size_t i = 0; i < n; i++) {
+		if (host_canonicalize(span_str(names[i]), &s->host, &why) < 0)
+			continue;
+		pol_decide(cfg->pol, &s->host, s->port, &v);
+		if (v.allow || i + 1 == n) {
+			decide(s, &s->orig); /* dial the address the stub handed out */
+			return;
+		}
+	}
+	s->host.kind = HOST_IP;
+	s->host.ip = s->orig;
+	addr_format(&s->orig, s->host.text, sizeof(s->host.text));
+	pol_decide(cfg->pol, &s->host, s->port, &v);
+	if (v.allow) {
+		decide(s, NULL);
+		return;
+	}
+	deny(s, POL_NO_NAME, NULL, "no TLS server name, HTTP Host or DNS answer names this address");
+}
+
+static void on_peek(struct px_session *s, bool timed_out)
+{
+	struct evbuffer *in = bufferevent_get_input(s->cli);
+	size_t len = evbuffer_get_length(in), max = PX_SNI_MAX_HELLO + 5;
+	size_t take = len < max ? len : max;
+	struct span b = span_of((const char *)evbuffer_pullup(in, (ssize_t)take), take);
+	char name[PX_SNI_NAME_MAX + 1];
+	const char *why;
+	int rc = peek_name(b, name, sizeof(name));
+
+	if (rc == -EAGAIN && take < max) {
+		if (!timed_out)
+			return;
+		if (len > 0 && !s->peek_extended) {
+			s->peek_extended = true; /* bytes have started: give them the head timeout */
+			arm_timer(s, s->srv->cfg.head_timeout_s);
+			return;
+		}
+	}
+	evtimer_del(s->timer);
+	bufferevent_disable(s->cli, EV_READ); /* the bytes stay queued for upstream */
+	s->t_start = audit_now_ms();
+	s->dns_ms = -1;
+	if (rc != 0) {
+		transparent_unnamed(s);
+		return;
+	}
+	if (host_canonicalize(span_str(name), &s->host, &why) < 0) {
+		span_copy(span_str(name), s->host.text, sizeof(s->host.text));
+		deny(s, POL_BAD_REQUEST, NULL, why);
+		return;
+	}
+	decide(s, NULL);
+}
+
+/* The original destination of a redirected connection. */
+static int original_dst(int fd, struct addr *a, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &ss, &len) < 0) {
+		len = sizeof(ss);
+		if (getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &ss, &len) < 0)
+			return -errno;
+	}
+	return addr_from_sockaddr((struct sockaddr *)&ss, a, port);
 }
 
 /* ---- callbacks --------------------------------------------------------- */
@@ -724,7 +897,10 @@ static void cli_read_cb(struct bufferevent *bev, void *arg)
 	touch(s);
 	switch (s->phase) {
 	case PX_HEAD:
-		on_head(s);
+		if (s->transparent)
+			on_peek(s, false);
+		else
+			on_head(s);
 		break;
 	case PX_TUNNEL:
 		relay(s->cli, s->up, &s->bytes_up);
@@ -870,20 +1046,27 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		session_close(s, "limit");
 		return;
 	}
+	case PX_HEAD:
+		if (s->transparent) {
+			on_peek(s, true);
+			return;
+		}
+		session_close(s, NULL);
+		return;
 	default:
-		session_close(s, NULL); /* head or drain timeout */
+		session_close(s, NULL); /* drain timeout */
 		return;
 	}
 }
 
-void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa)
+/* A session for an accepted client, or NULL (the fd is closed). */
+static struct px_session *session_new(struct px_server *srv, evutil_socket_t fd)
 {
 	struct px_session *s = calloc(1, sizeof(*s));
 
-	(void)sa;
 	if (!s) {
 		px_refuse_fd(fd, 503, "limit");
-		return;
+		return NULL;
 	}
 	s->srv = srv;
 	srv->nconns++;
@@ -897,10 +1080,34 @@ void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct so
 		if (!s->cli)
 			close(fd);
 		px_session_free(s);
-		return;
+		return NULL;
 	}
 	bufferevent_setcb(s->cli, cli_read_cb, cli_write_cb, cli_event_cb, s);
 	bufferevent_setwatermark(s->cli, EV_READ, 0, HIGH_WM);
 	bufferevent_enable(s->cli, EV_READ | EV_WRITE);
-	arm_timer(s, srv->cfg.head_timeout_s);
+	return s;
+}
+
+void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa)
+{
+	struct px_session *s = session_new(srv, fd);
+
+	(void)sa;
+	if (s)
+		arm_timer(s, srv->cfg.head_timeout_s);
+}
+
+void px_session_start_transparent(struct px_server *srv, evutil_socket_t fd)
+{
+	struct px_session *s = session_new(srv, fd);
+
+	if (!s)
+		return;
+	s->transparent = true;
+	s->is_connect = true; /* once decided, relayed as a tunnel */
+	if (original_dst(fd, &s->orig, &s->port) < 0) {
+		deny(s, POL_BAD_REQUEST, NULL, "no original destination");
+		return;
+	}
+	arm_timer_ms(s, PEEK_MS);
 }

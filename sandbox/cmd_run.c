@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "binding.h"
 #include "cli.h"
 #include "cmds.h"
 #include "dns.h"
@@ -38,6 +39,7 @@ struct run {
 	struct rsv *rsv;
 	struct px_server *px;
 	struct dns_server *dns;
+	struct bnd_table *bindings; /* names the stub handed out, for the transparent port */
 	struct event *sigs[5];
 	pid_t child;
 	int status;
@@ -117,13 +119,18 @@ static void forward_cb(evutil_socket_t sig, short what, void *arg)
 
 static int serve_fds(struct run *r, int fds[SBX_NFDS])
 {
-	struct px_config pc = { .pol = r->pol, .audit = r->audit, .rsv = r->rsv };
-	struct dns_config dc = { .pol = r->pol, .audit = r->audit, .rsv = r->rsv };
+	r->bindings = bnd_new(0);
+	struct px_config pc = { .pol = r->pol, .audit = r->audit, .rsv = r->rsv, .bindings = r->bindings };
+	struct dns_config dc = { .pol = r->pol, .audit = r->audit, .rsv = r->rsv, .bindings = r->bindings };
 
+	if (!r->bindings)
+		return -ENOMEM;
 	px_config_defaults(&pc);
 	if (px_server_new(r->base, &pc, &r->px) < 0 || dns_server_new(r->base, &dc, &r->dns) < 0)
 		return -ENOMEM;
-	if (px_server_listen_fd(r->px, fds[SBX_PROXY4]) < 0 || px_server_listen_fd(r->px, fds[SBX_PROXY6]) < 0)
+	if (px_server_listen_fd(r->px, fds[SBX_PROXY4]) < 0 || px_server_listen_fd(r->px, fds[SBX_PROXY6]) < 0 ||
+	    px_server_listen_transparent_fd(r->px, fds[SBX_TRANS4]) < 0 ||
+	    px_server_listen_transparent_fd(r->px, fds[SBX_TRANS6]) < 0)
 		return -ENOMEM;
 	if (dns_server_listen_fds(r->dns, fds[SBX_DNS_UDP4], fds[SBX_DNS_TCP4]) < 0 ||
 	    dns_server_listen_fds(r->dns, fds[SBX_DNS_UDP6], fds[SBX_DNS_TCP6]) < 0)
@@ -199,6 +206,7 @@ static void run_free(struct run *r)
 {
 	px_server_free(r->px);
 	dns_server_free(r->dns);
+	bnd_free(r->bindings);
 	rsv_free(r->rsv);
 	audit_close(r->audit);
 	pol_free(r->pol);

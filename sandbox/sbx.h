@@ -24,6 +24,7 @@
 /* The listeners made inside the sandbox, in hand-off order. */
 enum sbx_fd {
 	SBX_PROXY4, SBX_PROXY6, SBX_DNS_UDP4, SBX_DNS_UDP6, SBX_DNS_TCP4, SBX_DNS_TCP6,
+	SBX_TRANS4, SBX_TRANS6,
 	SBX_NFDS,
 };
 
