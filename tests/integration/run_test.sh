@@ -47,8 +47,28 @@ check "  both logged as dns records" \
 # the escape matrix: every attempt fails at once
 read -r code t < <(timed python3 "$HERE/nftprobe.py" tcp 198.51.100.10 8080)
 check "TCP straight to an address:port fails within a second" test "$t" -le 10
-read -r code t < <(timed $CURL --noproxy '*' https://allowed.test/)
-check "HTTPS without the proxy (no transparent listener yet) fails within a second (curl $code)" test "$t" -le 10
+# the transparent port: clients that ignore the proxy variables
+check "curl --noproxy '*' over HTTPS: named by its TLS SNI" \
+	eq "$(run $CURL --noproxy '*' https://allowed.test/)" "hello from allowed.test"
+check "  logged as event transparent" \
+	eq "$(jq -r 'select(.event=="transparent" and .phase=="decision") | "\(.host) \(.port) \(.decision)"' "$LOG" | head -1)" "allowed.test 443 allow"
+check "curl --noproxy '*' over HTTP: named by its Host" \
+	eq "$(run $CURL --noproxy '*' http://allowed.test/)" "hello from allowed.test"
+check "node 20 fetch (ignores proxy variables) over HTTP" \
+	eq "$(run node -e 'fetch("http://allowed.test/").then(r => r.text()).then(t => process.stdout.write(t))')" "hello from allowed.test"
+check "node 20 fetch over HTTPS" \
+	eq "$(NODE_EXTRA_CA_CERTS=$D/ca.pem run --env NODE_EXTRA_CA_CERTS node -e 'fetch("https://allowed.test/").then(r => r.text()).then(t => process.stdout.write(t))')" "hello from allowed.test"
+check "python3 urllib through the proxy variables" \
+	eq "$(run python3 -c 'import ssl, urllib.request; print(urllib.request.urlopen("https://allowed.test/", context=ssl.create_default_context(cafile="'"$D"'/ca.pem")).read().decode().strip())')" "hello from allowed.test"
+git init -q "$D/work" && echo "hello repo" >"$D/work/README" && git -C "$D/work" add README &&
+	git -C "$D/work" -c user.name=t -c user.email=t@t commit -qm one &&
+	git clone -q --bare "$D/work" "$D/www/repo.git" && git -C "$D/www/repo.git" update-server-info
+check "git clone over HTTPS through the proxy" \
+	eq "$(run sh -c "GIT_SSL_CAINFO=$D/ca.pem git clone -q https://allowed.test/repo.git /tmp/sluice-clone-\$\$ && cat /tmp/sluice-clone-\$\$/README; rm -rf /tmp/sluice-clone-\$\$")" "hello repo"
+read -r code t < <(timed $CURL --noproxy '*' --resolve other.test:443:198.51.100.10 https://other.test/)
+check "a refused server name is reset within a second (curl $code)" test "$t" -le 10 -a "$code" -ne 0
+check "  logged as transparent deny not_allowed" \
+	eq "$(jq -r 'select(.event=="transparent" and .host=="other.test") | "\(.decision) \(.reason)"' "$LOG" | head -1)" "deny not_allowed"
 check "UDP to an outside port fails at once" \
 	eq "$(run python3 "$HERE/nftprobe.py" udp 203.0.113.9 123 | cut -c1-8)" "error 0."
 check "IPv6 to an outside address fails at once" \

@@ -90,6 +90,7 @@ http {
 		ssl_certificate_key $d/site.key;
 		root $d/www;
 		location = /big { }
+		location /repo.git/ { default_type application/octet-stream; }
 		location / { default_type text/plain; return 200 "hello from \$host\n"; }
 	}
 }
