@@ -11,6 +11,7 @@ struct policy;
 struct audit;
 struct rsv;
 struct bnd_table;
+struct addr;
 struct dns_server;
 
 struct dns_config {
@@ -18,6 +19,9 @@ struct dns_config {
 	struct audit *audit;
 	struct rsv *rsv;
 	struct bnd_table *bindings; /* filled from allowed answers; may be NULL */
+	/* called with each allowed answer's addresses (e.g. to fill nft sets); may be NULL */
+	void (*on_bind)(void *arg, const char *name, const struct addr *addrs, size_t n, uint32_t ttl);
+	void *bind_arg;
 	size_t max_tcp;             /* TCP connections; more are closed at accept (256) */
 	int tcp_idle_s;             /* idle TCP connections close after this (10) */
 	size_t tcp_pipeline;        /* queries in flight per TCP connection (16) */

@@ -134,10 +134,12 @@ static void log_query(struct dns_server *srv, const struct dnsw_query *q, const 
 
 static void bind_addrs(struct dns_server *srv, const struct dns_decision *d, const struct dns_kept *k)
 {
-	if (!srv->cfg.bindings || !d->v.allow)
+	if (!d->v.allow || k->n == 0)
 		return;
-	for (size_t i = 0; i < k->n; i++)
+	for (size_t i = 0; srv->cfg.bindings && i < k->n; i++)
 		bnd_add(srv->cfg.bindings, &k->addrs[i], d->host.text, k->ttl);
+	if (srv->cfg.on_bind)
+		srv->cfg.on_bind(srv->cfg.bind_arg, d->host.text, k->addrs, k->n, k->ttl);
 }
 
 static size_t answer_limit(const struct dns_peer *to, const struct dnsw_query *q)

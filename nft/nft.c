@@ -66,6 +66,29 @@ int nft_open(struct nft_sock **out)
 	return 0;
 }
 
+int nft_fd(const struct nft_sock *s)
+{
+	return mnl_socket_get_fd(s->nl);
+}
+
+int nft_from_fd(int fd, struct nft_sock **out)
+{
+	struct nft_sock *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->nl = mnl_socket_fdopen(fd);
+	if (!s->nl) {
+		int e = -errno;
+		free(s);
+		return e;
+	}
+	s->portid = mnl_socket_get_portid(s->nl);
+	s->seq = (uint32_t)time(NULL);
+	*out = s;
+	return 0;
+}
+
 void nft_close(struct nft_sock *s)
 {
 	if (!s)

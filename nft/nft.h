@@ -20,6 +20,12 @@ struct nft_conf {
 int nft_open(struct nft_sock **out);
 void nft_close(struct nft_sock *s);
 
+/* The socket's descriptor (to hand it to another process), and a socket
+ * around a descriptor received that way (netlink sockets keep the namespace
+ * they were made in). */
+int nft_fd(const struct nft_sock *s);
+int nft_from_fd(int fd, struct nft_sock **out);
+
 /*
  * Replace table inet sluice with:
  *   chain nat_out (nat, output, -100): udp/tcp dport 53 redirect to the

@@ -183,6 +183,51 @@ void pol_decide_name(const struct policy *p, const struct host *h, struct pol_ve
 		set(v, false, h->kind == HOST_IP ? POL_IP_LITERAL : POL_NOT_ALLOWED, NULL, false);
 }
 
+struct ports {
+	const struct policy *p;
+	const struct pol_list *l;
+	const struct host *h;
+	uint16_t *out;
+	size_t n, max;
+};
+
+static void add_port(struct ports *q, uint16_t port)
+{
+	struct pol_verdict v;
+
+	for (size_t i = 0; i < q->n; i++)
+		if (q->out[i] == port)
+			return;
+	pol_decide(q->p, q->h, port, &v);
+	if (v.allow && q->n < q->max)
+		q->out[q->n++] = port;
+}
+
+static void collect_ports(size_t i, void *arg)
+{
+	struct ports *q = arg;
+	const struct pol_entry *e = &q->l->v[i];
+
+	if (!entry_matches_host(e, q->h))
+		return;
+	if (e->port) {
+		add_port(q, e->port);
+		return;
+	}
+	for (size_t k = 0; k < q->p->nports; k++)
+		add_port(q, q->p->ports[k]);
+}
+
+size_t pol_name_ports(const struct policy *p, const struct host *h, uint16_t *out, size_t max)
+{
+	struct ports q = { p, &p->allow, h, out, 0, max };
+
+	pol_index_visit(&p->allow, h, collect_ports, &q);
+	q.l = &p->preset;
+	pol_index_visit(&p->preset, h, collect_ports, &q);
+	return q.n;
+}
+
 bool pol_private_allowed(const struct policy *p, const struct addr *a, uint16_t port,
 			 const struct pol_entry **rule)
 {

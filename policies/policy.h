@@ -108,6 +108,10 @@ void pol_decide(const struct policy *p, const struct host *h, uint16_t port, str
  * entries for any port. */
 void pol_decide_name(const struct policy *p, const struct host *h, struct pol_verdict *v);
 
+/* The ports h is allowed on (each confirmed by pol_decide), at most max.
+ * For the DNS stub's nft bindings: address × the name's allowed ports. */
+size_t pol_name_ports(const struct policy *p, const struct host *h, uint16_t *out, size_t max);
+
 /* Whether allow_private re-allows a blocked address (and which entry);
  * port 0 means any port (a DNS answer, before a connection names one). */
 bool pol_private_allowed(const struct policy *p, const struct addr *a, uint16_t port,

@@ -796,7 +796,9 @@ static int peek_name(struct span b, char *name, size_t size)
 		return rc;
 	}
 	int http = looks_like_http(b);
-	if (http <= 0)
+	if (http == 0)
+		return -ENOENT; /* neither TLS nor HTTP: the binding names it */
+	if (http < 0)
 		return http;
 	long n = http_parse_request(span_sub(b, 0, HTTP_MAX_HEAD), &h, &why);
 	if (n <= 0)

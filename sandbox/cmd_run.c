@@ -40,6 +40,8 @@ struct run {
 	struct px_server *px;
 	struct dns_server *dns;
 	struct bnd_table *bindings; /* names the stub handed out, for the transparent port */
+	struct nft_sock *nft;       /* inside the sandbox's namespace: fills bound4/bound6 */
+	bool bind_failed;
 	struct event *sigs[5];
 	pid_t child;
 	int status;
@@ -72,13 +74,14 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, ui
 		fail("cannot create the sandbox's listeners", -rc);
 	if ((rc = nft_open(&nft)) < 0 || (rc = nft_install(nft, &nc)) < 0)
 		fail("cannot load table inet sluice", -rc);
-	nft_close(nft);
+	fds[SBX_NFT] = nft_fd(nft); /* the supervisor fills bound4/bound6 through it */
 	if ((rc = sbx_mask_sockets()) < 0)
 		fail("cannot mask host sockets", -rc);
 	if ((rc = sbx_send_fds(sock, fds, SBX_NFDS)) < 0)
 		fail("cannot hand the listeners to the supervisor", -rc);
-	for (int i = 0; i < SBX_NFDS; i++)
+	for (int i = 0; i < SBX_NLISTEN; i++)
 		close(fds[i]);
+	nft_close(nft);
 	close(sock);
 	char **env = sbx_env(keep, nkeep);
 	if (!env)
@@ -117,13 +120,40 @@ static void forward_cb(evutil_socket_t sig, short what, void *arg)
 	kill(r->child, (int)sig); /* the command decides what a signal means */
 }
 
+/* The stub allowed name → addrs: let TCP to the name's other allowed ports
+ * through to the transparent port for the answer's TTL (80 and 443 always
+ * go there). */
+static void bind_cb(void *arg, const char *name, const struct addr *addrs, size_t n, uint32_t ttl)
+{
+	struct run *r = arg;
+	struct host h;
+	uint16_t ports[POL_MAX_PORTS * 4];
+	const char *why;
+
+	if (!r->nft || host_canonicalize(span_str(name), &h, &why) < 0)
+		return;
+	size_t np = pol_name_ports(r->pol, &h, ports, sizeof(ports) / sizeof(ports[0]));
+	for (size_t i = 0; i < np; i++) {
+		if (ports[i] == 80 || ports[i] == 443)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			int rc = nft_bind(r->nft, &addrs[j], ports[i], ttl);
+			if (rc < 0 && !r->bind_failed) {
+				r->bind_failed = true;
+				log_msg("run: cannot update the sandbox's bound set: %s", strerror(-rc));
+			}
+		}
+	}
+}
+
 static int serve_fds(struct run *r, int fds[SBX_NFDS])
 {
 	r->bindings = bnd_new(0);
 	struct px_config pc = { .pol = r->pol, .audit = r->audit, .rsv = r->rsv, .bindings = r->bindings };
-	struct dns_config dc = { .pol = r->pol, .audit = r->audit, .rsv = r->rsv, .bindings = r->bindings };
+	struct dns_config dc = { .pol = r->pol, .audit = r->audit, .rsv = r->rsv, .bindings = r->bindings,
+				 .on_bind = bind_cb, .bind_arg = r };
 
-	if (!r->bindings)
+	if (!r->bindings || nft_from_fd(fds[SBX_NFT], &r->nft) < 0)
 		return -ENOMEM;
 	px_config_defaults(&pc);
 	if (px_server_new(r->base, &pc, &r->px) < 0 || dns_server_new(r->base, &dc, &r->dns) < 0)
@@ -207,6 +237,7 @@ static void run_free(struct run *r)
 	px_server_free(r->px);
 	dns_server_free(r->dns);
 	bnd_free(r->bindings);
+	nft_close(r->nft);
 	rsv_free(r->rsv);
 	audit_close(r->audit);
 	pol_free(r->pol);

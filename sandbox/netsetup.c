@@ -146,7 +146,7 @@ int sbx_listeners(int fds[SBX_NFDS])
 	static const struct {
 		int family, type;
 		uint16_t port;
-	} want[SBX_NFDS] = {
+	} want[SBX_NLISTEN] = {
 		[SBX_PROXY4] = { AF_INET, SOCK_STREAM, SBX_PROXY_PORT },
 		[SBX_PROXY6] = { AF_INET6, SOCK_STREAM, SBX_PROXY_PORT },
 		[SBX_DNS_UDP4] = { AF_INET, SOCK_DGRAM, SBX_DNS_PORT },
@@ -157,7 +157,7 @@ int sbx_listeners(int fds[SBX_NFDS])
 		[SBX_TRANS6] = { AF_INET6, SOCK_STREAM, SBX_TRANSPARENT_PORT },
 	};
 
-	for (int i = 0; i < SBX_NFDS; i++) {
+	for (int i = 0; i < SBX_NLISTEN; i++) {
 		fds[i] = loopback_socket(want[i].family, want[i].type, want[i].port);
 		if (fds[i] < 0) {
 			int e = fds[i];

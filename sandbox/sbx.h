@@ -25,6 +25,8 @@
 enum sbx_fd {
 	SBX_PROXY4, SBX_PROXY6, SBX_DNS_UDP4, SBX_DNS_UDP6, SBX_DNS_TCP4, SBX_DNS_TCP6,
 	SBX_TRANS4, SBX_TRANS6,
+	SBX_NLISTEN,                /* listeners above; then the nft netlink socket */
+	SBX_NFT = SBX_NLISTEN,
 	SBX_NFDS,
 };
 
@@ -34,7 +36,8 @@ int sbx_map_ids(uid_t uid, gid_t gid);
 /* `lo` up; default routes via lo with source 127.0.0.1 and ::1. 0 or -errno. */
 int sbx_net_up(void);
 
-/* Create the listeners in this network namespace. 0 or -errno (fds closed). */
+/* Create the listeners (fds[0..SBX_NLISTEN)) in this network namespace.
+ * 0 or -errno (fds closed). */
 int sbx_listeners(int fds[SBX_NFDS]);
 
 /* Pass fds over a unix socket / receive them. 0 or -errno. */

@@ -15,7 +15,7 @@ LOG=$D/logs/run.log
 cat >"$D/run.yaml" <<'YAML'
 version: 1
 name: runtest
-allow: [allowed.test]
+allow: [allowed.test, "allowed.test:7008"]
 allow_private: ["198.51.100.0/24", "2001:db8::/32"]
 env: [KEEP_ME]
 YAML
@@ -65,6 +65,16 @@ git init -q "$D/work" && echo "hello repo" >"$D/work/README" && git -C "$D/work"
 	git clone -q --bare "$D/work" "$D/www/repo.git" && git -C "$D/www/repo.git" update-server-info
 check "git clone over HTTPS through the proxy" \
 	eq "$(run sh -c "GIT_SSL_CAINFO=$D/ca.pem git clone -q https://allowed.test/repo.git /tmp/sluice-clone-\$\$ && cat /tmp/sluice-clone-\$\$/README; rm -rf /tmp/sluice-clone-\$\$")" "hello repo"
+ECHO='import socket, sys
+s = socket.create_connection(("allowed.test", int(sys.argv[1])), timeout=5)
+s.sendall(b"ping\n")
+print(s.recv(100).decode().strip())'
+check "raw TCP to an allowed host:port (neither TLS nor HTTP), named by the DNS binding" \
+	eq "$(run python3 -c "$ECHO" 7008)" "ping"
+check "  logged as transparent allow on port 7008" \
+	eq "$(jq -r 'select(.event=="transparent" and .port==7008 and .phase=="decision") | "\(.host) \(.decision)"' "$LOG" | head -1)" "allowed.test allow"
+check "  another port of the same host is refused by the kernel at once" \
+	eq "$(run sh -c 'python3 -c "$0" 8081 2>&1' "$ECHO" | grep -o 'ConnectionRefusedError' | head -1)" "ConnectionRefusedError"
 read -r code t < <(timed $CURL --noproxy '*' --resolve other.test:443:198.51.100.10 https://other.test/)
 check "a refused server name is reset within a second (curl $code)" test "$t" -le 10 -a "$code" -ne 0
 check "  logged as transparent deny not_allowed" \

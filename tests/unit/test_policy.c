@@ -186,6 +186,30 @@ static void test_index_order(void **state)
 	pol_free(p);
 }
 
+/* The ports a name may be reached on, as the DNS stub binds them. */
+static void test_name_ports(void **state)
+{
+	struct pol_errors e;
+	struct policy *p = load("version: 1\nallow: [a.test, \"a.test:22\", \"*.b.test:5432\"]\n"
+			       "deny: [\"a.test:80\"]\n", &e);
+	struct host h;
+	const char *why;
+	uint16_t ports[8];
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(host_canonicalize(span_str("a.test"), &h, &why), 0);
+	size_t n = pol_name_ports(p, &h, ports, 8);
+	assert_int_equal(n, 2); /* 443 and 22; 80 is denied */
+	assert_true((ports[0] == 443 && ports[1] == 22) || (ports[0] == 22 && ports[1] == 443));
+	assert_int_equal(host_canonicalize(span_str("db.b.test"), &h, &why), 0);
+	assert_int_equal(pol_name_ports(p, &h, ports, 8), 1);
+	assert_int_equal(ports[0], 5432);
+	assert_int_equal(host_canonicalize(span_str("c.test"), &h, &why), 0);
+	assert_int_equal(pol_name_ports(p, &h, ports, 8), 0);
+	pol_free(p);
+}
+
 /* A large generated policy: the index and a plain scan agree on every host. */
 static void test_index_matches_scan(void **state)
 {
@@ -227,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_matcher),
 		cmocka_unit_test(test_report_and_presets),
 		cmocka_unit_test(test_index_order),
+		cmocka_unit_test(test_name_ports),
 		cmocka_unit_test(test_index_matches_scan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
