@@ -174,6 +174,7 @@ static json_t *build(const struct audit *a, const struct audit_rec *r)
 	put_ms(o, "connect_ms", r->connect_ms);
 	put_str(o, "qtype", r->qtype);
 	put_str(o, "rcode", r->rcode);
+	put_str(o, "protocol", r->protocol);
 	return o;
 }
 

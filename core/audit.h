@@ -30,6 +30,7 @@ struct audit_rec {
 	long duration_ms, dns_ms, connect_ms; /* -1: not set */
 	const char *qtype;
 	const char *rcode;
+	const char *protocol; /* packet records: tcp | udp | icmp | icmpv6 | a number */
 };
 
 /* Open the log: path, or NULL for stderr. server is the policy's name.

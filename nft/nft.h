@@ -44,4 +44,23 @@ int nft_install(struct nft_sock *s, const struct nft_conf *c);
  * element of bound4/bound6). Returns 0 or -errno. */
 int nft_bind(struct nft_sock *s, const struct addr *a, uint16_t port, uint32_t ttl_s);
 
+/* A packet the reject rules logged: where it was going. */
+struct nft_pkt {
+	struct addr dst;
+	uint16_t port;  /* TCP/UDP destination port, else 0 */
+	uint8_t proto;  /* IPPROTO_* */
+};
+
+/* Join NFLOG group in this network namespace (packet copies of 128 bytes,
+ * delivered one by one). *fd is non-blocking. Returns 0 or -errno. */
+int nft_log_open(uint16_t group, int *fd);
+
+/* Read every queued message on fd and call cb for each logged packet.
+ * Returns how many datagrams were read, or -errno (-ENOBUFS: the kernel
+ * dropped messages because the socket was full). */
+int nft_log_read(int fd, void (*cb)(const struct nft_pkt *p, void *arg), void *arg);
+
+/* Read the destination of an IPv4 or IPv6 packet. 0 or -EINVAL. */
+int nft_pkt_parse(struct span b, struct nft_pkt *p);
+
 #endif

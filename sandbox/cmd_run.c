@@ -7,6 +7,7 @@
  * writes to stdout: it belongs to the command.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <event2/event.h>
 #include <poll.h>
 #include <sched.h>
@@ -42,6 +43,9 @@ struct run {
 	struct bnd_table *bindings; /* names the stub handed out, for the transparent port */
 	struct nft_sock *nft;       /* inside the sandbox's namespace: fills bound4/bound6 */
 	bool bind_failed;
+	int nflog;                  /* rejected packets, inside the sandbox's namespace */
+	struct event *nflog_ev;
+	bool nflog_dropped;
 	struct event *sigs[5];
 	pid_t child;
 	int status;
@@ -75,12 +79,15 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, ui
 	if ((rc = nft_open(&nft)) < 0 || (rc = nft_install(nft, &nc)) < 0)
 		fail("cannot load table inet sluice", -rc);
 	fds[SBX_NFT] = nft_fd(nft); /* the supervisor fills bound4/bound6 through it */
+	if ((rc = nft_log_open(SBX_LOG_GROUP, &fds[SBX_NFLOG])) < 0)
+		fail("cannot join the NFLOG group of rejected packets", -rc);
 	if ((rc = sbx_mask_sockets()) < 0)
 		fail("cannot mask host sockets", -rc);
 	if ((rc = sbx_send_fds(sock, fds, SBX_NFDS)) < 0)
 		fail("cannot hand the listeners to the supervisor", -rc);
 	for (int i = 0; i < SBX_NLISTEN; i++)
 		close(fds[i]);
+	close(fds[SBX_NFLOG]);
 	nft_close(nft);
 	close(sock);
 	char **env = sbx_env(keep, nkeep);
@@ -98,6 +105,8 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, ui
 
 /* ---- the supervisor ------------------------------------------------------- */
 
+static void drain_nflog(struct run *r);
+
 static void child_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct run *r = arg;
@@ -108,6 +117,8 @@ static void child_cb(evutil_socket_t sig, short what, void *arg)
 	if (waitpid(r->child, &status, WNOHANG) == r->child) {
 		r->status = status;
 		r->exited = true;
+		if (r->nflog_ev)
+			drain_nflog(r); /* its last rejects are already queued */
 		event_base_loopexit(r->base, NULL);
 	}
 }
@@ -146,6 +157,51 @@ static void bind_cb(void *arg, const char *name, const struct addr *addrs, size_
 	}
 }
 
+static const char *proto_name(uint8_t p, char *buf, size_t size)
+{
+	switch (p) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_ICMPV6: return "icmpv6";
+	default: snprintf(buf, size, "%u", p); return buf;
+	}
+}
+
+/* One audit record per packet the kernel rejected in the sandbox. */
+static void packet_cb(const struct nft_pkt *p, void *arg)
+{
+	struct run *r = arg;
+	struct audit_rec rec = audit_rec_init("packet", "decision");
+	char host[ADDR_TEXT_MAX], proto[8];
+
+	addr_format(&p->dst, host, sizeof(host));
+	rec.host = host;
+	rec.port = p->port;
+	rec.protocol = proto_name(p->proto, proto, sizeof(proto));
+	rec.decision = "deny";
+	rec.reason = pol_reason_key(POL_NOT_ALLOWED);
+	audit_write(r->audit, &rec);
+}
+
+static void drain_nflog(struct run *r)
+{
+	int rc;
+
+	while ((rc = nft_log_read(r->nflog, packet_cb, r)) == -ENOBUFS)
+		if (!r->nflog_dropped) {
+			r->nflog_dropped = true;
+			log_msg("run: the kernel dropped some rejected-packet logs (socket full)");
+		}
+}
+
+static void nflog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	drain_nflog(arg);
+}
+
 static int serve_fds(struct run *r, int fds[SBX_NFDS])
 {
 	r->bindings = bnd_new(0);
@@ -153,6 +209,10 @@ static int serve_fds(struct run *r, int fds[SBX_NFDS])
 	struct dns_config dc = { .pol = r->pol, .audit = r->audit, .rsv = r->rsv, .bindings = r->bindings,
 				 .on_bind = bind_cb, .bind_arg = r };
 
+	r->nflog = fds[SBX_NFLOG];
+	r->nflog_ev = event_new(r->base, r->nflog, EV_READ | EV_PERSIST, nflog_cb, r);
+	if (!r->nflog_ev || event_add(r->nflog_ev, NULL) < 0)
+		return -ENOMEM;
 	if (!r->bindings || nft_from_fd(fds[SBX_NFT], &r->nft) < 0)
 		return -ENOMEM;
 	px_config_defaults(&pc);
@@ -238,6 +298,10 @@ static void run_free(struct run *r)
 	dns_server_free(r->dns);
 	bnd_free(r->bindings);
 	nft_close(r->nft);
+	if (r->nflog_ev)
+		event_free(r->nflog_ev);
+	if (r->nflog > 0)
+		close(r->nflog);
 	rsv_free(r->rsv);
 	audit_close(r->audit);
 	pol_free(r->pol);

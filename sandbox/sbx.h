@@ -25,8 +25,9 @@
 enum sbx_fd {
 	SBX_PROXY4, SBX_PROXY6, SBX_DNS_UDP4, SBX_DNS_UDP6, SBX_DNS_TCP4, SBX_DNS_TCP6,
 	SBX_TRANS4, SBX_TRANS6,
-	SBX_NLISTEN,                /* listeners above; then the nft netlink socket */
+	SBX_NLISTEN,                /* listeners above; then the nft and NFLOG netlink sockets */
 	SBX_NFT = SBX_NLISTEN,
+	SBX_NFLOG,
 	SBX_NFDS,
 };
 

@@ -83,6 +83,12 @@ check "UDP to an outside port fails at once" \
 	eq "$(run python3 "$HERE/nftprobe.py" udp 203.0.113.9 123 | cut -c1-8)" "error 0."
 check "IPv6 to an outside address fails at once" \
 	eq "$(run python3 "$HERE/nftprobe.py" tcp 2001:db8::10 8080 | cut -c1-11)" "refused 0.0"
+read -r code t < <(timed ping -c1 -W3 203.0.113.9)
+check "ICMP echo fails at once (no raw or ping socket in the sandbox)" test "$t" -le 10 -a "$code" -ne 0
+# (8081 is from the bound-port check above: python tried both of allowed.test's addresses)
+check "the kernel's rejects became packet records (address, port, protocol)" \
+	eq "$(jq -r 'select(.event=="packet") | "\(.host) \(.port) \(.protocol) \(.decision) \(.server)"' "$LOG" | sort -u | tr '\n' ';')" \
+	"198.51.100.10 8080 tcp deny runtest;198.51.100.10 8081 tcp deny runtest;2001:db8::10 8080 tcp deny runtest;2001:db8::10 8081 tcp deny runtest;203.0.113.9 123 udp deny runtest;"
 check "nft flush ruleset is refused" \
 	eq "$(run sh -c 'nft flush ruleset 2>&1 | grep -c "Operation not permitted"')" "1"
 check "  and the rules are still there afterwards" \
