@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests/setup.sh
+# the MCP end-to-end test's server, pinned by tests/mcp/package-lock.json
+command -v node >/dev/null && command -v npm >/dev/null || {
+	echo "all.sh: node and npm are needed (the machine's Node.js 20)" >&2
+	exit 1
+}
+(cd tests/mcp && npm ci --no-audit --no-fund)
 jobs=$(nproc)
 
 cmake -S . -B build -DSLUICE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
