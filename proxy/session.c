@@ -71,7 +71,7 @@ static void log_close(struct px_session *s, const char *reason)
 	r.session = s->id;
 	r.host = s->host.text;
 	r.port = s->port;
-	r.method = s->method;
+	r.method = s->method[0] ? s->method : NULL;
 	r.remote = s->remote[0] ? s->remote : NULL;
 	r.decision = decision_word(s);
 	r.reason = reason;
@@ -248,7 +248,7 @@ static void log_decision(struct px_session *s)
 	r.session = s->id;
 	r.host = s->host.text;
 	r.port = s->port;
-	r.method = s->method;
+	r.method = s->method[0] ? s->method : NULL;
 	r.addrs = s->addrs;
 	r.naddrs = s->naddrs;
 	r.decision = decision_word(s);

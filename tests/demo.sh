@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh: install, build, and run sluice's main job in a private test world:
-# a client asks for an allowed host and for hosts the default policy refuses,
-# through `sluice proxy`, and the audit log is shown. Needs root.
+# `sluice run` wraps a command (here a small script standing in for an MCP
+# server) under a policy; the command asks for an allowed host and for hosts
+# the policy refuses, with and without the proxy variables, and tries to get
+# out directly. Then the audit log is shown. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests/setup.sh
@@ -18,18 +20,18 @@ name: demo
 allow: [allowed.test, rebind.test]   # rebind.test answers 127.0.0.1: blocked after resolution
 allow_private: ["198.51.100.0/24", "2001:db8::/32"]   # the demo origins live in TEST-NET
 YAML
-world_bg "$NS_HOST" "$SLUICE" proxy --listen 127.0.0.1:3128 --policy "$D/demo.yaml" \
-	--log "$D/audit.log" --resolver 198.51.100.53
-wait_port "$NS_HOST" 127.0.0.1 3128
-run() {
-	echo "\$ curl -x http://127.0.0.1:3128 $*"
-	in_host curl -sS --max-time 10 --cacert "$D/ca.pem" -x http://127.0.0.1:3128 "$@"
-	echo
-}
-run https://allowed.test/
-run http://other.test/
-run http://rebind.test/
-run http://metadata.google.internal/latest/meta-data/
-sleep 0.3
+cat >"$D/server.sh" <<SCRIPT
+say() { echo "\\\$ \$*"; "\$@" 2>&1; echo; }
+say curl -sS --max-time 5 --cacert $D/ca.pem https://allowed.test/
+say curl -sS --max-time 5 http://other.test/
+say curl -sS --max-time 5 http://rebind.test/
+say curl -sS --max-time 5 http://metadata.google.internal/latest/meta-data/
+say curl -sS --max-time 5 --noproxy '*' http://allowed.test/
+say curl -sS --max-time 5 --noproxy '*' http://198.51.100.10:8080/
+say dig +short allowed.test
+say dig +short other.test
+SCRIPT
+echo "\$ sluice run --policy demo.yaml -- sh server.sh"
+in_host "$SLUICE" run --policy "$D/demo.yaml" --log "$D/audit.log" --resolver 198.51.100.53 -- sh "$D/server.sh"
 echo "--- audit log ($D/audit.log) ---"
 cat "$D/audit.log"

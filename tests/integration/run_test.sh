@@ -52,6 +52,8 @@ check "curl --noproxy '*' over HTTPS: named by its TLS SNI" \
 	eq "$(run $CURL --noproxy '*' https://allowed.test/)" "hello from allowed.test"
 check "  logged as event transparent" \
 	eq "$(jq -r 'select(.event=="transparent" and .phase=="decision") | "\(.host) \(.port) \(.decision)"' "$LOG" | head -1)" "allowed.test 443 allow"
+check "  with no method key (there is no HTTP request line to name)" \
+	eq "$(jq -r 'select(.event=="transparent") | has("method")' "$LOG" | sort -u)" "false"
 check "curl --noproxy '*' over HTTP: named by its Host" \
 	eq "$(run $CURL --noproxy '*' http://allowed.test/)" "hello from allowed.test"
 check "node 20 fetch (ignores proxy variables) over HTTP" \
