@@ -60,13 +60,86 @@ static void fail(const char *what, int err)
 	_exit(EXIT_SLUICE);
 }
 
+static volatile pid_t forward_to;
+
+static void forward_sig(int sig)
+{
+	if (forward_to > 0)
+		kill(forward_to, sig);
+}
+
+/* Pass INT, TERM, HUP and QUIT on to pid. */
+static void forward_signals(pid_t pid)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa = { .sa_handler = forward_sig, .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	forward_to = pid;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/* The exit code a shell would report for how pid ended. */
+static int wait_code(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return EXIT_SLUICE;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : EXIT_SLUICE;
+}
+
+static void exec_command(char **cmd, char **env)
+{
+	int rc = sbx_drop_caps();
+
+	if (rc < 0)
+		fail("cannot drop capabilities", -rc);
+	extern char **environ;
+	environ = env; /* execvp looks the command up in the scrubbed PATH */
+	execvp(cmd[0], cmd);
+	int e = errno;
+	log_msg("run: cannot run '%s': %s", cmd[0], strerror(e));
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+/*
+ * pid 1 of the sandbox's PID namespace. The command runs as its child (pid 1
+ * itself would ignore the signals it has no handler for), signals are passed
+ * on, orphans are reaped; when the command ends, init ends with its status,
+ * and the kernel ends everything else the command left behind.
+ */
+static _Noreturn void init_main(char **cmd, char **env)
+{
+	pid_t c = fork();
+
+	if (c < 0)
+		fail("cannot start the command", errno);
+	if (c == 0)
+		exec_command(cmd, env);
+	forward_signals(c);
+	(void)sbx_drop_caps();
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, 0);
+		if (p == c)
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : EXIT_SLUICE);
+		if (p < 0 && errno != EINTR)
+			_exit(EXIT_SLUICE);
+	}
+}
+
 static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, uid_t uid, gid_t gid)
 {
 	int fds[SBX_NFDS], rc;
 	struct nft_sock *nft;
 	struct nft_conf nc = { SBX_DNS_PORT, SBX_TRANSPARENT_PORT, SBX_LOG_GROUP };
 
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS) < 0)
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) < 0)
 		fail("the kernel refuses to create user and network namespaces "
 		     "(check /proc/sys/user/max_user_namespaces and kernel.unprivileged_userns_clone)",
 		     errno);
@@ -93,14 +166,14 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, ui
 	char **env = sbx_env(keep, nkeep);
 	if (!env)
 		fail("cannot build the environment", ENOMEM);
-	if ((rc = sbx_drop_caps()) < 0)
-		fail("cannot drop capabilities", -rc);
-	extern char **environ;
-	environ = env; /* execvp looks the command up in the scrubbed PATH */
-	execvp(cmd[0], cmd);
-	int e = errno;
-	log_msg("run: cannot run '%s': %s", cmd[0], strerror(e));
-	_exit(e == ENOENT ? 127 : 126);
+	pid_t init = fork(); /* pid 1 of the sandbox's PID namespace */
+	if (init < 0)
+		fail("cannot start the sandbox's init", errno);
+	if (init == 0)
+		init_main(cmd, env);
+	forward_signals(init);
+	(void)sbx_drop_caps(); /* this waiter needs nothing either */
+	_exit(wait_code(init));
 }
 
 /* ---- the supervisor ------------------------------------------------------- */

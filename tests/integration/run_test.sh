@@ -114,6 +114,18 @@ run sh -c 'kill -TERM $$'
 check "a signal's death is 128+N" eq "$?" "143"
 run /nonexistent/cmd
 check "a missing command exits 127" eq "$?" "127"
+run sh -c 'sleep 31.7 & exit 0'
+sleep 0.3
+check "what the command left running ends with it (PID namespace)" eq "$(pgrep -c -f 'sleep 31.7')" "0"
+check "the command is not pid 1 (init passes signals on)" eq "$(run sh -c 'echo $$')" "2"
+ip netns exec "$NS_HOST" "$SLUICE" run --policy "$D/run.yaml" --log "$LOG" -- sleep 30 2>>"$D/run.err" &
+SL=$!
+sleep 1
+t0=${EPOCHREALTIME/./}
+kill -TERM "$SL"
+wait "$SL"
+rc=$? ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+check "SIGTERM to sluice reaches the command: exit 143 within a second (${ms} ms)" eq "$rc:$((ms < 1000))" "143:1"
 
 # rootless: the same, as nobody
 check "as nobody: HTTPS through the proxy works" eq "$(as_nobody $CURL https://allowed.test/)" "hello from allowed.test"
