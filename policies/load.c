@@ -319,6 +319,30 @@ static void v_env(struct loader *ld, const yaml_event_t *ev)
 		ld->pol->nenv++;
 }
 
+const char *pol_host_socket_name(unsigned i)
+{
+	static const char *const names[POL_SOCK_COUNT] = {
+		[POL_SOCK_RESOLVED] = "resolved",     [POL_SOCK_DBUS] = "dbus",
+		[POL_SOCK_DOCKER] = "docker",         [POL_SOCK_CONTAINERD] = "containerd",
+		[POL_SOCK_PODMAN] = "podman",         [POL_SOCK_NSCD] = "nscd",
+	};
+
+	return i < POL_SOCK_COUNT ? names[i] : NULL;
+}
+
+static void v_unmask(struct loader *ld, const yaml_event_t *ev)
+{
+	const char *s = scalar(ev);
+
+	for (unsigned i = 0; i < POL_SOCK_COUNT; i++)
+		if (strcmp(s, pol_host_socket_name(i)) == 0) {
+			ld->pol->unmask |= 1u << i;
+			return;
+		}
+	err_at(ld, &ev->start_mark, "unknown host socket '%s' (known: resolved, dbus, docker, containerd, podman, nscd)",
+	       s);
+}
+
 static void v_preset(struct loader *ld, const yaml_event_t *ev);
 
 static const struct key_def keys[] = {
@@ -331,6 +355,7 @@ static const struct key_def keys[] = {
 	{ "deny", true, v_deny },
 	{ "allow_private", true, v_private },
 	{ "env", true, v_env },
+	{ "unmask", true, v_unmask },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -462,7 +487,7 @@ static bool read_pair(struct loader *ld, yaml_parser_t *p, yaml_event_t *key)
 	k = find_key(scalar(key));
 	if (!k) {
 		err_at(ld, &key->start_mark,
-		       "unknown key '%s' (known: version, name, mode, allow, presets, ports, deny, allow_private, env)",
+		       "unknown key '%s' (known: version, name, mode, allow, presets, ports, deny, allow_private, env, unmask)",
 		       scalar(key));
 	} else {
 		unsigned bit = 1u << (k - keys);

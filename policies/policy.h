@@ -40,6 +40,17 @@ struct pol_list {
 	struct pol_index *idx; /* compiled lookup (index.c), built when loading */
 };
 
+/* Host sockets `sluice run` masks, by the names the unmask key uses. */
+enum pol_host_socket {
+	POL_SOCK_RESOLVED,
+	POL_SOCK_DBUS,
+	POL_SOCK_DOCKER,
+	POL_SOCK_CONTAINERD,
+	POL_SOCK_PODMAN,
+	POL_SOCK_NSCD,
+	POL_SOCK_COUNT,
+};
+
 struct policy {
 	char *name;
 	enum pol_mode mode;
@@ -48,6 +59,7 @@ struct policy {
 	size_t nports;
 	char **env;
 	size_t nenv;
+	unsigned unmask; /* bits (1 << enum pol_host_socket) left reachable in the sandbox */
 };
 
 /* Every error found while loading, each "file:line:col: message". */
@@ -92,6 +104,9 @@ int pol_load_buffer(const char *buf, size_t len, const char *filename, struct po
 
 void pol_free(struct policy *p);
 void pol_errors_free(struct pol_errors *e);
+
+/* The unmask key's name for a host socket ("docker"), or NULL. */
+const char *pol_host_socket_name(unsigned i);
 
 /* The shipped preset with this name as YAML text, or NULL. */
 const char *pol_preset_text(const char *name);

@@ -133,7 +133,8 @@ static _Noreturn void init_main(char **cmd, char **env)
 	}
 }
 
-static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, uid_t uid, gid_t gid)
+static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, unsigned unmask, uid_t uid,
+		       gid_t gid)
 {
 	int fds[SBX_NFDS], rc;
 	struct nft_sock *nft;
@@ -154,7 +155,7 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, ui
 	fds[SBX_NFT] = nft_fd(nft); /* the supervisor fills bound4/bound6 through it */
 	if ((rc = nft_log_open(SBX_LOG_GROUP, &fds[SBX_NFLOG])) < 0)
 		fail("cannot join the NFLOG group of rejected packets", -rc);
-	if ((rc = sbx_mask_sockets()) < 0)
+	if ((rc = sbx_mask_sockets(unmask)) < 0)
 		fail("cannot mask host sockets", -rc);
 	if ((rc = sbx_send_fds(sock, fds, SBX_NFDS)) < 0)
 		fail("cannot hand the listeners to the supervisor", -rc);
@@ -445,7 +446,7 @@ int cmd_run(int argc, char **argv)
 	r.child = keep ? fork() : -1;
 	if (r.child == 0) {
 		close(sv[0]);
-		child_main(sv[1], argv + first, keep, nkeep, getuid(), getgid());
+		child_main(sv[1], argv + first, keep, nkeep, r.pol->unmask, getuid(), getgid());
 	}
 	close(sv[1]);
 	int rc = EXIT_SLUICE;

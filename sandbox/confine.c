@@ -14,20 +14,25 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "sbx.h"
 
-/* Host sockets masked in the sandbox (README lists them too). */
-static const char *const masked[] = {
-	"/run/systemd/resolve/io.systemd.Resolve", /* systemd-resolved: resolves any name */
-	"/run/systemd/resolve/stub-resolv.conf",
-	"/run/dbus/system_bus_socket",             /* the system bus reaches resolved and more */
-	"/var/run/docker.sock", "/run/docker.sock", /* a container runtime opens any connection */
-	"/run/containerd/containerd.sock",
-	"/run/podman/podman.sock",
-	"/run/nscd/socket",                         /* nscd resolves names for its clients */
+/* Host sockets masked in the sandbox (README lists them too), by the name a
+ * policy's unmask key uses to leave them reachable. */
+static const struct {
+	enum pol_host_socket which;
+	const char *path;
+} masked[] = {
+	{ POL_SOCK_RESOLVED, "/run/systemd/resolve/io.systemd.Resolve" }, /* resolves any name */
+	{ POL_SOCK_DBUS, "/run/dbus/system_bus_socket" },     /* reaches resolved and more */
+	{ POL_SOCK_DOCKER, "/var/run/docker.sock" },          /* a runtime opens any connection */
+	{ POL_SOCK_DOCKER, "/run/docker.sock" },
+	{ POL_SOCK_CONTAINERD, "/run/containerd/containerd.sock" },
+	{ POL_SOCK_PODMAN, "/run/podman/podman.sock" },
+	{ POL_SOCK_NSCD, "/run/nscd/socket" },                /* resolves names for its clients */
 };
 
-int sbx_mask_sockets(void)
+int sbx_mask_sockets(unsigned unmask)
 {
 	int n = 0;
 
@@ -36,9 +41,9 @@ int sbx_mask_sockets(void)
 		return -errno;
 	for (size_t i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
 		struct stat st;
-		if (lstat(masked[i], &st) < 0)
+		if ((unmask & (1u << masked[i].which)) || lstat(masked[i].path, &st) < 0)
 			continue;
-		if (mount("/dev/null", masked[i], NULL, MS_BIND, NULL) < 0)
+		if (mount("/dev/null", masked[i].path, NULL, MS_BIND, NULL) < 0)
 			return -errno;
 		n++;
 	}

@@ -46,8 +46,9 @@ int sbx_send_fds(int sock, const int *fds, size_t n);
 int sbx_recv_fds(int sock, int *fds, size_t n);
 
 /* Bind /dev/null over host sockets that would resolve or connect on the
- * sandbox's behalf; returns how many were masked, or -errno. */
-int sbx_mask_sockets(void);
+ * sandbox's behalf, except those whose bit (1 << enum pol_host_socket) is in
+ * unmask; returns how many were masked, or -errno. */
+int sbx_mask_sockets(unsigned unmask);
 
 /* The command's environment: a base set of the current one, the names in
  * keep, and the proxy variables. NULL-terminated, or NULL on ENOMEM. */

@@ -127,6 +127,44 @@ wait "$SL"
 rc=$? ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
 check "SIGTERM to sluice reaches the command: exit 143 within a second (${ms} ms)" eq "$rc:$((ms < 1000))" "143:1"
 
+# masked host sockets: a stand-in listener at nscd's path (created only when
+# the machine has none there, and removed at exit)
+UNIX='import socket
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(3)
+try:
+    s.connect("/run/nscd/socket")
+    print(s.recv(64).decode().strip())
+except OSError as e:
+    print(type(e).__name__)'
+if [ ! -e /run/nscd/socket ]; then
+	NSCD_DIR_MADE=
+	[ -d /run/nscd ] || { mkdir -p /run/nscd && NSCD_DIR_MADE=1; }
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind("/run/nscd/socket")
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"host-socket\n")
+    c.close()' &
+	NSCD_PID=$!
+	trap 'kill $NSCD_PID 2>/dev/null; wait $NSCD_PID 2>/dev/null; rm -f /run/nscd/socket; [ -n "$NSCD_DIR_MADE" ] && rmdir /run/nscd; world_down' EXIT
+	for _ in $(seq 50); do [ -S /run/nscd/socket ] && break; sleep 0.1; done
+	check "outside the sandbox the stand-in host socket answers" eq "$(python3 -c "$UNIX")" "host-socket"
+fi
+check "inside, a masked host socket cannot be reached" eq "$(run python3 -c "$UNIX")" "ConnectionRefusedError"
+sed 's/^env: \[KEEP_ME\]$/env: [KEEP_ME]\nunmask: [nscd]/' "$D/run.yaml" >"$D/unmask.yaml"
+check "a policy's unmask: [nscd] leaves it reachable" \
+	eq "$(in_host "$SLUICE" run --policy "$D/unmask.yaml" --log "$LOG" -- python3 -c "$UNIX" 2>>"$D/run.err")" "host-socket"
+
+# the kernel refusing user namespaces (inside a user namespace of our own,
+# whose limit we set to 0; the host's limit is untouched)
+out=$(unshare -U --map-root-user sh -c "echo 0 > /proc/sys/user/max_user_namespaces && exec $SLUICE run -- true" 2>&1)
+rc=$?
+check "when the kernel refuses user namespaces: exit 125 and one line saying so" \
+	eq "$rc:$(grep -c '^sluice: run: the kernel refuses to create user and network namespaces' <<<"$out"):$(wc -l <<<"$out")" "125:1:1"
+
 # rootless: the same, as nobody
 check "as nobody: HTTPS through the proxy works" eq "$(as_nobody $CURL https://allowed.test/)" "hello from allowed.test"
 check "as nobody: the command runs as nobody" eq "$(as_nobody id -un)" "nobody"
@@ -134,6 +172,28 @@ check "as nobody: nft flush ruleset is refused" \
 	eq "$(as_nobody sh -c 'nft flush ruleset 2>&1 | grep -c "Operation not permitted"')" "1"
 check "as nobody: DNS through the stub" \
 	eq "$(as_nobody dig +short +time=2 +tries=1 @203.0.113.53 allowed.test A)" "198.51.100.10"
+PROBE='import socket, sys, time
+fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM if sys.argv[3] == "udp" else socket.SOCK_STREAM)
+s.settimeout(5)
+t = time.monotonic()
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    s.send(b"x")
+    s.recv(1)
+    print("reached")
+except OSError as e:
+    print("failed %.1f" % (time.monotonic() - t))'
+check "as nobody: TCP straight to an address fails at once" eq "$(as_nobody python3 -c "$PROBE" 198.51.100.10 8080 tcp)" "failed 0.0"
+check "as nobody: UDP to an outside port fails at once" eq "$(as_nobody python3 -c "$PROBE" 203.0.113.9 123 udp)" "failed 0.0"
+check "as nobody: IPv6 to an outside address fails at once" eq "$(as_nobody python3 -c "$PROBE" 2001:db8::10 8080 tcp)" "failed 0.0"
+check "as nobody: ip link add is refused" \
+	eq "$(as_nobody sh -c 'ip link add d0 type dummy 2>&1 | grep -c "Operation not permitted"')" "1"
+check "as nobody: no effective or bounding capabilities" \
+	eq "$(as_nobody grep -E '^Cap(Eff|Bnd|Amb)' /proc/self/status | awk '{print $2}' | sort -u)" "0000000000000000"
+check "as nobody: the transparent port serves curl --noproxy" \
+	eq "$(as_nobody $CURL --noproxy '*' https://allowed.test/)" "hello from allowed.test"
+check "as nobody: a masked host socket cannot be reached" eq "$(as_nobody python3 -c "$UNIX")" "ConnectionRefusedError"
 check "no sanitizer report" eq "$(grep -c 'AddressSanitizer\|runtime error' "$D/run.err")" "0"
 check "sluice's only complaint was the missing command" \
 	eq "$(grep 'sluice: run:' "$D/run.err")" "sluice: run: cannot run '/nonexistent/cmd': No such file or directory"

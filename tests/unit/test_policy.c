@@ -62,6 +62,18 @@ static void test_loader_errors(void **state)
 	expect_error("version: 1\nallow: [a.com\n", "YAML syntax error");
 }
 
+static void test_unmask(void **state)
+{
+	struct pol_errors e;
+	struct policy *p = load("version: 1\nunmask: [docker, nscd]\n", &e);
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(p->unmask, (1u << POL_SOCK_DOCKER) | (1u << POL_SOCK_NSCD));
+	pol_free(p);
+	expect_error("version: 1\nunmask: [/var/run/docker.sock]\n", "unknown host socket '/var/run/docker.sock'");
+}
+
 static void test_all_errors_listed(void **state)
 {
 	struct pol_errors e;
@@ -248,6 +260,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_loader_errors),
 		cmocka_unit_test(test_all_errors_listed),
+		cmocka_unit_test(test_unmask),
 		cmocka_unit_test(test_matcher),
 		cmocka_unit_test(test_report_and_presets),
 		cmocka_unit_test(test_index_order),
