@@ -87,6 +87,13 @@ check "IPv6 to an outside address fails at once" \
 	eq "$(run python3 "$HERE/nftprobe.py" tcp 2001:db8::10 8080 | cut -c1-11)" "refused 0.0"
 read -r code t < <(timed ping -c1 -W3 203.0.113.9)
 check "ICMP echo fails at once (no raw or ping socket in the sandbox)" test "$t" -le 10 -a "$code" -ne 0
+RAW='import socket
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    print("raw socket opened")
+except OSError as e:
+    print(type(e).__name__)'
+check "a raw socket cannot be opened" eq "$(run python3 -c "$RAW")" "PermissionError"
 # (8081 is from the bound-port check above: python tried both of allowed.test's addresses)
 check "the kernel's rejects became packet records (address, port, protocol)" \
 	eq "$(jq -r 'select(.event=="packet") | "\(.host) \(.port) \(.protocol) \(.decision) \(.server)"' "$LOG" | sort -u | tr '\n' ';')" \
@@ -187,6 +194,7 @@ except OSError as e:
 check "as nobody: TCP straight to an address fails at once" eq "$(as_nobody python3 -c "$PROBE" 198.51.100.10 8080 tcp)" "failed 0.0"
 check "as nobody: UDP to an outside port fails at once" eq "$(as_nobody python3 -c "$PROBE" 203.0.113.9 123 udp)" "failed 0.0"
 check "as nobody: IPv6 to an outside address fails at once" eq "$(as_nobody python3 -c "$PROBE" 2001:db8::10 8080 tcp)" "failed 0.0"
+check "as nobody: a raw socket cannot be opened" eq "$(as_nobody python3 -c "$RAW")" "PermissionError"
 check "as nobody: ip link add is refused" \
 	eq "$(as_nobody sh -c 'ip link add d0 type dummy 2>&1 | grep -c "Operation not permitted"')" "1"
 check "as nobody: no effective or bounding capabilities" \
