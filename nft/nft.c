@@ -423,9 +423,11 @@ int nft_install(struct nft_sock *s, const struct nft_conf *c)
 	static struct batch t;
 
 	batch_begin(&t, s);
-	/* create-then-delete empties any old table in the same transaction */
-	put_table(&t, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-	put_table(&t, NFT_MSG_DELTABLE, 0);
+	if (c->replace) {
+		/* create-then-delete empties any old table in the same transaction */
+		put_table(&t, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+		put_table(&t, NFT_MSG_DELTABLE, 0);
+	}
 	put_table(&t, NFT_MSG_NEWTABLE, NLM_F_CREATE);
 	put_set(&t, "bound4", 4, false);
 	put_set(&t, "bound6", 6, true);

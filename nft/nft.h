@@ -3,6 +3,7 @@
 #ifndef SLUICE_NFT_H
 #define SLUICE_NFT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -13,6 +14,7 @@ struct nft_conf {
 	uint16_t stub_port;        /* any UDP/TCP :53 goes to 127.0.0.1/::1 here */
 	uint16_t transparent_port; /* TCP 80, 443 and bound pairs go here */
 	uint16_t log_group;        /* NFLOG group of rejected packets */
+	bool replace;              /* an older table may exist: replace it in the same batch */
 };
 
 /* A netfilter netlink socket in the calling thread's network namespace
@@ -36,7 +38,9 @@ int nft_from_fd(int fd, struct nft_sock **out);
  *     counter, log group N, reject with icmpx admin-prohibited;
  *   sets bound4 (ipv4_addr . inet_service) and bound6 (ipv6_addr .
  *   inet_service), with timeouts.
- * One batch: all of it or none. Returns 0 or the kernel's -errno.
+ * One batch: all of it or none; with c->replace, an older table is deleted
+ * in the same batch (a fresh namespace has none, and skipping the delete
+ * keeps start-up fast). Returns 0 or the kernel's -errno.
  */
 int nft_install(struct nft_sock *s, const struct nft_conf *c);
 

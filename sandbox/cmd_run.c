@@ -138,7 +138,7 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, un
 {
 	int fds[SBX_NFDS], rc;
 	struct nft_sock *nft;
-	struct nft_conf nc = { SBX_DNS_PORT, SBX_TRANSPARENT_PORT, SBX_LOG_GROUP };
+	struct nft_conf nc = { SBX_DNS_PORT, SBX_TRANSPARENT_PORT, SBX_LOG_GROUP, false }; /* a fresh namespace */
 
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) < 0)
 		fail("the kernel refuses to create user and network namespaces "
