@@ -23,6 +23,7 @@
 #include "binding.h"
 #include "cli.h"
 #include "cmds.h"
+#include "daemon.h"
 #include "dns.h"
 #include "log.h"
 #include "nft.h"
@@ -34,10 +35,7 @@
 #define EXIT_SLUICE 125
 
 struct run {
-	struct event_base *base;
-	struct policy *pol;
-	struct audit *audit;
-	struct rsv *rsv;
+	struct daemon d; /* policy, audit log, loop, resolver */
 	struct px_server *px;
 	struct dns_server *dns;
 	struct bnd_table *bindings; /* names the stub handed out, for the transparent port */
@@ -193,7 +191,7 @@ static void child_cb(evutil_socket_t sig, short what, void *arg)
 		r->exited = true;
 		if (r->nflog_ev)
 			drain_nflog(r); /* its last rejects are already queued */
-		event_base_loopexit(r->base, NULL);
+		event_base_loopexit(r->d.base, NULL);
 	}
 }
 
@@ -217,7 +215,7 @@ static void bind_cb(void *arg, const char *name, const struct addr *addrs, size_
 
 	if (!r->nft || host_canonicalize(span_str(name), &h, &why) < 0)
 		return;
-	size_t np = pol_name_ports(r->pol, &h, ports, sizeof(ports) / sizeof(ports[0]));
+	size_t np = pol_name_ports(r->d.pol, &h, ports, sizeof(ports) / sizeof(ports[0]));
 	for (size_t i = 0; i < np; i++) {
 		if (ports[i] == 80 || ports[i] == 443)
 			continue;
@@ -255,7 +253,7 @@ static void packet_cb(const struct nft_pkt *p, void *arg)
 	rec.protocol = proto_name(p->proto, proto, sizeof(proto));
 	rec.decision = "deny";
 	rec.reason = pol_reason_key(POL_NOT_ALLOWED);
-	audit_write(r->audit, &rec);
+	audit_write(r->d.audit, &rec);
 }
 
 static void drain_nflog(struct run *r)
@@ -279,18 +277,18 @@ static void nflog_cb(evutil_socket_t fd, short what, void *arg)
 static int serve_fds(struct run *r, int fds[SBX_NFDS])
 {
 	r->bindings = bnd_new(0);
-	struct px_config pc = { .pol = r->pol, .audit = r->audit, .rsv = r->rsv, .bindings = r->bindings };
-	struct dns_config dc = { .pol = r->pol, .audit = r->audit, .rsv = r->rsv, .bindings = r->bindings,
+	struct px_config pc = { .pol = r->d.pol, .audit = r->d.audit, .rsv = r->d.rsv, .bindings = r->bindings };
+	struct dns_config dc = { .pol = r->d.pol, .audit = r->d.audit, .rsv = r->d.rsv, .bindings = r->bindings,
 				 .on_bind = bind_cb, .bind_arg = r };
 
 	r->nflog = fds[SBX_NFLOG];
-	r->nflog_ev = event_new(r->base, r->nflog, EV_READ | EV_PERSIST, nflog_cb, r);
+	r->nflog_ev = event_new(r->d.base, r->nflog, EV_READ | EV_PERSIST, nflog_cb, r);
 	if (!r->nflog_ev || event_add(r->nflog_ev, NULL) < 0)
 		return -ENOMEM;
 	if (!r->bindings || nft_from_fd(fds[SBX_NFT], &r->nft) < 0)
 		return -ENOMEM;
 	px_config_defaults(&pc);
-	if (px_server_new(r->base, &pc, &r->px) < 0 || dns_server_new(r->base, &dc, &r->dns) < 0)
+	if (px_server_new(r->d.base, &pc, &r->px) < 0 || dns_server_new(r->d.base, &dc, &r->dns) < 0)
 		return -ENOMEM;
 	if (px_server_listen_fd(r->px, fds[SBX_PROXY4]) < 0 || px_server_listen_fd(r->px, fds[SBX_PROXY6]) < 0 ||
 	    px_server_listen_transparent_fd(r->px, fds[SBX_TRANS4]) < 0 ||
@@ -306,9 +304,9 @@ static int watch_signals(struct run *r)
 {
 	static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
-	r->sigs[0] = evsignal_new(r->base, SIGCHLD, child_cb, r);
+	r->sigs[0] = evsignal_new(r->d.base, SIGCHLD, child_cb, r);
 	for (size_t i = 0; i < 4; i++)
-		r->sigs[i + 1] = evsignal_new(r->base, fwd[i], forward_cb, r);
+		r->sigs[i + 1] = evsignal_new(r->d.base, fwd[i], forward_cb, r);
 	for (size_t i = 0; i < 5; i++)
 		if (!r->sigs[i] || event_add(r->sigs[i], NULL) < 0)
 			return -ENOMEM;
@@ -332,38 +330,26 @@ static int exit_status(int status)
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : EXIT_SLUICE;
 }
 
-/* Policy, log, loop and resolver; a deny-all policy when none is given. */
+/* Policy (deny-all when none is given), log, loop and resolver. */
 static int setup(struct run *r, struct cli_opt *opts, const char *cmd)
 {
-	struct cli_opt *pol = cli_get(opts, "--policy"), *log = cli_get(opts, "--log"), *res = cli_get(opts, "--resolver");
-	const char *name = cli_get(opts, "--name")->n ? cli_get(opts, "--name")->values[0] : NULL;
-	char servers[96];
+	struct cli_opt *pol = cli_get(opts, "--policy"), *name = cli_get(opts, "--name");
+	static const char deny_all[] = "version: 1\n";
 	struct pol_errors errs = { 0 };
-	char deny_all[256];
 
-	if (pol->n) {
-		r->pol = cmd_load_policy(pol->values[0]);
-	} else {
-		snprintf(deny_all, sizeof(deny_all), "version: 1\n");
-		pol_load_buffer(deny_all, strlen(deny_all), cmd, &r->pol, &errs);
-		pol_errors_free(&errs);
-	}
-	if (!r->pol || (res->n && cmd_resolver(res->values[0], servers, sizeof(servers)) < 0))
+	if (pol->n)
+		r->d.pol = cmd_load_policy(pol->values[0]);
+	else
+		pol_load_buffer(deny_all, sizeof(deny_all) - 1, cmd, &r->d.pol, &errs);
+	pol_errors_free(&errs);
+	if (!r->d.pol)
 		return -EINVAL;
-	if (name) {
-		free(r->pol->name);
-		r->pol->name = strdup(name);
+	if (name->n) {
+		free(r->d.pol->name);
+		if (!(r->d.pol->name = strdup(name->values[0])))
+			return -ENOMEM;
 	}
-	int rc = audit_open(log->n ? log->values[0] : NULL, r->pol->name, &r->audit);
-	if (rc < 0) {
-		log_msg("run: cannot open log '%s': %s", log->values[0], strerror(-rc));
-		return rc;
-	}
-	struct rsv_opts ro = { .servers = res->n ? servers : NULL };
-	r->base = event_base_new();
-	if (!r->base || rsv_new(r->base, &ro, &r->rsv) < 0)
-		return -ENOMEM;
-	return 0;
+	return daemon_open(&r->d, cli_get(opts, "--log"), cli_get(opts, "--resolver"), 0, 0) ? -EINVAL : 0;
 }
 
 static void run_free(struct run *r)
@@ -376,14 +362,10 @@ static void run_free(struct run *r)
 		event_free(r->nflog_ev);
 	if (r->nflog > 0)
 		close(r->nflog);
-	rsv_free(r->rsv);
-	audit_close(r->audit);
-	pol_free(r->pol);
 	for (size_t i = 0; i < 5; i++)
 		if (r->sigs[i])
 			event_free(r->sigs[i]);
-	if (r->base)
-		event_base_free(r->base);
+	daemon_free(&r->d);
 }
 
 static int supervise(struct run *r, int sock)
@@ -408,7 +390,7 @@ static int supervise(struct run *r, int sock)
 	}
 	child_cb(SIGCHLD, 0, r); /* it may already have exited */
 	if (!r->exited)
-		event_base_dispatch(r->base);
+		event_base_dispatch(r->d.base);
 	return exit_status(r->status);
 }
 
@@ -431,22 +413,21 @@ int cmd_run(int argc, char **argv)
 			"[--resolver IP[:PORT]] -- CMD [ARG]...");
 		return first < 0 ? 2 : EXIT_SLUICE;
 	}
-	signal(SIGPIPE, SIG_IGN);
 	if (setup(&r, opts, argv[first]) < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		run_free(&r);
 		return EXIT_SLUICE;
 	}
 	struct cli_opt *env = cli_get(opts, "--env");
-	size_t nkeep = r.pol->nenv + env->n;
+	size_t nkeep = r.d.pol->nenv + env->n;
 	char **keep = calloc(nkeep + 1, sizeof(*keep));
-	for (size_t i = 0; keep && i < r.pol->nenv; i++)
-		keep[i] = r.pol->env[i];
+	for (size_t i = 0; keep && i < r.d.pol->nenv; i++)
+		keep[i] = r.d.pol->env[i];
 	for (size_t i = 0; keep && i < env->n; i++)
-		keep[r.pol->nenv + i] = (char *)env->values[i];
+		keep[r.d.pol->nenv + i] = (char *)env->values[i];
 	r.child = keep ? fork() : -1;
 	if (r.child == 0) {
 		close(sv[0]);
-		child_main(sv[1], argv + first, keep, nkeep, r.pol->unmask, getuid(), getgid());
+		child_main(sv[1], argv + first, keep, nkeep, r.d.pol->unmask, getuid(), getgid());
 	}
 	close(sv[1]);
 	int rc = EXIT_SLUICE;

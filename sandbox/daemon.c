@@ -50,16 +50,15 @@ static void raise_nofile(void)
 	}
 }
 
-int daemon_setup(struct daemon *d, const char *policy, struct cli_opt *log, struct cli_opt *resolvers,
-		 uint32_t ttl_floor, uint32_t ttl_ceiling)
+int daemon_open(struct daemon *d, struct cli_opt *log, struct cli_opt *resolvers, uint32_t ttl_floor,
+		uint32_t ttl_ceiling)
 {
 	char servers[CLI_MAX_REPEAT * 96];
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
-	d->pol = cmd_load_policy(policy);
-	if (!d->pol || server_list(resolvers, servers, sizeof(servers)) < 0)
+	if (server_list(resolvers, servers, sizeof(servers)) < 0)
 		return 2;
 	if ((rc = audit_open(log->n ? log->values[0] : NULL, d->pol->name, &d->audit)) < 0) {
 		log_msg("cannot open log '%s': %s", log->values[0], strerror(-rc));
@@ -72,6 +71,18 @@ int daemon_setup(struct daemon *d, const char *policy, struct cli_opt *log, stru
 		log_msg("cannot start the resolver");
 		return 1;
 	}
+	return 0;
+}
+
+int daemon_setup(struct daemon *d, const char *policy, struct cli_opt *log, struct cli_opt *resolvers,
+		 uint32_t ttl_floor, uint32_t ttl_ceiling)
+{
+	d->pol = cmd_load_policy(policy);
+	if (!d->pol)
+		return 2;
+	int rc = daemon_open(d, log, resolvers, ttl_floor, ttl_ceiling);
+	if (rc)
+		return rc;
 	d->sigint = evsignal_new(d->base, SIGINT, stop_cb, d->base);
 	d->sigterm = evsignal_new(d->base, SIGTERM, stop_cb, d->base);
 	if (!d->sigint || !d->sigterm || event_add(d->sigint, NULL) < 0 || event_add(d->sigterm, NULL) < 0)

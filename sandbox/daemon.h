@@ -30,6 +30,11 @@ struct daemon {
 int daemon_setup(struct daemon *d, const char *policy, struct cli_opt *log, struct cli_opt *resolvers,
 		 uint32_t ttl_floor, uint32_t ttl_ceiling);
 
+/* daemon_setup without the policy and the stop signals: d->pol is already
+ * loaded (`sluice run` has its own default and passes signals on). */
+int daemon_open(struct daemon *d, struct cli_opt *log, struct cli_opt *resolvers, uint32_t ttl_floor,
+		uint32_t ttl_ceiling);
+
 void daemon_free(struct daemon *d);
 
 #endif
