@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# bench.sh [--quick] [--reps N] [--idle N]: sluice beside squid and tinyproxy
-# (and, through dns-bench.sh, dnsmasq and unbound), from one run, as ratios.
+# bench.sh [--quick] [--reps N] [--idle N] [--proxies "direct sluice"] [--no-dns]:
+# sluice beside squid and tinyproxy (and, through dns-bench.sh, dnsmasq and
+# unbound), from one run, as ratios. --proxies and --no-dns narrow a run while
+# working on one path; the figures to report come from a full run.
 #
 # Runs inside a network namespace it creates (loopback only), so it may widen
 # the port range and reuse TIME_WAIT sockets for the set-up test without
@@ -11,14 +13,16 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SLUICE=${SLUICE:-$HERE/../build/sandbox/sluice}
-REPS=3 DUR=3 IDLE=5000 QUICK=
+REPS=3 DUR=3 IDLE=5000 QUICK= NODNS= ONLY="direct squid tinyproxy sluice"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) REPS=1 DUR=2 IDLE=1000 QUICK=--quick; shift ;;
 	--reps) REPS=$2; shift 2 ;;
 	--idle) IDLE=$2; shift 2 ;;
+	--proxies) ONLY=$2; shift 2 ;;
+	--no-dns) NODNS=1; shift ;;
 	--in-netns) INNS=1; shift ;;
-	*) echo "usage: $0 [--quick] [--reps N] [--idle N]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--quick] [--reps N] [--idle N] [--proxies LIST] [--no-dns]" >&2; exit 2 ;;
 	esac
 done
 for t in squid tinyproxy nginx wrk cc; do
@@ -35,9 +39,11 @@ if [ -z "${INNS:-}" ]; then
 	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
 	echo "# sluice bench: $(nproc) CPUs, load before start $LOAD, $(date -u +%FT%TZ)"
 	# DNS first: the proxy runs leave the namespace full of TIME_WAIT sockets
-	ip netns exec "$NS" env SLUICE="$SLUICE" "$HERE/dns-bench.sh" $QUICK --reps "$REPS" || echo "dns-bench.sh failed: $?"
-	echo
-	ip netns exec "$NS" env SLUICE="$SLUICE" "$0" --in-netns $QUICK --reps "$REPS" --idle "$IDLE"
+	if [ -z "$NODNS" ]; then
+		ip netns exec "$NS" env SLUICE="$SLUICE" "$HERE/dns-bench.sh" $QUICK --reps "$REPS" || echo "dns-bench.sh failed: $?"
+		echo
+	fi
+	ip netns exec "$NS" env SLUICE="$SLUICE" "$0" --in-netns $QUICK --reps "$REPS" --idle "$IDLE" --proxies "$ONLY"
 	exit 0
 fi
 
@@ -140,7 +146,7 @@ start tinyproxy tinyproxy -d -c "$RUN/tinyproxy.conf"
 start sluice "$SLUICE" proxy --listen 127.0.0.1:13130 --policy "$RUN/sluice.yaml" --log "$RUN/sluice-audit.log"
 for p in 19001 19002 18080 13128 18888 13130; do wait_port $p; done
 
-PROXIES=(direct squid tinyproxy sluice)
+read -ra PROXIES <<<"$ONLY"
 declare -A ADDR=([direct]=- [squid]=127.0.0.1:13128 [tinyproxy]=127.0.0.1:18888 [sluice]=127.0.0.1:13130)
 declare -A V
 ticks() { # CPU ticks of a proxy (0 for direct)
@@ -188,7 +194,8 @@ for r in $(seq "$REPS"); do
 		add "$p" http_cpu "$(cpu_per "$t0" "$t1" "$(awk -v r="$rps" -v d="$DUR" 'BEGIN{print r * d / 1e6}')")"
 	done
 done
-for p in squid tinyproxy sluice; do
+for p in "${PROXIES[@]}"; do
+	[ "$p" = direct ] && continue
 	out=$("$LG" idle "${ADDR[$p]}" "$ECHO" "$IDLE" "$(eval "echo \$PID_$p")") || out=""
 	add "$p" idle "$(kv "$out" kib_per_tunnel)"
 done

@@ -1,10 +1,12 @@
 /* audit.c: JSON-lines audit log built with jansson. Records are dumped into
  * one buffer and written with a single write(2) on an O_APPEND descriptor,
- * so lines never interleave: at once, or, between audit_hold and
- * audit_release, as one write for the whole batch. */
+ * so lines never interleave: at once; between audit_hold and audit_release,
+ * as one write for the whole batch; or, for audit_write_soon, as one write at
+ * the end of the loop pass that produced them. */
 #include "audit.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -22,6 +24,8 @@ struct audit {
 	bool own_fd;
 	bool failed;
 	int held;
+	struct event *soon; /* audit_write_soon's flush, queued behind the pass's events */
+	bool soon_queued;
 	size_t len;  /* bytes waiting in buf */
 	char *server;
 	char buf[AUDIT_BUF];
@@ -59,6 +63,8 @@ void audit_close(struct audit *a)
 	if (!a)
 		return;
 	flush(a);
+	if (a->soon)
+		event_free(a->soon);
 	if (a->own_fd)
 		close(a->fd);
 	free(a->server);
@@ -248,6 +254,39 @@ int audit_write(struct audit *a, const struct audit_rec *r)
 			rc = flush(a);
 	}
 	json_decref(o);
+	return rc;
+}
+
+static void soon_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct audit *a = arg;
+
+	(void)fd;
+	(void)what;
+	a->soon_queued = false;
+	if (!a->held)
+		flush(a);
+}
+
+int audit_use_loop(struct audit *a, struct event_base *base)
+{
+	a->soon = event_new(base, -1, 0, soon_cb, a);
+	return a->soon ? 0 : -ENOMEM;
+}
+
+int audit_write_soon(struct audit *a, const struct audit_rec *r)
+{
+	if (!a->soon)
+		return audit_write(a, r);
+	/* The flush is queued after the events this pass already has, so the
+	 * records of all of them go out in one write before the loop waits. */
+	if (!a->soon_queued) {
+		event_active(a->soon, EV_TIMEOUT, 0);
+		a->soon_queued = true;
+	}
+	a->held++;
+	int rc = audit_write(a, r);
+	a->held--;
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 #include "addr.h"
 
 struct audit;
+struct event_base;
 
 /* One record; unset fields (NULL, or has_* false) are left out. */
 struct audit_rec {
@@ -42,6 +43,16 @@ void audit_close(struct audit *a);
 /* Write one line. Returns 0 or -errno; after a failure audit_ok() is false
  * and a message has gone to stderr. */
 int audit_write(struct audit *a, const struct audit_rec *r);
+
+/* Let audit_write_soon batch on base's loop. Returns 0 or -ENOMEM. */
+int audit_use_loop(struct audit *a, struct event_base *base);
+
+/* Write one line at the end of the current loop pass, together with the other
+ * records of that pass (at once without audit_use_loop). The proxy's records
+ * take this way: they are written before the loop next waits, so before any
+ * answer to the traffic a decision let through can be relayed. A failed
+ * write shows in audit_ok() from then on. Returns 0 or -errno. */
+int audit_write_soon(struct audit *a, const struct audit_rec *r);
 
 /* Between these two, records are gathered and written with one write(2)
  * at audit_release (or when 64 KiB are waiting). Calls nest. Use around a

@@ -91,7 +91,7 @@ struct px_session {
 	uint64_t bytes_up, bytes_down;
 
 	/* HTTP exchange */
-	struct evbuffer *req_head; /* rewritten head, sent once connected */
+	struct evbuffer *head; /* a rewritten head: the request's until sent, then the response's */
 	struct px_body req, resp;
 	bool resp_head_seen;
 	bool client_keep;

@@ -56,7 +56,7 @@ static void log_refusal(struct px_server *srv, const char *why)
 
 	r.decision = "deny";
 	r.reason = "limit";
-	audit_write(srv->cfg.audit, &r);
+	audit_write_soon(srv->cfg.audit, &r);
 	log_msg("refused a connection: %s", why);
 }
 

@@ -81,7 +81,7 @@ static void log_close(struct px_session *s, const char *reason)
 	r.bytes_down = s->bytes_down;
 	r.duration_ms = (long)(audit_now_ms() - s->t_start);
 	r.connect_ms = s->connect_ms;
-	audit_write(s->srv->cfg.audit, &r);
+	audit_write_soon(s->srv->cfg.audit, &r);
 	s->decision_logged = false;
 }
 
@@ -104,8 +104,8 @@ void px_session_free(struct px_session *s)
 		bufferevent_free(s->cli);
 	if (s->timer)
 		event_free(s->timer);
-	if (s->req_head)
-		evbuffer_free(s->req_head);
+	if (s->head)
+		evbuffer_free(s->head);
 	LIST_REMOVE(s, link);
 	s->srv->nconns--;
 	free(s);
@@ -225,7 +225,7 @@ static void deny_status(struct px_session *s, enum pol_reason reason, int status
 	r.reason = pol_reason_key(reason);
 	r.rule = v.rule ? v.rule->text : NULL;
 	r.dns_ms = s->dns_ms;
-	audit_write(s->srv->cfg.audit, &r);
+	audit_write_soon(s->srv->cfg.audit, &r);
 	log_msg("%s", line + strlen("sluice: "));
 	s->decision_logged = false;
 	if (s->transparent) {
@@ -255,7 +255,7 @@ static void log_decision(struct px_session *s)
 	r.reason = pol_reason_key(s->report_only ? s->verdict.reason : POL_ALLOWED);
 	r.rule = s->verdict.rule ? s->verdict.rule->text : NULL;
 	r.dns_ms = s->dns_ms;
-	audit_write(s->srv->cfg.audit, &r);
+	audit_write_soon(s->srv->cfg.audit, &r);
 	s->decision_logged = true;
 	if (s->report_only)
 		log_msg("report: %s %s:%u would be denied (%s)", s->method, s->host.text, s->port,
@@ -264,14 +264,31 @@ static void log_decision(struct px_session *s)
 
 /* ---- relaying ---------------------------------------------------------- */
 
-/* Move what from has read to to's output, pausing from when to is backed up. */
+/* Move n bytes of src to to. While to has nothing queued they are written at
+ * once: a send the socket takes whole costs one writev and arms no write
+ * event. What is left, and any error, take the bufferevent's own way. */
+static void send_from(struct bufferevent *to, struct evbuffer *src, size_t n)
+{
+	struct evbuffer *out = bufferevent_get_output(to);
+
+	if (n && evbuffer_get_length(out) == 0 && (bufferevent_get_enabled(to) & EV_WRITE)) {
+		int w = evbuffer_write_atmost(src, bufferevent_getfd(to), (ssize_t)n);
+		if (w > 0)
+			n -= (size_t)w;
+	}
+	if (n)
+		evbuffer_remove_buffer(src, out, n);
+}
+
+/* Move what from has read to to, pausing from when to is backed up. */
 static void relay(struct bufferevent *from, struct bufferevent *to, uint64_t *counter)
 {
-	struct evbuffer *in = bufferevent_get_input(from), *out = bufferevent_get_output(to);
+	struct evbuffer *in = bufferevent_get_input(from);
+	size_t n = evbuffer_get_length(in);
 
-	*counter += evbuffer_get_length(in);
-	evbuffer_add_buffer(out, in);
-	if (evbuffer_get_length(out) >= HIGH_WM)
+	*counter += n;
+	send_from(to, in, n);
+	if (evbuffer_get_length(bufferevent_get_output(to)) >= HIGH_WM)
 		bufferevent_disable(from, EV_READ);
 }
 
@@ -293,10 +310,10 @@ static void drained(struct px_session *s, struct bufferevent *to)
 		bufferevent_enable(peer, EV_READ);
 }
 
-/* Move body bytes of b from -> to; returns 0 or -EINVAL on bad chunking. */
-static int move_body(struct px_body *b, struct bufferevent *from, struct bufferevent *to, uint64_t *counter)
+/* How many of in's bytes belong to body b (counted in *counter); -EINVAL on
+ * bad chunking. */
+static long body_bytes(struct px_body *b, struct evbuffer *in, uint64_t *counter)
 {
-	struct evbuffer *in = bufferevent_get_input(from), *out = bufferevent_get_output(to);
 	size_t avail = evbuffer_get_length(in), n = 0;
 
 	switch (b->kind) {
@@ -324,10 +341,23 @@ static int move_body(struct px_body *b, struct bufferevent *from, struct buffere
 	}
 	}
 	*counter += n;
-	evbuffer_remove_buffer(in, out, n);
-	if (evbuffer_get_length(out) >= HIGH_WM)
+	return (long)n;
+}
+
+/* Send lead (a head, possibly empty) and then n bytes of from's input to to,
+ * in one write when the socket takes them; pause from when to is backed up. */
+static void send_body(struct evbuffer *lead, struct bufferevent *from, struct bufferevent *to, size_t n)
+{
+	struct evbuffer *in = bufferevent_get_input(from);
+
+	if (evbuffer_get_length(lead)) {
+		evbuffer_remove_buffer(in, lead, n);
+		send_from(to, lead, evbuffer_get_length(lead));
+	} else {
+		send_from(to, in, n);
+	}
+	if (evbuffer_get_length(bufferevent_get_output(to)) >= HIGH_WM)
 		bufferevent_disable(from, EV_READ);
-	return 0;
 }
 
 /* ---- HTTP exchange ----------------------------------------------------- */
@@ -344,7 +374,7 @@ static void exchange_done(struct px_session *s)
 	}
 	s->phase = PX_HEAD;
 	s->bytes_up = s->bytes_down = 0;
-	evbuffer_drain(s->req_head, evbuffer_get_length(s->req_head));
+	evbuffer_drain(s->head, evbuffer_get_length(s->head));
 	bufferevent_enable(s->cli, EV_READ);
 	arm_timer(s, s->srv->cfg.head_timeout_s);
 	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
@@ -363,20 +393,23 @@ static void forward_request_body(struct px_session *s)
 		bufferevent_disable(s->cli, EV_READ); /* pipelined requests wait */
 		return;
 	}
-	if (move_body(&s->req, s->cli, s->up, &s->bytes_up) < 0) {
+	long n = body_bytes(&s->req, bufferevent_get_input(s->cli), &s->bytes_up);
+	if (n < 0) {
 		log_msg("%s: bad chunked request body from client", s->id);
 		session_close(s, "bad_request");
 		return;
 	}
+	send_body(s->head, s->cli, s->up, (size_t)n);
 	if (s->req.done)
 		bufferevent_disable(s->cli, EV_READ);
 	maybe_done(s);
 }
 
-/* Write the response head to the client without hop-by-hop fields. */
-static void send_response_head(struct px_session *s, const struct http_head *h)
+/* Queue the response head for the client without hop-by-hop fields: it goes
+ * out with the first body bytes. */
+static void queue_response_head(struct px_session *s, const struct http_head *h)
 {
-	struct evbuffer *out = bufferevent_get_output(s->cli);
+	struct evbuffer *out = s->head; /* the request head has gone upstream */
 
 	evbuffer_add_printf(out, "HTTP/1.1 %u %.*s\r\n", h->status, (int)h->reason.len, h->reason.p);
 	for (size_t i = 0; i < h->nh; i++)
@@ -412,9 +445,11 @@ static int read_response_head(struct px_session *s)
 			log_msg("%s: upstream switched protocols without an Upgrade request", s->id);
 			return -EINVAL;
 		}
-		send_response_head(s, &h);
+		queue_response_head(s, &h);
 		s->bytes_down += (uint64_t)n;
-		if (h.status >= 200) {
+		if (h.status < 200) { /* 100 Continue and the like: the client waits for it */
+			send_from(s->cli, s->head, evbuffer_get_length(s->head));
+		} else {
 			s->resp_head_seen = true;
 			s->resp.kind = h.body;
 			s->resp.left = h.length;
@@ -445,11 +480,13 @@ static void forward_response(struct px_session *s)
 		if (rc == 0)
 			return;
 	}
-	if (!s->resp.done && move_body(&s->resp, s->up, s->cli, &s->bytes_down) < 0) {
+	long n = s->resp.done ? 0 : body_bytes(&s->resp, bufferevent_get_input(s->up), &s->bytes_down);
+	if (n < 0) {
 		log_msg("%s: bad chunked response from %s", s->id, s->host.text);
 		session_close(s, "bad_request");
 		return;
 	}
+	send_body(s->head, s->up, s->cli, (size_t)n);
 	maybe_done(s);
 }
 
@@ -459,9 +496,9 @@ static void start_exchange(struct px_session *s)
 	s->resp_head_seen = false;
 	memset(&s->resp, 0, sizeof(s->resp));
 	bufferevent_setcb(s->up, up_read_cb, up_write_cb, up_event_cb, s);
-	s->bytes_up += evbuffer_get_length(s->req_head);
-	bufferevent_write_buffer(s->up, s->req_head);
-	bufferevent_enable(s->up, EV_READ | EV_WRITE);
+	s->bytes_up += evbuffer_get_length(s->head);
+	bufferevent_enable(s->up, EV_READ); /* EV_WRITE is on from the start */
+	send_from(s->up, s->head, evbuffer_get_length(s->head));
 	bufferevent_enable(s->cli, EV_READ);
 	arm_timer(s, s->srv->cfg.idle_timeout_s);
 	touch(s);
@@ -491,8 +528,8 @@ static void connected(struct px_session *s)
 	if (px_splice_start(s) == 0)
 		return;
 	bufferevent_setcb(s->up, up_read_cb, up_write_cb, up_event_cb, s);
-	bufferevent_enable(s->up, EV_READ | EV_WRITE);
-	bufferevent_enable(s->cli, EV_READ | EV_WRITE);
+	bufferevent_enable(s->up, EV_READ);
+	bufferevent_enable(s->cli, EV_READ);
 }
 
 static void connect_failed(struct px_session *s, const char *detail)
@@ -672,7 +709,7 @@ static int parse_absolute(struct px_session *s, struct span target, struct span 
 /* The head sent upstream: origin-form, Host forced to the authority. */
 static void build_request(struct px_session *s, const struct http_head *h, struct span path)
 {
-	struct evbuffer *b = s->req_head;
+	struct evbuffer *b = s->head;
 	bool v6 = s->host.kind == HOST_IP && s->host.ip.family == AF_INET6;
 
 	evbuffer_add_printf(b, "%s %s%.*s HTTP/1.1\r\nHost: %s%s%s", s->method,
@@ -1001,7 +1038,8 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (s->phase == PX_EXCHANGE && (what & BEV_EVENT_EOF) && s->resp_head_seen &&
 	    s->resp.kind == HTTP_BODY_CLOSE) {
-		move_body(&s->resp, s->up, s->cli, &s->bytes_down);
+		long n = body_bytes(&s->resp, bufferevent_get_input(s->up), &s->bytes_down);
+		send_body(s->head, s->up, s->cli, n > 0 ? (size_t)n : 0);
 		s->resp.done = true;
 		s->req.done = true;
 		s->client_keep = false;
@@ -1076,9 +1114,9 @@ static struct px_session *session_new(struct px_server *srv, evutil_socket_t fd)
 	snprintf(s->id, sizeof(s->id), "%08x-%llu", srv->epoch, (unsigned long long)++srv->next_id);
 	s->cli = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->timer = evtimer_new(srv->base, timer_cb, s);
-	s->req_head = evbuffer_new();
+	s->head = evbuffer_new();
 	s->dns_ms = s->connect_ms = -1;
-	if (!s->cli || !s->timer || !s->req_head) {
+	if (!s->cli || !s->timer || !s->head) {
 		if (!s->cli)
 			close(fd);
 		px_session_free(s);
@@ -1086,7 +1124,7 @@ static struct px_session *session_new(struct px_server *srv, evutil_socket_t fd)
 	}
 	bufferevent_setcb(s->cli, cli_read_cb, cli_write_cb, cli_event_cb, s);
 	bufferevent_setwatermark(s->cli, EV_READ, 0, HIGH_WM);
-	bufferevent_enable(s->cli, EV_READ | EV_WRITE);
+	bufferevent_enable(s->cli, EV_READ);
 	return s;
 }
 

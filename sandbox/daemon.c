@@ -50,6 +50,23 @@ static void raise_nofile(void)
 	}
 }
 
+/* An epoll loop that applies its descriptor changes once, just before it
+ * waits: a read paused and resumed, or a write armed and met, within one pass
+ * costs no epoll_ctl. sluice never dup()s a socket it watches, the case where
+ * libevent warns the change list can go wrong. */
+static struct event_base *new_base(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base = NULL;
+
+	if (!cfg)
+		return NULL;
+	if (event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0)
+		base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 int daemon_open(struct daemon *d, struct cli_opt *log, struct cli_opt *resolvers, uint32_t ttl_floor,
 		uint32_t ttl_ceiling)
 {
@@ -64,10 +81,10 @@ int daemon_open(struct daemon *d, struct cli_opt *log, struct cli_opt *resolvers
 		log_msg("cannot open log '%s': %s", log->values[0], strerror(-rc));
 		return 1;
 	}
-	d->base = event_base_new();
+	d->base = new_base();
 	struct rsv_opts ro = { .servers = resolvers->n ? servers : NULL, .ttl_floor = ttl_floor,
 			       .ttl_ceiling = ttl_ceiling };
-	if (!d->base || (rc = rsv_new(d->base, &ro, &d->rsv)) < 0) {
+	if (!d->base || audit_use_loop(d->audit, d->base) < 0 || (rc = rsv_new(d->base, &ro, &d->rsv)) < 0) {
 		log_msg("cannot start the resolver");
 		return 1;
 	}

@@ -154,6 +154,14 @@ check "Host forced to the authority, Proxy-Authorization stripped" \
 check "persistent client connection: three requests, one TCP connection" \
 	eq "$("${CURL[@]}" -w '%{num_connects}\n' -o /dev/null -o /dev/null -o /dev/null \
 		http://allowed.test/ http://allowed.test/a http://x.wild.test/b | tr -d '\n')" "100"
+check "HEAD answers keep the connection framed: two on one connection" \
+	eq "$("${CURL[@]}" -I -w '%{http_code}:%{num_connects} ' -o /dev/null -o /dev/null \
+		http://allowed.test/ http://allowed.test/a)" "200:1 200:0 "
+# curl waits up to 20 s for the 100 before sending the body: only a 100
+# passed on at once gets the echo back within --max-time 10
+check "100 Continue passed on before the final answer" \
+	eq "$("${CURL[@]}" -H 'Expect: 100-continue' --expect100-timeout 20 --data-binary 'after-continue' \
+		http://198.51.100.10:8081/echo)" "after-continue"
 
 # ---- tunnels: half-close and backpressure ------------------------------------
 check "tunnel passes a half-close both ways" \
