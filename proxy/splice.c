@@ -131,9 +131,14 @@ static bool finished(const struct px_splice *sp)
 	return sp->dir[0].shut && sp->dir[1].shut;
 }
 
-/* Move what can be moved now; returns 0 or -errno (the tunnel is broken). */
+/* Move what can be moved now; returns 0 or -errno (the tunnel is broken).
+ * A read that did not fill the pipe emptied the socket: once those bytes
+ * are flushed the direction waits for the loop rather than spend a splice on
+ * EAGAIN (the events are level-triggered, so nothing is missed). */
 static int pump(struct px_dir *d)
 {
+	bool drained = false;
+
 	for (int round = 0; round < ROUNDS; round++) {
 		int rc = flush(d);
 		if (rc < 0)
@@ -145,10 +150,17 @@ static int pump(struct px_dir *d)
 		}
 		event_del(d->wr);
 		if (d->eof) {
+			const struct px_dir *other = &d->sp->dir[d == &d->sp->dir[0] ? 1 : 0];
 			pipe_put(d->sp->s->srv, d);
-			if (!d->shut)
+			/* when the other way is shut too, the close that follows sends the FIN */
+			if (!d->shut && !other->shut)
 				shutdown(d->dst, SHUT_WR);
 			d->shut = true;
+			return 0;
+		}
+		if (drained) {
+			pipe_put(d->sp->s->srv, d);
+			event_add(d->rd, NULL);
 			return 0;
 		}
 		ssize_t n = fill(d);
@@ -160,6 +172,8 @@ static int pump(struct px_dir *d)
 			return 0;
 		} else if (n < 0) {
 			return (int)n;
+		} else if ((size_t)n < d->cap) {
+			drained = true;
 		}
 	}
 	/* out of rounds: come back through the loop, flushing first if bytes wait */
