@@ -104,17 +104,26 @@ static int open_conn(const char *proxy, const char *target)
 		return fd;
 	char req[256], head[1024];
 	int n = snprintf(req, sizeof(req), "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target);
-	size_t got = 0;
 	if (write_full(fd, req, (size_t)n) < 0)
 		goto fail;
-	while (got < 4 || memcmp(head + got - 4, "\r\n\r\n", 4) != 0) {
-		if (got == sizeof(head) || read(fd, head + got, 1) != 1)
+	/* As a client with a buffer does: peek at what came, then take exactly
+	 * the head, so tunnel bytes after it stay in the socket. */
+	for (;;) {
+		ssize_t got = recv(fd, head, sizeof(head) - 1, MSG_PEEK);
+		if (got <= 0)
 			goto fail;
-		got++;
+		head[got] = '\0';
+		char *end = strstr(head, "\r\n\r\n");
+		if (end) {
+			size_t len = (size_t)(end + 4 - head);
+			if (read_full(fd, head, len) < 0 || len < 12 || memcmp(head + 9, "200", 3) != 0)
+				goto fail;
+			return fd;
+		}
+		if ((size_t)got == sizeof(head) - 1)
+			goto fail;
+		usleep(100); /* a partial head: wait for the rest */
 	}
-	if (got < 12 || memcmp(head + 9, "200", 3) != 0)
-		goto fail;
-	return fd;
 fail:
 	close(fd);
 	return -1;
