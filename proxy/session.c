@@ -368,7 +368,7 @@ static void exchange_done(struct px_session *s)
 	bool up_clean = s->up && s->up_reusable && evbuffer_get_length(bufferevent_get_input(s->up)) == 0;
 	if (!up_clean)
 		free_up(s);
-	if (!s->client_keep) {
+	if (!s->client_keep || (s->cli_eof && evbuffer_get_length(bufferevent_get_input(s->cli)) == 0)) {
 		drain_and_close(s);
 		return;
 	}
@@ -387,12 +387,12 @@ static void maybe_done(struct px_session *s)
 		exchange_done(s);
 }
 
+/* The client stays readable for the whole exchange (no epoll change per
+ * request): pipelined requests wait in its input, which its watermark bounds. */
 static void forward_request_body(struct px_session *s)
 {
-	if (s->req.done) {
-		bufferevent_disable(s->cli, EV_READ); /* pipelined requests wait */
+	if (s->req.done)
 		return;
-	}
 	long n = body_bytes(&s->req, bufferevent_get_input(s->cli), &s->bytes_up);
 	if (n < 0) {
 		log_msg("%s: bad chunked request body from client", s->id);
@@ -400,8 +400,10 @@ static void forward_request_body(struct px_session *s)
 		return;
 	}
 	send_body(s->head, s->cli, s->up, (size_t)n);
-	if (s->req.done)
-		bufferevent_disable(s->cli, EV_READ);
+	if (!s->req.done && s->cli_eof) {
+		session_close(s, NULL); /* the body ended with the connection */
+		return;
+	}
 	maybe_done(s);
 }
 
@@ -519,8 +521,10 @@ static void connected(struct px_session *s)
 		return;
 	}
 	s->phase = PX_TUNNEL;
-	if (!s->transparent)
-		evbuffer_add(bufferevent_get_output(s->cli), "HTTP/1.1 200 Connection established\r\n\r\n", 39);
+	if (!s->transparent) { /* written at once: the tunnel may leave the bufferevents next */
+		evbuffer_add(s->head, "HTTP/1.1 200 Connection established\r\n\r\n", 39);
+		send_from(s->cli, s->head, 39);
+	}
 	arm_timer(s, s->srv->cfg.idle_timeout_s);
 	touch(s);
 	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
@@ -754,7 +758,6 @@ static void on_head(struct px_session *s)
 	}
 	span_copy(h.method, s->method, sizeof(s->method));
 	s->is_connect = strcmp(s->method, "CONNECT") == 0;
-	bufferevent_disable(s->cli, EV_READ);
 	struct span path = { NULL, 0 };
 	int rc;
 	if (s->is_connect)
@@ -947,6 +950,9 @@ static void cli_read_cb(struct bufferevent *bev, void *arg)
 	case PX_EXCHANGE:
 		forward_request_body(s);
 		break;
+	case PX_RESOLVE:
+	case PX_CONNECT:
+		break; /* bytes sent early wait in the input for the tunnel or the exchange */
 	default:
 		bufferevent_disable(s->cli, EV_READ);
 		break;
@@ -1014,6 +1020,13 @@ static void cli_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if ((what & BEV_EVENT_EOF) && s->phase == PX_TUNNEL) {
 		tunnel_eof(s, true);
+		return;
+	}
+	/* a half-close after a whole request: answer it (or open its tunnel,
+	 * which passes the half-close on), then close */
+	if ((what & BEV_EVENT_EOF) && !s->transparent &&
+	    (s->phase == PX_RESOLVE || s->phase == PX_CONNECT || (s->phase == PX_EXCHANGE && s->req.done))) {
+		s->cli_eof = true;
 		return;
 	}
 	/* error, or EOF outside a tunnel: the client is gone */

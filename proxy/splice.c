@@ -247,6 +247,10 @@ int px_splice_start(struct px_session *s)
 		px_splice_free(s);
 		return -ENOMEM;
 	}
+	/* Watching first and letting go after keeps the client's read interest
+	 * registered throughout: the change list then has nothing to apply. */
+	event_add(sp->dir[0].rd, NULL);
+	event_add(sp->dir[1].rd, NULL);
 	/* the sockets change owner: the bufferevents go, their fds stay open */
 	bufferevent_setfd(s->cli, -1);
 	bufferevent_setfd(s->up, -1);
@@ -254,8 +258,6 @@ int px_splice_start(struct px_session *s)
 	bufferevent_free(s->up);
 	s->cli = s->up = NULL;
 	s->sp = sp;
-	event_add(sp->dir[0].rd, NULL);
-	event_add(sp->dir[1].rd, NULL);
 	return 0;
 }
 

@@ -157,6 +157,15 @@ check "persistent client connection: three requests, one TCP connection" \
 check "HEAD answers keep the connection framed: two on one connection" \
 	eq "$("${CURL[@]}" -I -w '%{http_code}:%{num_connects} ' -o /dev/null -o /dev/null \
 		http://allowed.test/ http://allowed.test/a)" "200:1 200:0 "
+check "a request followed by a half-close is answered" \
+	eq "$(printf 'GET http://allowed.test/ HTTP/1.1\r\nHost: allowed.test\r\n\r\n' |
+		in_host python3 "$HERE/rawreq.py" 127.0.0.1 3128 halfclose)" "200 -"
+check "a request body followed by a half-close is answered" \
+	eq "$(printf 'POST http://198.51.100.10:8081/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello' |
+		in_host python3 "$HERE/rawreq.py" 127.0.0.1 3128 halfclose)" "200 -"
+check "a body cut short by a half-close is not answered" \
+	eq "$(printf 'POST http://198.51.100.10:8081/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nhello' |
+		in_host python3 "$HERE/rawreq.py" 127.0.0.1 3128 halfclose)" "none -"
 # curl waits up to 20 s for the 100 before sending the body: only a 100
 # passed on at once gets the echo back within --max-time 10
 check "100 Continue passed on before the final answer" \

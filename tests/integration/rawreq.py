@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""rawreq.py HOST PORT: send stdin's bytes (\\n written as-is) to the proxy and
-print the status line and the X-Sluice-Reason value, space-separated."""
+"""rawreq.py HOST PORT [halfclose]: send stdin's bytes (\\n written as-is) to
+the proxy (then shut the sending side, with halfclose) and print the status
+line and the X-Sluice-Reason value, space-separated."""
 import socket
 import sys
 
 data = sys.stdin.buffer.read()
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
 s.sendall(data)
+if len(sys.argv) > 3 and sys.argv[3] == "halfclose":
+    s.shutdown(socket.SHUT_WR)
 resp = b""
 try:
     while b"\r\n\r\n" not in resp:
