@@ -63,10 +63,20 @@ struct px_server {
 	size_t npipes;
 };
 
+/* sluice reads a bufferevent's socket itself (session.c): libevent would ask
+ * FIONREAD before every read, one more syscall per read. */
+struct px_reader {
+	struct px_session *s;
+	struct event *ev; /* NULL until the side has a socket */
+	bool up;          /* which side: upstream or client */
+	bool want;        /* the session wants bytes; the input's fill may still pause it */
+};
+
 struct px_session {
 	LIST_ENTRY(px_session) link;
 	struct px_server *srv;
-	struct bufferevent *cli, *up;
+	struct bufferevent *cli, *up; /* written through libevent, read through rcli, rup */
+	struct px_reader rcli, rup;
 	enum px_phase phase;
 	struct event *timer;
 	char id[32];
@@ -116,6 +126,8 @@ void px_session_close(struct px_session *s);
  * -EAGAIN/-ENOMEM with nothing changed (the bufferevent relay goes on). */
 int px_splice_start(struct px_session *s);
 void px_splice_free(struct px_session *s);
+/* Stop reading through the bufferevents (the splice relay takes over). */
+void px_readers_drop(struct px_session *s);
 void px_pipes_free(struct px_server *srv);
 
 /* Write a complete error answer straight to a socket that has no session

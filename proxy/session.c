@@ -19,7 +19,8 @@
 #include "proxy_int.h"
 #include "sni.h"
 
-#define HIGH_WM (256 * 1024)
+#define HIGH_WM (256 * 1024) /* input held per side before reading pauses */
+#define READ_CHUNK 16384     /* asked of one read */
 
 static void cli_read_cb(struct bufferevent *bev, void *arg);
 static void cli_write_cb(struct bufferevent *bev, void *arg);
@@ -85,8 +86,126 @@ static void log_close(struct px_session *s, const char *reason)
 	s->decision_logged = false;
 }
 
+/* ---- reading ------------------------------------------------------------ */
+
+static struct px_reader *reader_of(struct px_session *s, struct bufferevent *bev)
+{
+	return bev == s->up ? &s->rup : &s->rcli;
+}
+
+/* Watch the socket while the session wants bytes and the input has room. */
+static void reader_sync(struct px_reader *r, struct bufferevent *bev)
+{
+	if (!r->ev)
+		return;
+	if (r->want && evbuffer_get_length(bufferevent_get_input(bev)) < HIGH_WM)
+		event_add(r->ev, NULL);
+	else
+		event_del(r->ev);
+}
+
+static void read_on(struct px_session *s, struct bufferevent *bev)
+{
+	struct px_reader *r = reader_of(s, bev);
+
+	r->want = true;
+	reader_sync(r, bev);
+}
+
+static void read_off(struct px_session *s, struct bufferevent *bev)
+{
+	struct px_reader *r = reader_of(s, bev);
+
+	r->want = false;
+	reader_sync(r, bev);
+}
+
+/* The input was drained below its limit: reading may go on. */
+static void input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct px_reader *r = arg;
+
+	(void)in;
+	if (info->n_deleted && r->want)
+		reader_sync(r, r->up ? r->s->up : r->s->cli);
+}
+
+/* One read into the side's input, then the same callbacks a bufferevent
+ * would make: data, or EOF/error (reading stops). */
+static void reader_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_reader *r = arg;
+	struct px_session *s = r->s;
+	struct bufferevent *bev = r->up ? s->up : s->cli;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len = evbuffer_get_length(in);
+	size_t room = len < HIGH_WM ? HIGH_WM - len : 0;
+	struct evbuffer_iovec v[2];
+	ssize_t n = -1;
+
+	(void)what;
+	errno = ENOMEM;
+	/* a socket bufferevent keeps its input's add side frozen between its own reads */
+	evbuffer_unfreeze(in, 0);
+	int nv = room ? evbuffer_reserve_space(in, (ev_ssize_t)(room < READ_CHUNK ? room : READ_CHUNK), v, 2) : 0;
+	if (nv > 0)
+		n = readv(fd, (struct iovec *)v, nv);
+	if (n > 0) {
+		size_t left = (size_t)n;
+		int used = 0;
+		for (; used < nv && left > 0; used++) {
+			if (v[used].iov_len > left)
+				v[used].iov_len = left;
+			left -= v[used].iov_len;
+		}
+		evbuffer_commit_space(in, v, used);
+	}
+	evbuffer_freeze(in, 0);
+	if (n > 0) {
+		reader_sync(r, bev);
+		(r->up ? up_read_cb : cli_read_cb)(bev, s);
+		return;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	int err = errno;
+	r->want = false;
+	event_del(r->ev);
+	EVUTIL_SET_SOCKET_ERROR(err);
+	(r->up ? up_event_cb : cli_event_cb)(bev, BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), s);
+}
+
+/* Give bev a reader, off until read_on. Returns 0 or -ENOMEM. */
+static int reader_init(struct px_session *s, struct bufferevent *bev)
+{
+	struct px_reader *r = reader_of(s, bev);
+
+	r->s = s;
+	r->up = bev == s->up;
+	r->want = false;
+	r->ev = event_new(s->srv->base, bufferevent_getfd(bev), EV_READ | EV_PERSIST, reader_cb, r);
+	if (!r->ev || !evbuffer_add_cb(bufferevent_get_input(bev), input_cb, r))
+		return -ENOMEM;
+	return 0;
+}
+
+static void reader_free(struct px_reader *r)
+{
+	if (r->ev)
+		event_free(r->ev);
+	r->ev = NULL;
+	r->want = false;
+}
+
+void px_readers_drop(struct px_session *s)
+{
+	reader_free(&s->rcli);
+	reader_free(&s->rup);
+}
+
 static void free_up(struct px_session *s)
 {
+	reader_free(&s->rup);
 	if (s->up)
 		bufferevent_free(s->up);
 	s->up = NULL;
@@ -100,6 +219,7 @@ void px_session_free(struct px_session *s)
 	rsv_cancel(s->query);
 	px_splice_free(s);
 	free_up(s);
+	reader_free(&s->rcli);
 	if (s->cli)
 		bufferevent_free(s->cli);
 	if (s->timer)
@@ -140,7 +260,7 @@ static void drain_and_close(struct px_session *s)
 	s->query = NULL;
 	free_up(s);
 	s->phase = PX_DRAIN;
-	bufferevent_disable(s->cli, EV_READ);
+	read_off(s, s->cli);
 	if (evbuffer_get_length(bufferevent_get_output(s->cli)) == 0) {
 		session_close(s, NULL);
 		return;
@@ -281,7 +401,7 @@ static void send_from(struct bufferevent *to, struct evbuffer *src, size_t n)
 }
 
 /* Move what from has read to to, pausing from when to is backed up. */
-static void relay(struct bufferevent *from, struct bufferevent *to, uint64_t *counter)
+static void relay(struct px_session *s, struct bufferevent *from, struct bufferevent *to, uint64_t *counter)
 {
 	struct evbuffer *in = bufferevent_get_input(from);
 	size_t n = evbuffer_get_length(in);
@@ -289,7 +409,7 @@ static void relay(struct bufferevent *from, struct bufferevent *to, uint64_t *co
 	*counter += n;
 	send_from(to, in, n);
 	if (evbuffer_get_length(bufferevent_get_output(to)) >= HIGH_WM)
-		bufferevent_disable(from, EV_READ);
+		read_off(s, from);
 }
 
 /* After to's output drained: resume reading its peer; pass on a half-close. */
@@ -307,7 +427,7 @@ static void drained(struct px_session *s, struct bufferevent *to)
 		*shut = true;
 	}
 	if (!peer_eof && peer && s->phase != PX_DRAIN)
-		bufferevent_enable(peer, EV_READ);
+		read_on(s, peer);
 }
 
 /* How many of in's bytes belong to body b (counted in *counter); -EINVAL on
@@ -346,9 +466,9 @@ static long body_bytes(struct px_body *b, struct evbuffer *in, uint64_t *counter
 
 /* Send lead (a head, possibly empty) and then n bytes of from's input to to,
  * in one write when the socket takes them; pause from when to is backed up. */
-static void send_body(struct evbuffer *lead, struct bufferevent *from, struct bufferevent *to, size_t n)
+static void send_body(struct px_session *s, struct bufferevent *from, struct bufferevent *to, size_t n)
 {
-	struct evbuffer *in = bufferevent_get_input(from);
+	struct evbuffer *in = bufferevent_get_input(from), *lead = s->head;
 
 	if (evbuffer_get_length(lead)) {
 		evbuffer_remove_buffer(in, lead, n);
@@ -357,7 +477,7 @@ static void send_body(struct evbuffer *lead, struct bufferevent *from, struct bu
 		send_from(to, in, n);
 	}
 	if (evbuffer_get_length(bufferevent_get_output(to)) >= HIGH_WM)
-		bufferevent_disable(from, EV_READ);
+		read_off(s, from);
 }
 
 /* ---- HTTP exchange ----------------------------------------------------- */
@@ -375,7 +495,7 @@ static void exchange_done(struct px_session *s)
 	s->phase = PX_HEAD;
 	s->bytes_up = s->bytes_down = 0;
 	evbuffer_drain(s->head, evbuffer_get_length(s->head));
-	bufferevent_enable(s->cli, EV_READ);
+	read_on(s, s->cli);
 	arm_timer(s, s->srv->cfg.head_timeout_s);
 	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
 		on_head(s);
@@ -399,7 +519,7 @@ static void forward_request_body(struct px_session *s)
 		session_close(s, "bad_request");
 		return;
 	}
-	send_body(s->head, s->cli, s->up, (size_t)n);
+	send_body(s, s->cli, s->up, (size_t)n);
 	if (!s->req.done && s->cli_eof) {
 		session_close(s, NULL); /* the body ended with the connection */
 		return;
@@ -488,7 +608,7 @@ static void forward_response(struct px_session *s)
 		session_close(s, "bad_request");
 		return;
 	}
-	send_body(s->head, s->up, s->cli, (size_t)n);
+	send_body(s, s->up, s->cli, (size_t)n);
 	maybe_done(s);
 }
 
@@ -497,11 +617,11 @@ static void start_exchange(struct px_session *s)
 	s->phase = PX_EXCHANGE;
 	s->resp_head_seen = false;
 	memset(&s->resp, 0, sizeof(s->resp));
-	bufferevent_setcb(s->up, up_read_cb, up_write_cb, up_event_cb, s);
+	bufferevent_setcb(s->up, NULL, up_write_cb, up_event_cb, s);
 	s->bytes_up += evbuffer_get_length(s->head);
-	bufferevent_enable(s->up, EV_READ); /* EV_WRITE is on from the start */
+	read_on(s, s->up); /* EV_WRITE is on from the start */
 	send_from(s->up, s->head, evbuffer_get_length(s->head));
-	bufferevent_enable(s->cli, EV_READ);
+	read_on(s, s->cli);
 	arm_timer(s, s->srv->cfg.idle_timeout_s);
 	touch(s);
 	forward_request_body(s);
@@ -528,12 +648,12 @@ static void connected(struct px_session *s)
 	arm_timer(s, s->srv->cfg.idle_timeout_s);
 	touch(s);
 	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
-		relay(s->cli, s->up, &s->bytes_up); /* sent before the 200 arrived */
+		relay(s, s->cli, s->up, &s->bytes_up); /* sent before the 200 arrived */
 	if (px_splice_start(s) == 0)
 		return;
-	bufferevent_setcb(s->up, up_read_cb, up_write_cb, up_event_cb, s);
-	bufferevent_enable(s->up, EV_READ);
-	bufferevent_enable(s->cli, EV_READ);
+	bufferevent_setcb(s->up, NULL, up_write_cb, up_event_cb, s);
+	read_on(s, s->up);
+	read_on(s, s->cli);
 }
 
 static void connect_failed(struct px_session *s, const char *detail)
@@ -571,7 +691,6 @@ static void try_connect(struct px_session *s)
 		return;
 	}
 	bufferevent_setcb(s->up, NULL, NULL, up_event_cb, s);
-	bufferevent_setwatermark(s->up, EV_READ, 0, HIGH_WM);
 	if (bufferevent_socket_connect(s->up, (struct sockaddr *)&ss, (int)len) < 0) {
 		int err = errno;
 		if (err == EMFILE || err == ENFILE) {
@@ -584,6 +703,10 @@ static void try_connect(struct px_session *s)
 			return;
 		}
 		connect_failed(s, strerror(err));
+		return;
+	}
+	if (reader_init(s, s->up) < 0) {
+		connect_failed(s, "out of memory");
 		return;
 	}
 	arm_timer(s, s->srv->cfg.connect_timeout_s);
@@ -900,7 +1023,7 @@ static void on_peek(struct px_session *s, bool timed_out)
 		}
 	}
 	evtimer_del(s->timer);
-	bufferevent_disable(s->cli, EV_READ); /* the bytes stay queued for upstream */
+	read_off(s, s->cli); /* the bytes stay queued for upstream */
 	s->t_start = audit_now_ms();
 	s->dns_ms = -1;
 	if (rc != 0) {
@@ -945,7 +1068,7 @@ static void cli_read_cb(struct bufferevent *bev, void *arg)
 			on_head(s);
 		break;
 	case PX_TUNNEL:
-		relay(s->cli, s->up, &s->bytes_up);
+		relay(s, s->cli, s->up, &s->bytes_up);
 		break;
 	case PX_EXCHANGE:
 		forward_request_body(s);
@@ -954,7 +1077,7 @@ static void cli_read_cb(struct bufferevent *bev, void *arg)
 	case PX_CONNECT:
 		break; /* bytes sent early wait in the input for the tunnel or the exchange */
 	default:
-		bufferevent_disable(s->cli, EV_READ);
+		read_off(s, s->cli);
 		break;
 	}
 }
@@ -966,11 +1089,11 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
 	(void)bev;
 	touch(s);
 	if (s->phase == PX_TUNNEL)
-		relay(s->up, s->cli, &s->bytes_down);
+		relay(s, s->up, s->cli, &s->bytes_down);
 	else if (s->phase == PX_EXCHANGE)
 		forward_response(s);
 	else
-		bufferevent_disable(s->up, EV_READ);
+		read_off(s, s->up);
 }
 
 static void cli_write_cb(struct bufferevent *bev, void *arg)
@@ -1002,11 +1125,11 @@ static void tunnel_eof(struct px_session *s, bool from_client)
 {
 	if (from_client) {
 		s->cli_eof = true;
-		relay(s->cli, s->up, &s->bytes_up);
+		relay(s, s->cli, s->up, &s->bytes_up);
 		drained(s, s->up);
 	} else {
 		s->up_eof = true;
-		relay(s->up, s->cli, &s->bytes_down);
+		relay(s, s->up, s->cli, &s->bytes_down);
 		drained(s, s->cli);
 	}
 	if (s->cli_eof && s->up_eof && s->up_shut && s->cli_shut)
@@ -1052,7 +1175,7 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (s->phase == PX_EXCHANGE && (what & BEV_EVENT_EOF) && s->resp_head_seen &&
 	    s->resp.kind == HTTP_BODY_CLOSE) {
 		long n = body_bytes(&s->resp, bufferevent_get_input(s->up), &s->bytes_down);
-		send_body(s->head, s->up, s->cli, n > 0 ? (size_t)n : 0);
+		send_body(s, s->up, s->cli, n > 0 ? (size_t)n : 0);
 		s->resp.done = true;
 		s->req.done = true;
 		s->client_keep = false;
@@ -1135,9 +1258,12 @@ static struct px_session *session_new(struct px_server *srv, evutil_socket_t fd)
 		px_session_free(s);
 		return NULL;
 	}
-	bufferevent_setcb(s->cli, cli_read_cb, cli_write_cb, cli_event_cb, s);
-	bufferevent_setwatermark(s->cli, EV_READ, 0, HIGH_WM);
-	bufferevent_enable(s->cli, EV_READ);
+	bufferevent_setcb(s->cli, NULL, cli_write_cb, cli_event_cb, s);
+	if (reader_init(s, s->cli) < 0) {
+		px_session_free(s);
+		return NULL;
+	}
+	read_on(s, s->cli);
 	return s;
 }
 

@@ -251,6 +251,7 @@ int px_splice_start(struct px_session *s)
 	 * registered throughout: the change list then has nothing to apply. */
 	event_add(sp->dir[0].rd, NULL);
 	event_add(sp->dir[1].rd, NULL);
+	px_readers_drop(s);
 	/* the sockets change owner: the bufferevents go, their fds stay open */
 	bufferevent_setfd(s->cli, -1);
 	bufferevent_setfd(s->up, -1);
