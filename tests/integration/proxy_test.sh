@@ -157,6 +157,30 @@ check "persistent client connection: three requests, one TCP connection" \
 check "HEAD answers keep the connection framed: two on one connection" \
 	eq "$("${CURL[@]}" -I -w '%{http_code}:%{num_connects} ' -o /dev/null -o /dev/null \
 		http://allowed.test/ http://allowed.test/a)" "200:1 200:0 "
+check "64 MiB answer relayed whole" \
+	eq "$("${CURL[@]}" -o /dev/null -w '%{size_download}' http://allowed.test/big)" "67108864"
+head -c $((8 * 1024 * 1024)) /dev/urandom >"$D/upload"
+check "8 MiB request body echoed back byte for byte" \
+	eq "$("${CURL[@]}" --data-binary @"$D/upload" http://198.51.100.10:8081/echo | sha256sum | cut -d' ' -f1)" \
+	"$(sha256sum <"$D/upload" | cut -d' ' -f1)"
+# three requests in one write, two origins: answered in order on one connection
+pipelined=$(in_host python3 - <<'PY'
+import re
+import socket
+s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+req = "GET http://%s/ HTTP/1.1\r\nHost: x\r\n%s\r\n"
+s.sendall((req % ("allowed.test", "") + req % ("x.wild.test", "") +
+           req % ("allowed.test", "Connection: close\r\n")).encode())
+got = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+print(" ".join(h.decode() for h in re.findall(rb"hello from (\S+)", got)))
+PY
+)
+check "pipelined requests answered in order" eq "$pipelined" "allowed.test x.wild.test allowed.test"
 check "a request followed by a half-close is answered" \
 	eq "$(printf 'GET http://allowed.test/ HTTP/1.1\r\nHost: allowed.test\r\n\r\n' |
 		in_host python3 "$HERE/rawreq.py" 127.0.0.1 3128 halfclose)" "200 -"
