@@ -11,7 +11,9 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@ struct audit {
 	bool own_fd;
 	bool failed;
 	int held;
+	size_t piece;       /* largest write that cannot interleave with another writer's */
 	struct event *soon; /* audit_write_soon's flush, queued behind the pass's events */
 	bool soon_queued;
 	size_t len;  /* bytes waiting in buf */
@@ -47,6 +50,9 @@ int audit_open(const char *path, const char *server, struct audit **out)
 		}
 		a->own_fd = true;
 	}
+	/* appends to a regular file do not interleave; to a pipe, only up to PIPE_BUF */
+	struct stat st;
+	a->piece = fstat(a->fd, &st) == 0 && S_ISREG(st.st_mode) ? AUDIT_BUF : PIPE_BUF;
 	a->server = strdup(server ? server : "");
 	if (!a->server) {
 		audit_close(a);
@@ -207,10 +213,28 @@ static int report(struct audit *a, int rc)
 	return rc;
 }
 
+/* Write the waiting lines, whole lines at a time in pieces that other
+ * processes writing the same log (proxy workers) cannot split. */
 static int flush(struct audit *a)
 {
-	int rc = a->len ? write_all(a->fd, a->buf, a->len) : 0;
+	size_t done = 0;
+	int rc = 0;
 
+	while (rc == 0 && done < a->len) {
+		size_t n = a->len - done;
+		if (n > a->piece) {
+			const char *p = a->buf + done, *nl = p + a->piece;
+			while (nl > p && nl[-1] != '\n')
+				nl--;
+			if (nl == p) { /* one line longer than a piece: it goes whole */
+				const char *end = memchr(p + a->piece, '\n', n - a->piece);
+				nl = end ? end + 1 : p + n;
+			}
+			n = (size_t)(nl - p);
+		}
+		rc = write_all(a->fd, a->buf + done, n);
+		done += n;
+	}
 	a->len = 0;
 	return report(a, rc);
 }

@@ -2,6 +2,7 @@
 #ifndef SLUICE_PROXY_H
 #define SLUICE_PROXY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct event_base;
@@ -20,6 +21,7 @@ struct px_config {
 	unsigned head_timeout_s;   /* waiting for a request head */
 	unsigned connect_timeout_s; /* per upstream address */
 	unsigned idle_timeout_s;   /* tunnel or exchange with no traffic */
+	bool reuseport;            /* px_server_listen shares its address with other workers (SO_REUSEPORT) */
 };
 
 /* Fill cfg's limits with the defaults. */

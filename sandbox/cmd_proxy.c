@@ -1,14 +1,32 @@
 /* cmd_proxy.c: `sluice proxy`, the proxy on its own for build servers and
- * containers. */
+ * containers.
+ *
+ * With --workers N (N > 1) the first process loads the policy once to check
+ * it, then starts N workers and only waits. Each worker is a whole proxy:
+ * its own loop, resolver, log descriptor and descriptor limit, listening on
+ * sockets of its own with SO_REUSEPORT, among which the kernel spreads new
+ * connections. INT and TERM are passed on; when one worker ends without
+ * being asked, the others are stopped and its status is the exit status.
+ */
 #include <errno.h>
 #include <event2/event.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "daemon.h"
 #include "log.h"
 #include "policy.h"
 #include "proxy.h"
+#include "span.h"
+
+#define MAX_WORKERS 64
+
+static const char usage[] = "usage: sluice proxy --listen ADDR:PORT... --policy FILE [--log PATH] "
+			    "[--resolver IP[:PORT]] [--workers N]";
 
 static int listen_all(struct px_server *srv, struct cli_opt *listen)
 {
@@ -23,6 +41,114 @@ static int listen_all(struct px_server *srv, struct cli_opt *listen)
 	return 0;
 }
 
+/* One proxy process; worker is 0 when it is the only one. */
+static int serve(struct cli_opt *opts, unsigned worker, unsigned nworkers)
+{
+	struct daemon d = { 0 };
+	struct px_server *srv = NULL;
+	struct cli_opt *listen = cli_get(opts, "--listen");
+	int rc = daemon_setup(&d, cli_get(opts, "--policy")->values[0], cli_get(opts, "--log"),
+			      cli_get(opts, "--resolver"), 0, 0);
+
+	if (rc == 0) {
+		struct px_config cfg = { .pol = d.pol, .audit = d.audit, .rsv = d.rsv, .reuseport = worker > 0 };
+		px_config_defaults(&cfg);
+		rc = px_server_new(d.base, &cfg, &srv) < 0 ? 1 : listen_all(srv, listen);
+	}
+	if (rc == 0) {
+		char who[32] = "";
+		if (worker)
+			snprintf(who, sizeof(who), " worker %u/%u:", worker, nworkers);
+		log_msg("proxy:%s policy '%s' (%s), listening on %zu address(es)", who, d.pol->name,
+			d.pol->mode == POL_REPORT ? "report" : "enforce", listen->n);
+		event_base_dispatch(d.base);
+	}
+	px_server_free(srv);
+	daemon_free(&d);
+	return rc;
+}
+
+static int status_code(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void stop_all(const pid_t *pid, unsigned n, int sig)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (pid[i] > 0)
+			kill(pid[i], sig);
+}
+
+static int run_workers(struct cli_opt *opts, unsigned n)
+{
+	struct policy *pol = cmd_load_policy(cli_get(opts, "--policy")->values[0]);
+	if (!pol)
+		return 2;
+	pol_free(pol);
+
+	sigset_t wait_for, old;
+	sigemptyset(&wait_for);
+	sigaddset(&wait_for, SIGINT);
+	sigaddset(&wait_for, SIGTERM);
+	sigaddset(&wait_for, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &wait_for, &old);
+
+	pid_t pid[MAX_WORKERS] = { 0 }, self = getpid();
+	unsigned alive = 0;
+	int result = 0;
+	bool stopping = false;
+	for (unsigned i = 0; i < n && !stopping; i++) {
+		pid_t p = fork();
+		if (p == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGTERM); /* the first process went: so do the workers */
+			if (getppid() != self)
+				_exit(1);
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			_exit(serve(opts, i + 1, n));
+		}
+		if (p < 0) {
+			log_msg("proxy: cannot start worker %u: %s", i + 1, strerror(errno));
+			result = 1;
+			stopping = true;
+			break;
+		}
+		pid[i] = p;
+		alive++;
+	}
+	if (stopping)
+		stop_all(pid, n, SIGTERM);
+	while (alive > 0) {
+		int sig = 0;
+		if (sigwait(&wait_for, &sig) != 0)
+			continue;
+		if (sig != SIGCHLD) {
+			stopping = true;
+			stop_all(pid, n, sig);
+			continue;
+		}
+		int st;
+		pid_t p;
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+			for (unsigned i = 0; i < n; i++)
+				if (pid[i] == p)
+					pid[i] = 0;
+			alive--;
+			int code = status_code(st);
+			if (!stopping) {
+				log_msg("proxy: a worker ended (status %d); stopping the others", code);
+				stopping = true;
+				result = code ? code : 1;
+				stop_all(pid, n, SIGTERM);
+			} else if (code > result) {
+				result = code;
+			}
+		}
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return result;
+}
+
 int cmd_proxy(int argc, char **argv)
 {
 	struct cli_opt opts[] = {
@@ -30,32 +156,22 @@ int cmd_proxy(int argc, char **argv)
 		{ .name = "--policy", .has_arg = true },
 		{ .name = "--log", .has_arg = true },
 		{ .name = "--resolver", .has_arg = true },
+		{ .name = "--workers", .has_arg = true },
 		{ .name = NULL },
 	};
-	struct daemon d = { 0 };
-	struct px_server *srv = NULL;
-	struct cli_opt *listen = cli_get(opts, "--listen");
+	struct cli_opt *workers = cli_get(opts, "--workers");
+	unsigned long n = 1;
 
 	int first = cli_parse(argc, argv, 2, opts);
 	if (first < 0)
 		return 2;
-	if (first < argc || listen->n == 0 || cli_get(opts, "--policy")->n == 0) {
-		log_msg("usage: sluice proxy --listen ADDR:PORT... --policy FILE [--log PATH] [--resolver IP[:PORT]]");
+	if (first < argc || cli_get(opts, "--listen")->n == 0 || cli_get(opts, "--policy")->n == 0) {
+		log_msg("%s", usage);
 		return 2;
 	}
-	int rc = daemon_setup(&d, cli_get(opts, "--policy")->values[0], cli_get(opts, "--log"),
-			      cli_get(opts, "--resolver"), 0, 0);
-	if (rc == 0) {
-		struct px_config cfg = { .pol = d.pol, .audit = d.audit, .rsv = d.rsv };
-		px_config_defaults(&cfg);
-		rc = px_server_new(d.base, &cfg, &srv) < 0 ? 1 : listen_all(srv, listen);
+	if (workers->n && span_to_uint(span_str(workers->values[0]), 1, MAX_WORKERS, &n) < 0) {
+		log_msg("invalid --workers '%s': want a number from 1 to %d", workers->values[0], MAX_WORKERS);
+		return 2;
 	}
-	if (rc == 0) {
-		log_msg("proxy: policy '%s' (%s), listening on %zu address(es)", d.pol->name,
-			d.pol->mode == POL_REPORT ? "report" : "enforce", listen->n);
-		event_base_dispatch(d.base);
-	}
-	px_server_free(srv);
-	daemon_free(&d);
-	return rc;
+	return n > 1 ? run_workers(opts, (unsigned)n) : serve(opts, 0, 1);
 }

@@ -218,6 +218,31 @@ check "report mode still blocks metadata names" eq "$(via http://metadata.google
 kill "$SLUICE_PID"; wait "$SLUICE_PID" 2>/dev/null
 sed -i '/^mode: report/d' "$D/policy.yaml"
 
+# ---- workers -----------------------------------------------------------------
+start_workers() {
+	world_bg "$NS_HOST" "$SLUICE" proxy --listen 127.0.0.1:3128 --policy "$D/policy.yaml" --log "$D/workers.log" \
+		--resolver 198.51.100.53 --workers 2 2>>"$D/sluice.err"
+	SLUICE_PID=$!
+	wait_port "$NS_HOST" 127.0.0.1 3128
+}
+start_workers
+for i in $(seq 40); do via "http://allowed.test/w$i"; done >"$D/workers.out"
+check "--workers 2: forty requests answered" eq "$(grep -c '^200 ' "$D/workers.out")" "40"
+check "  every line of the shared log whole, one decision each" \
+	eq "$(jq -r 'select(.phase=="decision") | .host' "$D/workers.log" | grep -c '^allowed.test$')" "40"
+check "  both workers served (two session prefixes)" \
+	eq "$(jq -r '.session' "$D/workers.log" | cut -d- -f1 | sort -u | wc -l)" "2"
+kill "$SLUICE_PID"
+wait "$SLUICE_PID"
+check "  SIGTERM: the workers stop and the proxy exits 0" eq "$?" "0"
+start_workers
+workers=$(cat "/proc/$SLUICE_PID/task/$SLUICE_PID/children")
+check "  two worker processes" eq "$(wc -w <<<"$workers")" "2"
+kill -KILL "${workers%% *}" # a worker of the proxy this test started
+wait "$SLUICE_PID"
+check "a worker killed: the proxy stops the other and exits 137" eq "$?" "137"
+check "  no worker left behind" bash -c "! kill -0 ${workers##* } 2>/dev/null"
+
 # ---- limits: descriptors and a failing log -------------------------------------
 world_bg "$NS_HOST" prlimit --nofile=40 "$SLUICE" proxy --listen 127.0.0.1:3128 \
 	--policy "$D/policy.yaml" --log "$D/fd.log" --resolver 198.51.100.53 2>>"$D/sluice.err"
