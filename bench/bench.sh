@@ -200,6 +200,18 @@ for p in "${PROXIES[@]}"; do
 	add "$p" idle "$(kv "$out" kib_per_tunnel)"
 done
 
+# 10,000 tunnels need more descriptors than one process may have on a machine
+# whose hard RLIMIT_NOFILE is 20,000: there, sluice --workers 2 holds them.
+BIG=
+if [[ " ${PROXIES[*]} " == *" sluice "* ]] && [ "$IDLE" -lt 10000 ] && [ -z "$QUICK" ]; then
+	start sluicew "$SLUICE" proxy --listen 127.0.0.1:13131 --policy "$RUN/sluice.yaml" --log "$RUN/sluicew-audit.log" --workers 2
+	wait_port 13131
+	kids=$(tr ' ' ',' <"/proc/$PID_sluicew/task/$PID_sluicew/children" | sed 's/,$//')
+	out=$("$LG" idle 127.0.0.1:13131 "$ECHO" 10000 "$kids") || out=""
+	BIG="$(kv "$out" tunnels) tunnels held by sluice --workers 2, $(kv "$out" kib_per_tunnel) KiB each"
+	[ -n "$out" ] || BIG="sluice --workers 2 did not hold 10000 tunnels"
+fi
+
 med() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{a[NR]=$1} END{ if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
 get() { med <<<"${V[$1.$2]:-}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a != "-" && b != "-" && b > 0) printf "%.2f", a / b; else printf "-" }'; }
@@ -230,3 +242,4 @@ row "  p99 (µs)" http_p99
 row "  non-2xx answers" http_non2xx
 row "CPU per request (µs)" http_cpu
 row "idle tunnel, RSS per tunnel (KiB)" idle
+[ -z "$BIG" ] || printf '\n%s\n' "$BIG"

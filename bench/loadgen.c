@@ -11,9 +11,9 @@
  *   loadgen setup PROXY|- TARGET CONC SECONDS
  *       CONC workers loop: connect, CONNECT, 1-byte echo, close. Prints
  *       conn/s and p50/p99 latency of one whole round in microseconds.
- *   loadgen idle PROXY TARGET N PID
+ *   loadgen idle PROXY TARGET N PID[,PID...]
  *       opens N tunnels (each checked with a 1-byte echo), then prints the
- *       growth of PID's resident memory per tunnel in KiB.
+ *       growth of the PIDs' summed resident memory per tunnel in KiB.
  *
  * PROXY and TARGET are IPv4 "A.B.C.D:PORT"; "-" means connect directly.
  * Output: one "key=value ..." line. Exit status 1 on any failure.
@@ -384,10 +384,26 @@ static long rss_kib(int pid)
 	return kib;
 }
 
-static int cmd_idle(const char *proxy, const char *target, int n, int pid)
+/* The summed RSS of "PID[,PID...]" (a proxy's worker processes). */
+static long rss_sum_kib(const char *pids)
+{
+	long sum = 0;
+
+	for (const char *p = pids; *p;) {
+		long kib = rss_kib(atoi(p));
+		if (kib < 0)
+			return -1;
+		sum += kib;
+		p += strcspn(p, ",");
+		p += *p == ',';
+	}
+	return sum;
+}
+
+static int cmd_idle(const char *proxy, const char *target, int n, const char *pids)
 {
 	int *fds = calloc((size_t)n, sizeof(int));
-	long before = rss_kib(pid);
+	long before = rss_sum_kib(pids);
 	char c = 'i';
 
 	for (int i = 0; i < n; i++) {
@@ -398,7 +414,7 @@ static int cmd_idle(const char *proxy, const char *target, int n, int pid)
 		}
 	}
 	sleep(1);
-	long after = rss_kib(pid);
+	long after = rss_sum_kib(pids);
 	printf("tunnels=%d rss_before_kib=%ld rss_after_kib=%ld kib_per_tunnel=%.2f\n", n, before, after,
 	       (double)(after - before) / n);
 	for (int i = 0; i < n; i++)
@@ -422,7 +438,7 @@ int main(int argc, char **argv)
 	if (argc == 6 && strcmp(argv[1], "setup") == 0)
 		return cmd_setup(argv[2], argv[3], atoi(argv[4]), atof(argv[5]));
 	if (argc == 6 && strcmp(argv[1], "idle") == 0)
-		return cmd_idle(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
+		return cmd_idle(argv[2], argv[3], atoi(argv[4]), argv[5]);
 	fprintf(stderr, "usage: loadgen serve|bulk|setup|idle ... (see the header of bench/loadgen.c)\n");
 	return 2;
 }
