@@ -17,9 +17,10 @@
 #include "resolve.h"
 
 #define PX_MAX_LISTENERS 16
-#define PX_PIPE_POOL 64 /* empty pipes kept for tunnels' next bytes; more are closed */
+#define PX_BIG_MAX 16  /* 4 MiB relay buffers in use at once; past that, 64 KiB ones */
+#define PX_BIG_KEEP 2  /* empty 4 MiB buffers kept for the next bytes; more are unmapped */
 
-struct px_splice;
+struct px_relay;
 
 /*
  * Session lifecycle:
@@ -56,11 +57,8 @@ struct px_server {
 	unsigned epoch;
 	int reserve_fd;       /* spare descriptor, released to shed load on EMFILE */
 	struct event *resume; /* re-enables listeners after a descriptor shortage */
-	struct {
-		int fd[2];
-		size_t cap;
-	} pipes[PX_PIPE_POOL];
-	size_t npipes;
+	char *bufs[PX_BIG_KEEP]; /* empty 4 MiB relay buffers */
+	size_t nbufs, big_out;   /* kept; in use */
 };
 
 /* sluice reads a bufferevent's socket itself (session.c): libevent would ask
@@ -111,7 +109,7 @@ struct px_session {
 	bool cli_eof, up_eof;
 	bool up_shut, cli_shut;
 
-	struct px_splice *sp; /* a tunnel relayed with splice(2): cli and up are NULL */
+	struct px_relay *rl; /* a tunnel relayed off the bufferevents: cli and up are NULL */
 };
 
 /* session.c */
@@ -121,14 +119,15 @@ void px_session_free(struct px_session *s);
 /* Log the close record (if the request was allowed) and free the session. */
 void px_session_close(struct px_session *s);
 
-/* splice.c */
-/* Move an established tunnel's sockets to the splice relay. Returns 0, or
+/* relay.c */
+/* Move an established tunnel's sockets to the relay. Returns 0, or
  * -EAGAIN/-ENOMEM with nothing changed (the bufferevent relay goes on). */
-int px_splice_start(struct px_session *s);
-void px_splice_free(struct px_session *s);
-/* Stop reading through the bufferevents (the splice relay takes over). */
+int px_relay_start(struct px_session *s);
+void px_relay_free(struct px_session *s);
+void px_bufs_free(struct px_server *srv);
+
+/* session.c: stop reading through the bufferevents (the relay takes over). */
 void px_readers_drop(struct px_session *s);
-void px_pipes_free(struct px_server *srv);
 
 /* Write a complete error answer straight to a socket that has no session
  * (connection cap, descriptor shortage). */

@@ -211,6 +211,6 @@ void px_server_free(struct px_server *srv)
 		event_free(srv->resume);
 	if (srv->reserve_fd >= 0)
 		close(srv->reserve_fd);
-	px_pipes_free(srv);
+	px_bufs_free(srv);
 	free(srv);
 }

@@ -217,7 +217,7 @@ static void free_up(struct px_session *s)
 void px_session_free(struct px_session *s)
 {
 	rsv_cancel(s->query);
-	px_splice_free(s);
+	px_relay_free(s);
 	free_up(s);
 	reader_free(&s->rcli);
 	if (s->cli)
@@ -649,7 +649,7 @@ static void connected(struct px_session *s)
 	touch(s);
 	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
 		relay(s, s->cli, s->up, &s->bytes_up); /* sent before the 200 arrived */
-	if (px_splice_start(s) == 0)
+	if (px_relay_start(s) == 0)
 		return;
 	bufferevent_setcb(s->up, NULL, up_write_cb, up_event_cb, s);
 	read_on(s, s->up);

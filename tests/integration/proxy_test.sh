@@ -204,6 +204,10 @@ check "tunnel: 20 bursts of 2-4 MiB each come back whole (no bytes parked in the
 read -r grown total < <(SLUICE_PID=$SLUICE_PID in_host env SLUICE_PID=$SLUICE_PID python3 "$HERE/tunnel.py" slowread 127.0.0.1 3128 allowed.test:80)
 check "slow reader: proxy memory stays bounded (grew ${grown} KiB)" test "${grown:-999999}" -lt 8192
 check "  and every byte arrives afterwards" test "${total:-0}" -gt $((64 * 1024 * 1024))
+# 32 backed-up tunnels: 16 hold a 4 MiB buffer, the rest 64 KiB (uncapped: 128 MiB)
+read -r grown delivered < <(in_host env SLUICE_PID=$SLUICE_PID python3 "$HERE/tunnel.py" manyslow 127.0.0.1 3128 allowed.test:80)
+check "32 slow readers: relay buffers stay within their cap (grew ${grown} KiB)" test "${grown:-999999}" -lt $((96 * 1024))
+check "  and all 32 get every byte afterwards" eq "${delivered:-0}" "32"
 
 # ---- report mode -------------------------------------------------------------
 kill "$SLUICE_PID"; wait "$SLUICE_PID" 2>/dev/null

@@ -8,6 +8,9 @@ bursts:    20 bursts of a few MiB to a streaming echo, each read back whole
 slowread:  GET /big through the tunnel, read nothing for a while (the proxy
            must stop reading upstream), print the proxy's RSS growth in KiB
            (pid from $SLUICE_PID), then read it all and print the byte count.
+manyslow:  slowread on 32 tunnels at once (more than the relay's 16 large
+           buffers); prints the RSS growth in KiB and how many tunnels then
+           delivered all of /big.
 """
 import os
 import socket
@@ -36,8 +39,46 @@ def connect(host, port, target):
     return s
 
 
+def get_big(s, target):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.sendall(b"GET /big HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % target.split(":")[0].encode())
+
+
+def read_all(s):
+    total = 0
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            return total
+        total += len(chunk)
+
+
+def many_slow(host, port, target):
+    pid = os.environ["SLUICE_PID"]
+    before = rss_kib(pid)
+    socks = [connect(host, port, target) for _ in range(32)]
+    for s in socks:
+        get_big(s, target)
+    time.sleep(3)
+    grown = rss_kib(pid) - before
+    totals = [0] * len(socks)
+
+    def drain(i):
+        totals[i] = read_all(socks[i])
+
+    threads = [threading.Thread(target=drain, args=(i,)) for i in range(len(socks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(grown, sum(1 for t in totals if t > 64 * 1024 * 1024))
+
+
 def main():
     mode, host, port, target = sys.argv[1:5]
+    if mode == "manyslow":
+        many_slow(host, port, target)
+        return
     s = connect(host, port, target)
     if mode == "halfclose":
         s.sendall(b"ping-through-the-tunnel")
@@ -70,17 +111,10 @@ def main():
     elif mode == "slowread":
         pid = os.environ["SLUICE_PID"]
         before = rss_kib(pid)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        s.sendall(b"GET /big HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % target.split(":")[0].encode())
+        get_big(s, target)
         time.sleep(3)
         grown = rss_kib(pid) - before
-        total = 0
-        while True:
-            chunk = s.recv(1 << 20)
-            if not chunk:
-                break
-            total += len(chunk)
-        print(grown, total)
+        print(grown, read_all(s))
 
 
 if __name__ == "__main__":
