@@ -21,22 +21,31 @@ static int config(struct mnl_socket *nl, uint16_t group, uint16_t attr, const vo
 {
 	char buf[256];
 	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
-	unsigned seq = (unsigned)time(NULL) + attr;
 
 	h->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
 	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	h->nlmsg_seq = seq;
 	struct nfgenmsg *g = mnl_nlmsg_put_extra_header(h, sizeof(*g));
 	g->nfgen_family = AF_UNSPEC;
 	g->version = NFNETLINK_V0;
 	g->res_id = htons(group);
 	mnl_attr_put(h, attr, len, data);
+	return nft_nl_ask(nl, h);
+}
+
+int nft_nl_ask(struct mnl_socket *nl, struct nlmsghdr *h)
+{
+	static unsigned next_seq;
+	char buf[8192]; /* an error ACK carries the request back */
+
+	if (!next_seq)
+		next_seq = (unsigned)time(NULL);
+	h->nlmsg_seq = ++next_seq;
 	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
 		return -errno;
 	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
 	if (n < 0)
 		return -errno;
-	return mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), NULL, NULL) < 0 ? -errno : 0;
+	return mnl_cb_run(buf, (size_t)n, h->nlmsg_seq, mnl_socket_get_portid(nl), NULL, NULL) < 0 ? -errno : 0;
 }
 
 int nft_log_open(uint16_t group, int *fd)

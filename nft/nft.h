@@ -9,6 +9,13 @@
 #include "addr.h"
 
 struct nft_sock;
+struct mnl_socket;
+struct nlmsghdr;
+
+/* Send one netlink request h (its flags asking for an ACK) on nl and read
+ * the answer: 0, or -errno from the kernel's error ACK or the socket. Sets
+ * h's sequence number. For the NFLOG set-up and the sandbox's routes. */
+int nft_nl_ask(struct mnl_socket *nl, struct nlmsghdr *h);
 
 struct nft_conf {
 	uint16_t stub_port;        /* any UDP/TCP :53 goes to 127.0.0.1/::1 here */

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "nft.h"
 #include "sbx.h"
 
 static int write_file(const char *path, const char *text)
@@ -65,11 +65,9 @@ static int default_route(struct mnl_socket *nl, int family, const void *src, siz
 	char buf[1024];
 	struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
 	struct rtmsg *rt;
-	unsigned seq = (unsigned)time(NULL) + (unsigned)family;
 
 	h->nlmsg_type = RTM_NEWROUTE;
 	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
-	h->nlmsg_seq = seq;
 	rt = mnl_nlmsg_put_extra_header(h, sizeof(*rt));
 	rt->rtm_family = (unsigned char)family;
 	rt->rtm_table = RT_TABLE_MAIN;
@@ -78,12 +76,7 @@ static int default_route(struct mnl_socket *nl, int family, const void *src, siz
 	rt->rtm_type = RTN_UNICAST;
 	mnl_attr_put_u32(h, RTA_OIF, if_nametoindex("lo"));
 	mnl_attr_put(h, RTA_PREFSRC, srclen, src);
-	if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0)
-		return -errno;
-	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (n < 0)
-		return -errno;
-	return mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(nl), NULL, NULL) < 0 ? -errno : 0;
+	return nft_nl_ask(nl, h);
 }
 
 int sbx_net_up(void)
