@@ -120,13 +120,13 @@ static void read_off(struct px_session *s, struct bufferevent *bev)
 	reader_sync(r, bev);
 }
 
-/* The input was drained below its limit: reading may go on. */
+/* The input was drained from its limit: reading may go on. */
 static void input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct px_reader *r = arg;
 
 	(void)in;
-	if (info->n_deleted && r->want)
+	if (info->n_deleted && info->orig_size >= HIGH_WM && r->want)
 		reader_sync(r, r->up ? r->s->up : r->s->cli);
 }
 
@@ -144,10 +144,14 @@ static void reader_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n = -1;
 
 	(void)what;
+	if (room == 0) { /* full: wait for the session to drain it */
+		reader_sync(r, bev);
+		return;
+	}
 	errno = ENOMEM;
 	/* a socket bufferevent keeps its input's add side frozen between its own reads */
 	evbuffer_unfreeze(in, 0);
-	int nv = room ? evbuffer_reserve_space(in, (ev_ssize_t)(room < READ_CHUNK ? room : READ_CHUNK), v, 2) : 0;
+	int nv = evbuffer_reserve_space(in, (ev_ssize_t)(room < READ_CHUNK ? room : READ_CHUNK), v, 2);
 	if (nv > 0)
 		n = readv(fd, (struct iovec *)v, nv);
 	if (n > 0) {
@@ -162,7 +166,8 @@ static void reader_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	evbuffer_freeze(in, 0);
 	if (n > 0) {
-		reader_sync(r, bev);
+		if ((size_t)n >= room)
+			reader_sync(r, bev); /* reached the limit: pause */
 		(r->up ? up_read_cb : cli_read_cb)(bev, s);
 		return;
 	}

@@ -201,6 +201,8 @@ check "tunnel passes a half-close both ways" \
 	eq "$(in_host python3 "$HERE/tunnel.py" halfclose 127.0.0.1 3128 198.51.100.10:7007)" "echo:ping-through-the-tunnel"
 check "tunnel: 20 bursts of 2-4 MiB each come back whole (no bytes parked in the relay)" \
 	eq "$(in_host python3 "$HERE/tunnel.py" bursts 127.0.0.1 3128 198.51.100.10:7008)" "bursts:20 ok"
+check "tunnel: 2 MiB sent with the CONNECT, before the 200, all echoed" \
+	eq "$(in_host python3 "$HERE/tunnel.py" early 127.0.0.1 3128 198.51.100.10:7008)" "early:ok"
 read -r grown total < <(SLUICE_PID=$SLUICE_PID in_host env SLUICE_PID=$SLUICE_PID python3 "$HERE/tunnel.py" slowread 127.0.0.1 3128 allowed.test:80)
 check "slow reader: proxy memory stays bounded (grew ${grown} KiB)" test "${grown:-999999}" -lt 8192
 check "  and every byte arrives afterwards" test "${total:-0}" -gt $((64 * 1024 * 1024))

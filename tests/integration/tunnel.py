@@ -8,6 +8,10 @@ bursts:    20 bursts of a few MiB to a streaming echo, each read back whole
 slowread:  GET /big through the tunnel, read nothing for a while (the proxy
            must stop reading upstream), print the proxy's RSS growth in KiB
            (pid from $SLUICE_PID), then read it all and print the byte count.
+early:     send the CONNECT and 2 MiB in one go, before the 200 (what
+           reaches the proxy before its upstream connect completes waits in
+           its input and must go first); the streaming echo must return all
+           of it, in order: prints "early:ok".
 manyslow:  slowread on 32 tunnels at once (more than the relay's 16 large
            buffers); prints the RSS growth in KiB and how many tunnels then
            delivered all of /big.
@@ -78,6 +82,23 @@ def main():
     mode, host, port, target = sys.argv[1:5]
     if mode == "manyslow":
         many_slow(host, port, target)
+        return
+    if mode == "early":
+        data = os.urandom(2 << 20)
+        c = socket.create_connection((host, int(port)), timeout=20)
+        sender = threading.Thread(target=c.sendall, args=(b"CONNECT %s HTTP/1.1\r\n\r\n" % target.encode() + data,))
+        sender.start()
+        got = b""
+        while len(got) < len(data) + 4096:
+            chunk = c.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+            if b"\r\n\r\n" in got and len(got) - got.index(b"\r\n\r\n") - 4 >= len(data):
+                break
+        sender.join()
+        head, _, body = got.partition(b"\r\n\r\n")
+        print("early:ok" if b" 200 " in head and body == data else "early:%d of %d" % (len(body), len(data)))
         return
     s = connect(host, port, target)
     if mode == "halfclose":
