@@ -20,6 +20,8 @@
 #define MAX_POLICY_BYTES (1u << 20)
 #define MAX_LIST 10000
 #define MAX_ERRORS 100
+#define MAX_PATH_BYTES 4095 /* PATH_MAX less its NUL */
+#define QUOTE_MAX 128       /* bytes of a value that a message quotes */
 
 struct loader {
 	const char *file;
@@ -63,6 +65,63 @@ static void err_at(struct loader *ld, const yaml_mark_t *m, const char *fmt, ...
 static const char *scalar(const yaml_event_t *ev)
 {
 	return (const char *)ev->data.scalar.value;
+}
+
+/* The whole scalar, NULs from "\0" escapes included. */
+static struct span scalar_span(const yaml_event_t *ev)
+{
+	return span_of(scalar(ev), ev->data.scalar.length);
+}
+
+/* The control character (C0, DEL or a UTF-8 C1) at s.p[i], or -1; *w gets
+ * the width in bytes of the character there. */
+static int control_at(struct span s, size_t i, size_t *w)
+{
+	unsigned char c = (unsigned char)s.p[i];
+
+	*w = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (*w > s.len - i)
+		*w = s.len - i;
+	if (c < 0x20 || c == 0x7f)
+		return c;
+	if (c == 0xc2 && *w == 2 && (unsigned char)s.p[i + 1] < 0xa0)
+		return (unsigned char)s.p[i + 1]; /* U+0080..U+009F */
+	return -1;
+}
+
+/* The scalar as a message quotes it: control characters escaped, cut with
+ * "..." at a character boundary when it does not fit in buf. */
+static const char *quote(const yaml_event_t *ev, char buf[QUOTE_MAX])
+{
+	struct span s = scalar_span(ev);
+	size_t n = 0, w;
+
+	for (size_t i = 0; i < s.len; i += w) {
+		int ctl = control_at(s, i, &w);
+		if (n + (ctl >= 0 ? 6 : w) + sizeof("...") > QUOTE_MAX) {
+			memcpy(buf + n, "...", sizeof("..."));
+			return buf;
+		}
+		if (ctl >= 0) {
+			n += (size_t)snprintf(buf + n, QUOTE_MAX - n, ctl < 0x80 ? "\\x%02x" : "\\u%04x", (unsigned)ctl);
+		} else {
+			memcpy(buf + n, s.p + i, w);
+			n += w;
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* "a, b, c": the names name(0) .. name(n - 1), for messages. */
+static const char *join_names(const char *(*name)(unsigned), unsigned n, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < n && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? ", " : "", name(i));
+	return buf;
 }
 
 static struct pol_entry *list_add(struct pol_list *l)
@@ -319,28 +378,147 @@ static void v_env(struct loader *ld, const yaml_event_t *ev)
 		ld->pol->nenv++;
 }
 
+static bool has_control(struct span s)
+{
+	size_t w;
+
+	for (size_t i = 0; i < s.len; i += w)
+		if (control_at(s, i, &w) >= 0)
+			return true;
+	return false;
+}
+
+static bool has_dot_component(struct span s)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i <= s.len; i++) {
+		if (i < s.len && s.p[i] != '/')
+			continue;
+		struct span c = span_sub(s, start, i - start);
+		if ((c.len == 1 && c.p[0] == '.') || (c.len == 2 && c.p[0] == '.' && c.p[1] == '.'))
+			return true;
+		start = i + 1;
+	}
+	return false;
+}
+
+/* Check a path as the policy writes it and put its normal form in out
+ * ("~", "~/a/b" or "/a/b": single slashes, no trailing one). Returns NULL,
+ * or why the path is refused. "~" stays for the sandbox to expand. */
+static const char *norm_path(struct span s, char out[MAX_PATH_BYTES + 1])
+{
+	size_t n = 0;
+
+	if (s.len == 0)
+		return "empty";
+	if (s.len > MAX_PATH_BYTES)
+		return "longer than 4095 bytes";
+	if (has_control(s))
+		return "control character";
+	if (s.p[0] == '~' && s.len > 1 && s.p[1] != '/')
+		return "'~user' is not supported: use '~/' or an absolute path";
+	if (s.p[0] != '/' && s.p[0] != '~')
+		return "must be absolute or start with ~/";
+	for (size_t i = 0; i < s.len; i++)
+		if (s.p[i] != '/' || n == 0 || out[n - 1] != '/')
+			out[n++] = s.p[i];
+	if (n > 1 && out[n - 1] == '/')
+		n--;
+	out[n] = '\0';
+	if (has_dot_component(span_of(out, n)))
+		return "'.' and '..' components are not allowed";
+	return NULL;
+}
+
+/* Add path to l unless it is there already; MAX_LIST entries at most. */
+static void paths_add(struct loader *ld, const yaml_event_t *ev, struct pol_paths *l, const char *key,
+		      const char *path)
+{
+	char q[QUOTE_MAX];
+
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], path) == 0)
+			return;
+	if (l->n >= MAX_LIST) {
+		err_at(ld, &ev->start_mark, "too many paths in '%s' at '%s' (at most %d)", key, quote(ev, q),
+		       MAX_LIST);
+		return;
+	}
+	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	if (v)
+		l->v = v;
+	if (!v || !(l->v[l->n] = strdup(path))) {
+		err_at(ld, &ev->start_mark, "out of memory at '%s'", quote(ev, q));
+		return;
+	}
+	l->n++;
+}
+
+/* One entry of a list of paths (write, hide, show, and paths in unmask). */
+static void parse_path(struct loader *ld, const yaml_event_t *ev, struct pol_paths *l, const char *key)
+{
+	char path[MAX_PATH_BYTES + 1], q[QUOTE_MAX];
+	const char *why = norm_path(scalar_span(ev), path);
+
+	if (why) {
+		err_at(ld, &ev->start_mark, "invalid path '%s' in '%s': %s", quote(ev, q), key, why);
+		return;
+	}
+	if (l == &ld->pol->unmask_paths && (strcmp(path, "/") == 0 || strcmp(path, "~") == 0)) {
+		err_at(ld, &ev->start_mark, "invalid path '%s' in 'unmask': a directory, not a socket file",
+		       quote(ev, q));
+		return;
+	}
+	paths_add(ld, ev, l, key, path);
+}
+
+static void v_write(struct loader *ld, const yaml_event_t *ev)
+{
+	parse_path(ld, ev, &ld->pol->write, "write");
+}
+
+static void v_hide(struct loader *ld, const yaml_event_t *ev)
+{
+	parse_path(ld, ev, &ld->pol->hide, "hide");
+}
+
+static void v_show(struct loader *ld, const yaml_event_t *ev)
+{
+	parse_path(ld, ev, &ld->pol->show, "show");
+}
+
 const char *pol_host_socket_name(unsigned i)
 {
 	static const char *const names[POL_SOCK_COUNT] = {
 		[POL_SOCK_RESOLVED] = "resolved",     [POL_SOCK_DBUS] = "dbus",
 		[POL_SOCK_DOCKER] = "docker",         [POL_SOCK_CONTAINERD] = "containerd",
 		[POL_SOCK_PODMAN] = "podman",         [POL_SOCK_NSCD] = "nscd",
+		[POL_SOCK_SYSTEMD] = "systemd",       [POL_SOCK_SESSION_BUS] = "session-bus",
+		[POL_SOCK_X11] = "x11",               [POL_SOCK_SSH_AGENT] = "ssh-agent",
 	};
 
 	return i < POL_SOCK_COUNT ? names[i] : NULL;
 }
 
+/* A host socket by name, or a socket file by path: anything with a slash
+ * or a leading '~' or '.' is taken as a path and checked like one. */
 static void v_unmask(struct loader *ld, const yaml_event_t *ev)
 {
-	const char *s = scalar(ev);
+	struct span s = scalar_span(ev);
+	char known[256], q[QUOTE_MAX];
 
+	if (s.len == 0 || s.p[0] == '~' || s.p[0] == '.' || span_find(s, '/') >= 0) {
+		parse_path(ld, ev, &ld->pol->unmask_paths, "unmask");
+		return;
+	}
 	for (unsigned i = 0; i < POL_SOCK_COUNT; i++)
-		if (strcmp(s, pol_host_socket_name(i)) == 0) {
+		if (strlen(pol_host_socket_name(i)) == s.len && strcmp(s.p, pol_host_socket_name(i)) == 0) {
 			ld->pol->unmask |= 1u << i;
 			return;
 		}
-	err_at(ld, &ev->start_mark, "unknown host socket '%s' (known: resolved, dbus, docker, containerd, podman, nscd)",
-	       s);
+	err_at(ld, &ev->start_mark, "unknown host socket '%s' (known: %s; or an absolute path to a socket file)",
+	       quote(ev, q), join_names(pol_host_socket_name, POL_SOCK_COUNT, known, sizeof(known)));
 }
 
 static void v_preset(struct loader *ld, const yaml_event_t *ev);
@@ -356,9 +534,18 @@ static const struct key_def keys[] = {
 	{ "allow_private", true, v_private },
 	{ "env", true, v_env },
 	{ "unmask", true, v_unmask },
+	{ "write", true, v_write },
+	{ "hide", true, v_hide },
+	{ "show", true, v_show },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= sizeof(unsigned) * 8, "struct loader's seen has a bit per key");
+
+static const char *key_name(unsigned i)
+{
+	return i < NKEYS ? keys[i].key : NULL;
+}
 
 static bool next_event(struct loader *ld, yaml_parser_t *p, yaml_event_t *ev)
 {
@@ -479,6 +666,7 @@ static bool read_pair(struct loader *ld, yaml_parser_t *p, yaml_event_t *key)
 {
 	yaml_event_t val;
 	const struct key_def *k = NULL;
+	char known[256], q[QUOTE_MAX];
 
 	if (key->type != YAML_SCALAR_EVENT) {
 		err_at(ld, &key->start_mark, "keys must be plain strings");
@@ -486,9 +674,8 @@ static bool read_pair(struct loader *ld, yaml_parser_t *p, yaml_event_t *key)
 	}
 	k = find_key(scalar(key));
 	if (!k) {
-		err_at(ld, &key->start_mark,
-		       "unknown key '%s' (known: version, name, mode, allow, presets, ports, deny, allow_private, env, unmask)",
-		       scalar(key));
+		err_at(ld, &key->start_mark, "unknown key '%s' (known: %s)", quote(key, q),
+		       join_names(key_name, NKEYS, known, sizeof(known)));
 	} else {
 		unsigned bit = 1u << (k - keys);
 		if (ld->seen & bit) {
@@ -693,6 +880,13 @@ static void list_free(struct pol_list *l)
 	free(l->v);
 }
 
+static void paths_free(struct pol_paths *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+}
+
 void pol_free(struct policy *p)
 {
 	if (!p)
@@ -704,6 +898,10 @@ void pol_free(struct policy *p)
 	for (size_t i = 0; i < p->nenv; i++)
 		free(p->env[i]);
 	free(p->env);
+	paths_free(&p->write);
+	paths_free(&p->hide);
+	paths_free(&p->show);
+	paths_free(&p->unmask_paths);
 	free(p->name);
 	free(p);
 }

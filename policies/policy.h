@@ -48,7 +48,20 @@ enum pol_host_socket {
 	POL_SOCK_CONTAINERD,
 	POL_SOCK_PODMAN,
 	POL_SOCK_NSCD,
+	POL_SOCK_SYSTEMD,     /* the systemd manager's private sockets */
+	POL_SOCK_SESSION_BUS, /* the user's D-Bus session bus */
+	POL_SOCK_X11,         /* the X server's socket directory */
+	POL_SOCK_SSH_AGENT,   /* the socket $SSH_AUTH_SOCK names */
 	POL_SOCK_COUNT,
+};
+
+/* Paths from the policy, normalised by the loader: each is "~", "~/..." or
+ * "/...", with single slashes, no trailing slash (except "/") and no "." or
+ * ".." components; "~" is left for the sandbox to expand with the caller's
+ * $HOME. No duplicates, at most 10000. */
+struct pol_paths {
+	char **v;
+	size_t n;
 };
 
 struct policy {
@@ -60,6 +73,10 @@ struct policy {
 	char **env;
 	size_t nenv;
 	unsigned unmask; /* bits (1 << enum pol_host_socket) left reachable in the sandbox */
+	struct pol_paths write;        /* writable besides the working directory */
+	struct pol_paths hide;         /* hidden, besides the built-in credential list */
+	struct pol_paths show;         /* taken off the built-in hidden list */
+	struct pol_paths unmask_paths; /* socket files left reachable (unmask: [/run/x.sock]) */
 };
 
 /* Every error found while loading, each "file:line:col: message". */

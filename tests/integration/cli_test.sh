@@ -20,6 +20,15 @@ out=$("$SLUICE" policy check "$D/bad.yaml" 2>&1)
 check "policy check exits 1 on errors" eq "$?" "1"
 check "  and lists every error with file:line:col" eq "$(printf '%s\n' "$out" | grep -c "^$D/bad.yaml:[0-9]*:[0-9]*: ")" "3"
 
+printf 'version: 1\nwrite: ["~/.npm/", /srv//out]\nhide: ["~/keys"]\nshow: ["~/.npmrc"]\nunmask: [ssh-agent, /run/db.sock]\n' >"$D/fs.yaml"
+check "policy check takes write, hide, show and unmask paths" "$SLUICE" policy check "$D/fs.yaml"
+printf 'version: 1\nwrite: [out]\nunmask: [Docker]\n' >"$D/badfs.yaml"
+out=$("$SLUICE" policy check "$D/badfs.yaml" 2>&1)
+check "policy check refuses a relative path at file:line:col" \
+	grep -qF "$D/badfs.yaml:2:9: invalid path 'out' in 'write': must be absolute or start with ~/" <<<"$out"
+check "  and names the known host sockets" \
+	grep -qE "unknown host socket 'Docker' \(known: resolved, .*, x11, ssh-agent; or an absolute path" <<<"$out"
+
 ex() {
 	"$SLUICE" policy explain "$@" >"$D/out" 2>&1
 	echo "$? $(awk '/^reason:/{print $2}' "$D/out")"

@@ -62,16 +62,198 @@ static void test_loader_errors(void **state)
 	expect_error("version: 1\nallow: [a.com\n", "YAML syntax error");
 }
 
+/* The load fails with exactly one error, want. */
+static void expect_only_error(const char *text, const char *want)
+{
+	struct pol_errors e;
+	struct policy *p = load(text, &e);
+
+	if (p)
+		fail_msg("accepted: %s", text);
+	if (e.n != 1 || strcmp(e.v[0], want) != 0)
+		fail_msg("for %s: expected only '%s', got %zu errors, the first '%s'", text, want, e.n,
+			 e.n ? e.v[0] : "none");
+	pol_errors_free(&e);
+}
+
+/* l holds exactly the n paths in want, in order. */
+static void expect_paths(const struct pol_paths *l, const char *const *want, size_t n)
+{
+	for (size_t i = 0; i < l->n && i < n; i++)
+		if (strcmp(l->v[i], want[i]) != 0)
+			fail_msg("path %zu: expected '%s', got '%s'", i, want[i], l->v[i]);
+	if (l->n != n)
+		fail_msg("expected %zu paths, got %zu", n, l->n);
+}
+
 static void test_unmask(void **state)
 {
 	struct pol_errors e;
-	struct policy *p = load("version: 1\nunmask: [docker, nscd]\n", &e);
+	struct policy *p = load("version: 1\nunmask: [docker, nscd, systemd, session-bus, x11, ssh-agent]\n", &e);
 
 	(void)state;
 	assert_non_null(p);
-	assert_int_equal(p->unmask, (1u << POL_SOCK_DOCKER) | (1u << POL_SOCK_NSCD));
+	assert_int_equal(p->unmask, (1u << POL_SOCK_DOCKER) | (1u << POL_SOCK_NSCD) | (1u << POL_SOCK_SYSTEMD) |
+					    (1u << POL_SOCK_SESSION_BUS) | (1u << POL_SOCK_X11) |
+					    (1u << POL_SOCK_SSH_AGENT));
+	assert_int_equal(p->unmask_paths.n, 0);
 	pol_free(p);
-	expect_error("version: 1\nunmask: [/var/run/docker.sock]\n", "unknown host socket '/var/run/docker.sock'");
+
+	/* Every name the sandbox knows loads as its own bit, and the unknown-name
+	 * error lists each of them. */
+	struct pol_errors bad;
+	assert_null(load("version: 1\nunmask: [Docker]\n", &bad));
+	assert_int_equal(bad.n, 1);
+	assert_non_null(strstr(bad.v[0], "t.yaml:2:10: unknown host socket 'Docker' (known: resolved, dbus,"));
+	for (unsigned i = 0; i < POL_SOCK_COUNT; i++) {
+		char text[128], name[32];
+		assert_non_null(pol_host_socket_name(i));
+		snprintf(text, sizeof(text), "version: 1\nunmask: [%s]\n", pol_host_socket_name(i));
+		p = load(text, &e);
+		assert_non_null(p);
+		assert_int_equal(p->unmask, 1u << i);
+		pol_free(p);
+		snprintf(name, sizeof(name), " %s%s", pol_host_socket_name(i), i + 1 < POL_SOCK_COUNT ? "," : ";");
+		if (!strstr(bad.v[0], name))
+			fail_msg("'%s' missing from: %s", name, bad.v[0]);
+	}
+	assert_null(pol_host_socket_name(POL_SOCK_COUNT));
+	pol_errors_free(&bad);
+}
+
+/* unmask also takes the path of a socket file, checked like write paths. */
+static void test_unmask_paths(void **state)
+{
+	struct pol_errors e;
+	struct policy *p = load("version: 1\nunmask: [docker, /run/postgresql/.s.PGSQL.5432, \"~/.local//db.sock\", "
+				"/run/postgresql/.s.PGSQL.5432/]\n",
+				&e);
+	static const char *const want[] = { "/run/postgresql/.s.PGSQL.5432", "~/.local/db.sock" };
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(p->unmask, 1u << POL_SOCK_DOCKER);
+	expect_paths(&p->unmask_paths, want, 2);
+	pol_free(p);
+	expect_only_error("version: 1\nunmask: [run/docker.sock]\n",
+			  "t.yaml:2:10: invalid path 'run/docker.sock' in 'unmask': must be absolute or start with ~/");
+	expect_only_error("version: 1\nunmask: [\"~bob/.sock\"]\n",
+			  "t.yaml:2:10: invalid path '~bob/.sock' in 'unmask': '~user' is not supported: use '~/' or an "
+			  "absolute path");
+	expect_only_error("version: 1\nunmask: [/run/../x.sock]\n",
+			  "t.yaml:2:10: invalid path '/run/../x.sock' in 'unmask': '.' and '..' components are not allowed");
+	expect_only_error("version: 1\nunmask: [\"\"]\n", "t.yaml:2:10: invalid path '' in 'unmask': empty");
+	expect_only_error("version: 1\nunmask: [//]\n", "t.yaml:2:10: invalid path '//' in 'unmask': a directory, not a socket file");
+	expect_only_error("version: 1\nunmask: [\"~/\"]\n", "t.yaml:2:10: invalid path '~/' in 'unmask': a directory, not a socket file");
+}
+
+/* write, hide and show: normalised, "~" kept for the sandbox, duplicates
+ * (after normalising) dropped, first one kept. */
+static void test_paths(void **state)
+{
+	struct pol_errors e;
+	struct policy *p = load("version: 1\n"
+				"write: [\"~/.npm/\", /srv//out/, \"~\", /, \"~/\", /srv/out, \"~//a///b\", /a/.../b]\n"
+				"hide:\n  - ~/projects/keys\n  - /etc/ssl/private/\n"
+				"show: [\"~/.npmrc\"]\n",
+				&e);
+	static const char *const write[] = { "~/.npm", "/srv/out", "~", "/", "~/a/b", "/a/.../b" };
+	static const char *const hide[] = { "~/projects/keys", "/etc/ssl/private" };
+	static const char *const show[] = { "~/.npmrc" };
+
+	(void)state;
+	if (!p)
+		fail_msg("rejected: %s", e.n ? e.v[0] : "?");
+	expect_paths(&p->write, write, 6);
+	expect_paths(&p->hide, hide, 2);
+	expect_paths(&p->show, show, 1);
+	assert_int_equal(p->unmask_paths.n, 0);
+	pol_free(p);
+
+	p = load("version: 1\n", &e);
+	assert_non_null(p);
+	assert_int_equal(p->write.n + p->hide.n + p->show.n + p->unmask_paths.n, 0);
+	pol_free(p);
+}
+
+static void test_path_errors(void **state)
+{
+	(void)state;
+	expect_only_error("version: 1\nwrite: [\"\"]\n", "t.yaml:2:9: invalid path '' in 'write': empty");
+	expect_only_error("version: 1\nwrite: [/ok, src/out]\n",
+			  "t.yaml:2:14: invalid path 'src/out' in 'write': must be absolute or start with ~/");
+	expect_only_error("version: 1\nhide: [keys]\n",
+			  "t.yaml:2:8: invalid path 'keys' in 'hide': must be absolute or start with ~/");
+	expect_only_error("version: 1\nshow: [\"~other/x\"]\n",
+			  "t.yaml:2:8: invalid path '~other/x' in 'show': '~user' is not supported: use '~/' or an "
+			  "absolute path");
+	expect_only_error("version: 1\nshow: [\"~root\"]\n",
+			  "t.yaml:2:8: invalid path '~root' in 'show': '~user' is not supported: use '~/' or an "
+			  "absolute path");
+	expect_only_error("version: 1\nhide:\n  - /srv/../etc\n",
+			  "t.yaml:3:5: invalid path '/srv/../etc' in 'hide': '.' and '..' components are not allowed");
+	expect_error("version: 1\nwrite: [\"~/..\"]\n", "'.' and '..' components are not allowed");
+	expect_error("version: 1\nwrite: [/a/./b]\n", "'.' and '..' components are not allowed");
+	expect_error("version: 1\nwrite: [/a/.]\n", "'.' and '..' components are not allowed");
+	expect_error("version: 1\nwrite: [/..]\n", "'.' and '..' components are not allowed");
+	/* Control characters, quoted escaped; a NUL must not cut the path short. */
+	expect_only_error("version: 1\nwrite: [\"/a\\tb\"]\n",
+			  "t.yaml:2:9: invalid path '/a\\x09b' in 'write': control character");
+	expect_only_error("version: 1\nwrite: [\"/a\\0b\"]\n",
+			  "t.yaml:2:9: invalid path '/a\\x00b' in 'write': control character");
+	expect_only_error("version: 1\nwrite: [\"/a\\x85b\"]\n",
+			  "t.yaml:2:9: invalid path '/a\\u0085b' in 'write': control character");
+	expect_only_error("version: 1\nwrite: [\"/a\\x7f\"]\n",
+			  "t.yaml:2:9: invalid path '/a\\x7f' in 'write': control character");
+	expect_error("version: 1\nwrite: /srv\n", "'write' takes a list, not '/srv'");
+	expect_error("version: 1\nwrite: [[/srv]]\n", "flat list");
+	expect_error("version: 1\nwrite: []\nwrite: []\n", "duplicate key 'write'");
+
+	/* Every bad entry is listed, the good ones kept going. */
+	struct pol_errors e;
+	assert_null(load("version: 1\nwrite: [a, /ok, b]\nhide: [\"\"]\nshow: [c]\n", &e));
+	assert_int_equal(e.n, 4);
+	assert_non_null(strstr(e.v[0], "t.yaml:2:9: invalid path 'a'"));
+	assert_non_null(strstr(e.v[1], "t.yaml:2:17: invalid path 'b'"));
+	assert_non_null(strstr(e.v[2], "t.yaml:3:8: invalid path ''"));
+	assert_non_null(strstr(e.v[3], "t.yaml:4:8: invalid path 'c'"));
+	pol_errors_free(&e);
+}
+
+/* 4095 bytes is the longest path; the message about a longer one still
+ * says why after quoting the start of the value. */
+static void test_path_length(void **state)
+{
+	static char text[6000];
+	struct pol_errors e;
+	int n;
+
+	(void)state;
+	n = snprintf(text, sizeof(text), "version: 1\nwrite: [/");
+	memset(text + n, 'a', 4094);
+	snprintf(text + n + 4094, sizeof(text) - (size_t)n - 4094, "]\n");
+	struct policy *p = load(text, &e);
+	assert_non_null(p);
+	assert_int_equal(p->write.n, 1);
+	assert_int_equal(strlen(p->write.v[0]), 4095);
+	pol_free(p);
+
+	snprintf(text + n + 4094, sizeof(text) - (size_t)n - 4094, "a]\n");
+	assert_null(load(text, &e));
+	assert_int_equal(e.n, 1);
+	assert_non_null(strstr(e.v[0], "t.yaml:2:9: invalid path '/aaaa"));
+	assert_non_null(strstr(e.v[0], "...' in 'write': longer than 4095 bytes"));
+	assert_true(strlen(e.v[0]) < 256);
+	pol_errors_free(&e);
+}
+
+/* The unknown-key message names every key the loader takes. */
+static void test_unknown_key(void **state)
+{
+	(void)state;
+	expect_only_error("version: 1\nwritable: [/srv]\n",
+			  "t.yaml:2:1: unknown key 'writable' (known: version, name, mode, allow, presets, ports, deny, "
+			  "allow_private, env, unmask, write, hide, show)");
 }
 
 static void test_all_errors_listed(void **state)
@@ -261,6 +443,11 @@ int main(void)
 		cmocka_unit_test(test_loader_errors),
 		cmocka_unit_test(test_all_errors_listed),
 		cmocka_unit_test(test_unmask),
+		cmocka_unit_test(test_unmask_paths),
+		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_path_errors),
+		cmocka_unit_test(test_path_length),
+		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_matcher),
 		cmocka_unit_test(test_report_and_presets),
 		cmocka_unit_test(test_index_order),
