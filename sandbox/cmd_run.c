@@ -7,6 +7,7 @@
  * writes to stdout: it belongs to the command.
  */
 #include <errno.h>
+#include <linux/keyctl.h>
 #include <netinet/in.h>
 #include <event2/event.h>
 #include <poll.h>
@@ -15,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +28,8 @@
 #include "cmds.h"
 #include "daemon.h"
 #include "dns.h"
+#include "filter.h"
+#include "fs.h"
 #include "log.h"
 #include "nft.h"
 #include "policy.h"
@@ -45,6 +50,8 @@ struct run {
 	struct event *nflog_ev;
 	bool nflog_dropped;
 	struct event *sigs[5];
+	struct sbx_notify *notify;  /* refused system calls, answered and logged */
+	struct sbx_fs fs;           /* what the sandbox sees of the host's files */
 	pid_t child;
 	int status;
 	bool exited;
@@ -93,8 +100,14 @@ static int wait_code(pid_t pid)
 
 static void exec_command(char **cmd, char **env)
 {
-	int rc = sbx_drop_caps();
+	int rc = sbx_close_fds(-1);
 
+	/* a session keyring of its own: the caller's keys (tickets, tokens)
+	 * are possessed by whatever shares the caller's */
+	if (rc == 0 && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = sbx_drop_caps();
 	if (rc < 0)
 		fail("cannot drop capabilities", -rc);
 	extern char **environ;
@@ -113,13 +126,18 @@ static void exec_command(char **cmd, char **env)
  */
 static _Noreturn void init_main(char **cmd, char **env)
 {
-	pid_t c = fork();
+	int rc = sbx_fs_proc();
 
+	if (rc < 0)
+		fail("cannot mount the sandbox's /proc", -rc);
+	pid_t c = fork();
 	if (c < 0)
 		fail("cannot start the command", errno);
 	if (c == 0)
 		exec_command(cmd, env);
 	forward_signals(c);
+	sbx_seal();
+	(void)sbx_close_fds(-1);
 	(void)sbx_drop_caps();
 	for (;;) {
 		int st;
@@ -131,38 +149,64 @@ static _Noreturn void init_main(char **cmd, char **env)
 	}
 }
 
-static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, unsigned unmask, uid_t uid,
-		       gid_t gid)
+/* Everything that needs privilege in the new namespaces, before any of the
+ * command's code runs: network, listeners, nft, the filesystem view, the
+ * seccomp filter; then the hand-off, and init. */
+static int build(int sock, const struct sbx_fs *fs, const char **what)
 {
 	int fds[SBX_NFDS], rc;
+	size_t nfds = SBX_NFDS;
 	struct nft_sock *nft;
 	struct nft_conf nc = { SBX_DNS_PORT, SBX_TRANSPARENT_PORT, SBX_LOG_GROUP, false }; /* a fresh namespace */
 
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) < 0)
+	if ((rc = sbx_net_up()) < 0)
+		return *what = "cannot bring up the sandbox's loopback", rc;
+	if ((rc = sbx_listeners(fds)) < 0)
+		return *what = "cannot create the sandbox's listeners", rc;
+	if ((rc = nft_open(&nft)) < 0 || (rc = nft_install(nft, &nc)) < 0)
+		return *what = "cannot load table inet sluice", rc;
+	fds[SBX_NFT] = nft_fd(nft); /* the supervisor fills bound4/bound6 through it */
+	if ((rc = nft_log_open(SBX_LOG_GROUP, &fds[SBX_NFLOG])) < 0)
+		return *what = "cannot join the NFLOG group of rejected packets", rc;
+	const char *step;
+	if ((rc = sbx_fs_apply(fs, &step)) < 0) {
+		log_msg("run: cannot %s: %s", step, strerror(-rc));
+		_exit(EXIT_SLUICE);
+	}
+	if ((fds[SBX_SECCOMP] = sbx_seccomp_install()) == SBX_SECCOMP_NO_LISTENER)
+		nfds--; /* refused calls still fail, without a line on stderr */
+	else if (fds[SBX_SECCOMP] < 0)
+		return *what = "cannot install the seccomp filter", fds[SBX_SECCOMP];
+	if ((rc = sbx_send_fds(sock, fds, nfds)) < 0)
+		return *what = "cannot hand the listeners to the supervisor", rc;
+	for (size_t i = 0; i < nfds; i++)
+		if (i != SBX_NFT)
+			close(fds[i]);
+	nft_close(nft);
+	return 0;
+}
+
+static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, const struct policy *pol,
+		       const struct sbx_fs *fs)
+{
+	const char *what = NULL;
+	int rc;
+
+	/* the supervisor's descriptors (its log, its loop, whatever sluice
+	 * itself inherited) stay with the supervisor */
+	if ((rc = sbx_close_fds(sock)) < 0)
+		fail("cannot close inherited descriptors", -rc);
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC) < 0)
 		fail("the kernel refuses to create user and network namespaces "
 		     "(check /proc/sys/user/max_user_namespaces and kernel.unprivileged_userns_clone)",
 		     errno);
-	if ((rc = sbx_map_ids(uid, gid)) < 0)
+	if ((rc = sbx_map_ids(fs->uid, fs->gid)) < 0)
 		fail("cannot map user and group ids into the sandbox", -rc);
-	if ((rc = sbx_net_up()) < 0)
-		fail("cannot bring up the sandbox's loopback", -rc);
-	if ((rc = sbx_listeners(fds)) < 0)
-		fail("cannot create the sandbox's listeners", -rc);
-	if ((rc = nft_open(&nft)) < 0 || (rc = nft_install(nft, &nc)) < 0)
-		fail("cannot load table inet sluice", -rc);
-	fds[SBX_NFT] = nft_fd(nft); /* the supervisor fills bound4/bound6 through it */
-	if ((rc = nft_log_open(SBX_LOG_GROUP, &fds[SBX_NFLOG])) < 0)
-		fail("cannot join the NFLOG group of rejected packets", -rc);
-	if ((rc = sbx_mask_sockets(unmask)) < 0)
-		fail("cannot mask host sockets", -rc);
-	if ((rc = sbx_send_fds(sock, fds, SBX_NFDS)) < 0)
-		fail("cannot hand the listeners to the supervisor", -rc);
-	for (int i = 0; i < SBX_NLISTEN; i++)
-		close(fds[i]);
-	close(fds[SBX_NFLOG]);
-	nft_close(nft);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* after the id maps: /proc/self files turn root's */
+	if ((rc = build(sock, fs, &what)) < 0)
+		fail(what, -rc);
 	close(sock);
-	char **env = sbx_env(keep, nkeep);
+	char **env = sbx_env(pol, keep, nkeep);
 	if (!env)
 		fail("cannot build the environment", ENOMEM);
 	pid_t init = fork(); /* pid 1 of the sandbox's PID namespace */
@@ -171,6 +215,7 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, un
 	if (init == 0)
 		init_main(cmd, env);
 	forward_signals(init);
+	sbx_seal();
 	(void)sbx_drop_caps(); /* this waiter needs nothing either */
 	_exit(wait_code(init));
 }
@@ -297,6 +342,8 @@ static int serve_fds(struct run *r, int fds[SBX_NFDS])
 	if (dns_server_listen_fds(r->dns, fds[SBX_DNS_UDP4], fds[SBX_DNS_TCP4]) < 0 ||
 	    dns_server_listen_fds(r->dns, fds[SBX_DNS_UDP6], fds[SBX_DNS_TCP6]) < 0)
 		return -ENOMEM;
+	if (fds[SBX_SECCOMP] >= 0 && sbx_notify_new(r->d.base, fds[SBX_SECCOMP], &r->notify) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -313,14 +360,23 @@ static int watch_signals(struct run *r)
 	return 0;
 }
 
-/* Wait (at most 10 s) for the child's listeners. */
+/* Wait (at most 10 s) for the child's listeners (and the seccomp
+ * listener, when the kernel has one). */
 static int receive(int sock, int fds[SBX_NFDS])
 {
 	struct pollfd p = { sock, POLLIN, 0 };
 
 	if (poll(&p, 1, 10000) <= 0)
 		return -ETIMEDOUT;
-	return sbx_recv_fds(sock, fds, SBX_NFDS);
+	int n = sbx_recv_fds(sock, fds, SBX_NFDS);
+	if (n >= 0 && n < SBX_NFDS - 1) {
+		for (int i = 0; i < n; i++)
+			close(fds[i]);
+		return -EPROTO;
+	}
+	if (n == SBX_NFDS - 1)
+		fds[SBX_SECCOMP] = -1;
+	return n < 0 ? n : 0;
 }
 
 static int exit_status(int status)
@@ -354,6 +410,8 @@ static int setup(struct run *r, struct cli_opt *opts, const char *cmd)
 
 static void run_free(struct run *r)
 {
+	sbx_notify_free(r->notify);
+	sbx_fs_done(&r->fs);
 	px_server_free(r->px);
 	dns_server_free(r->dns);
 	bnd_free(r->bindings);
@@ -424,11 +482,21 @@ int cmd_run(int argc, char **argv)
 		keep[i] = r.d.pol->env[i];
 	for (size_t i = 0; keep && i < env->n; i++)
 		keep[r.d.pol->nenv + i] = (char *)env->values[i];
-	r.child = keep ? fork() : -1;
-	if (r.child == 0) {
+	struct cli_opt *pol = cli_get(opts, "--policy"), *log = cli_get(opts, "--log");
+	const char *protect[] = { pol->n ? pol->values[0] : NULL, log->n ? log->values[0] : NULL };
+	if (sbx_fs_plan(r.d.pol, protect, 2, &r.fs) < 0) {
+		free(keep);
 		close(sv[0]);
-		child_main(sv[1], argv + first, keep, nkeep, r.d.pol->unmask, getuid(), getgid());
+		close(sv[1]);
+		run_free(&r);
+		return EXIT_SLUICE;
 	}
+	r.child = keep ? fork() : -1;
+	if (r.child == 0)
+		child_main(sv[1], argv + first, keep, nkeep, r.d.pol, &r.fs);
+	/* the supervisor is out of the command's reach too (after the fork:
+	 * the child writes its id maps as the caller) */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	close(sv[1]);
 	int rc = EXIT_SLUICE;
 	if (r.child < 0)

@@ -1,6 +1,6 @@
-/* confine.c: what the command keeps of the host: no capabilities, a scrubbed
- * environment, and a mount namespace in which host sockets that would
- * resolve or connect for it are masked. */
+/* confine.c: what the command and sluice's own processes in the sandbox
+ * keep of the host: no capabilities, no descriptors but stdio, a scrubbed
+ * environment, and (for sluice's processes) no way to be traced or read. */
 #include <errno.h>
 #include <linux/capability.h>
 #include <linux/securebits.h>
@@ -14,41 +14,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fs.h"
+#include "log.h"
 #include "policy.h"
 #include "sbx.h"
-
-/* Host sockets masked in the sandbox (README lists them too), by the name a
- * policy's unmask key uses to leave them reachable. */
-static const struct {
-	enum pol_host_socket which;
-	const char *path;
-} masked[] = {
-	{ POL_SOCK_RESOLVED, "/run/systemd/resolve/io.systemd.Resolve" }, /* resolves any name */
-	{ POL_SOCK_DBUS, "/run/dbus/system_bus_socket" },     /* reaches resolved and more */
-	{ POL_SOCK_DOCKER, "/var/run/docker.sock" },          /* a runtime opens any connection */
-	{ POL_SOCK_DOCKER, "/run/docker.sock" },
-	{ POL_SOCK_CONTAINERD, "/run/containerd/containerd.sock" },
-	{ POL_SOCK_PODMAN, "/run/podman/podman.sock" },
-	{ POL_SOCK_NSCD, "/run/nscd/socket" },                /* resolves names for its clients */
-};
-
-int sbx_mask_sockets(unsigned unmask)
-{
-	int n = 0;
-
-	/* our mounts stay in our namespace */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return -errno;
-	for (size_t i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
-		struct stat st;
-		if ((unmask & (1u << masked[i].which)) || lstat(masked[i].path, &st) < 0)
-			continue;
-		if (mount("/dev/null", masked[i].path, NULL, MS_BIND, NULL) < 0)
-			return -errno;
-		n++;
-	}
-	return n;
-}
 
 static bool in_base(const char *entry)
 {
@@ -74,7 +43,7 @@ static bool kept(const char *entry, char *const *keep, size_t nkeep)
 	return false;
 }
 
-char **sbx_env(char *const *keep, size_t nkeep)
+char **sbx_env(const struct policy *pol, char *const *keep, size_t nkeep)
 {
 	extern char **environ;
 	static char *const proxy[] = {
@@ -91,9 +60,17 @@ char **sbx_env(char *const *keep, size_t nkeep)
 	char **env = calloc(cap, sizeof(*env));
 	if (!env)
 		return NULL;
-	for (char **e = environ; *e; e++)
-		if (in_base(*e) || kept(*e, keep, nkeep))
+	for (char **e = environ; *e; e++) {
+		const char *which;
+		if (!in_base(*e) && !kept(*e, keep, nkeep))
+			continue;
+		if (sbx_env_masked(pol, *e, &which))
+			log_msg("run: %s is not passed into the sandbox: the socket it names is masked "
+				"(the policy's unmask key can leave it reachable)",
+				which);
+		else
 			env[n++] = *e;
+	}
 	for (size_t i = 0; i < sizeof(proxy) / sizeof(proxy[0]); i++)
 		env[n++] = proxy[i];
 	return env;
@@ -121,4 +98,28 @@ int sbx_drop_caps(void)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
 	return 0;
+}
+
+int sbx_close_fds(int keep)
+{
+	int rc = 0;
+
+	if (keep > 3 && close_range(3, (unsigned)keep - 1, 0) < 0)
+		rc = -errno;
+	if (close_range(keep >= 3 ? (unsigned)keep + 1 : 3, ~0u, 0) < 0)
+		rc = -errno;
+	return rc;
+}
+
+void sbx_seal(void)
+{
+	extern char **environ;
+
+	/* /proc/PID/environ and /proc/PID/mem, ptrace, process_vm_readv and
+	 * pidfd_getfd all need the process to be dumpable (or CAP_SYS_PTRACE
+	 * in the host's user namespace, which the command never has) */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	for (char **e = environ; e && *e; e++)
+		memset(*e, 0, strlen(*e));
+	environ = NULL;
 }

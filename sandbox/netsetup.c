@@ -199,8 +199,9 @@ int sbx_recv_fds(int sock, int *fds, size_t n)
 	if (got != 1)
 		return got < 0 ? -errno : -EPIPE; /* the child failed before the hand-off */
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * n))
+	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > CMSG_LEN(sizeof(int) * n))
 		return -EPROTO;
-	memcpy(fds, CMSG_DATA(c), sizeof(int) * n);
-	return 0;
+	size_t got_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	memcpy(fds, CMSG_DATA(c), sizeof(int) * got_fds);
+	return (int)got_fds;
 }

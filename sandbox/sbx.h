@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct policy;
+
 #define SBX_PROXY_PORT 3128
 #define SBX_TRANSPARENT_PORT 3129
 #define SBX_DNS_PORT 53
@@ -28,6 +30,7 @@ enum sbx_fd {
 	SBX_NLISTEN,                /* listeners above; then the nft and NFLOG netlink sockets */
 	SBX_NFT = SBX_NLISTEN,
 	SBX_NFLOG,
+	SBX_SECCOMP,                /* the filter's notifications; absent without kernel support */
 	SBX_NFDS,
 };
 
@@ -41,18 +44,25 @@ int sbx_net_up(void);
  * 0 or -errno (fds closed). */
 int sbx_listeners(int fds[SBX_NFDS]);
 
-/* Pass fds over a unix socket / receive them. 0 or -errno. */
+/* Pass fds over a unix socket / receive at most n of them. 0 (send) or
+ * the number received, or -errno. */
 int sbx_send_fds(int sock, const int *fds, size_t n);
 int sbx_recv_fds(int sock, int *fds, size_t n);
 
-/* Bind /dev/null over host sockets that would resolve or connect on the
- * sandbox's behalf, except those whose bit (1 << enum pol_host_socket) is in
- * unmask; returns how many were masked, or -errno. */
-int sbx_mask_sockets(unsigned unmask);
+/* The command's environment: a base set of the current one and the names
+ * in keep (less the variables that name a host socket pol leaves masked,
+ * each with a line on stderr), and the proxy variables. NULL-terminated, or
+ * NULL on ENOMEM. */
+char **sbx_env(const struct policy *pol, char *const *keep, size_t nkeep);
 
-/* The command's environment: a base set of the current one, the names in
- * keep, and the proxy variables. NULL-terminated, or NULL on ENOMEM. */
-char **sbx_env(char *const *keep, size_t nkeep);
+/* Close every descriptor above stderr except keep (-1: none). 0 or -errno. */
+int sbx_close_fds(int keep);
+
+/* For sluice's own processes that stay in the sandbox (its init and the
+ * waiter): not dumpable, so the command (same uid) cannot trace them, read
+ * their memory, take their descriptors or read their /proc files; and the
+ * environment they were started with wiped from memory. */
+void sbx_seal(void);
 
 /* No capability left, none to regain: bounding and ambient sets cleared,
  * securebits locked, no_new_privs. 0 or -errno. */

@@ -11,7 +11,8 @@
 WORLD_ID=${WORLD_ID:-$$}
 NS_HOST=slh$WORLD_ID
 NS_NET=sli$WORLD_ID
-WORLD_DIR=$(mktemp -d /tmp/sluice-world.XXXXXX)
+# not under /tmp: the sandbox gets a private /tmp and could not see it there
+WORLD_DIR=$(mktemp -d /var/lib/sluice-world.XXXXXX)
 WORLD_PIDS=()
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
