@@ -3,7 +3,8 @@
 # `sluice run` wraps a command (here a small script standing in for an MCP
 # server) under a policy; the command asks for an allowed host and for hosts
 # the policy refuses, with and without the proxy variables, and tries to get
-# out directly. Then the audit log is shown. Needs root.
+# out directly, to write a host file and to open a vsock socket to the
+# hypervisor. Then the audit log is shown. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests/setup.sh
@@ -30,8 +31,10 @@ say curl -sS --max-time 5 --noproxy '*' http://allowed.test/
 say curl -sS --max-time 5 --noproxy '*' http://198.51.100.10:8080/
 say dig +short allowed.test
 say dig +short other.test
+say sh -c 'echo tampered >> $D/demo.yaml'
+say python3 -c 'import socket; socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)'
 SCRIPT
 echo "\$ sluice run --policy demo.yaml -- sh server.sh"
-in_host "$SLUICE" run --policy "$D/demo.yaml" --log "$D/audit.log" --resolver 198.51.100.53 -- sh "$D/server.sh"
+in_host "$SLUICE" run --policy "$D/demo.yaml" --log "$D/audit.log" --resolver 198.51.100.53 -- sh "$D/server.sh" 2>&1
 echo "--- audit log ($D/audit.log) ---"
 cat "$D/audit.log"
