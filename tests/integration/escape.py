@@ -42,6 +42,7 @@ libc.ptrace.restype = ctypes.c_long
 libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
 PTRACE_ATTACH, PTRACE_DETACH = 16, 17
 SYS_IO_URING_SETUP, SYS_PIDFD_OPEN, SYS_PIDFD_GETFD = 425, 434, 438
+SYS_ADD_KEY, SYS_KEYCTL = 248, 250
 
 
 def ename(e):
@@ -293,6 +294,47 @@ def uring():
         out("io_uring", err())
 
 
+def tty():
+    """TIOCSTI pushes input into the caller's controlling terminal: on a
+    terminal shared with the caller's shell it runs after sluice exits,
+    outside the sandbox. A child with a pty as its controlling terminal
+    tries it."""
+    import fcntl
+    import pty
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            fcntl.ioctl(0, termios.TIOCSTI, b"x")
+            os._exit(0)
+        except OSError as e:
+            os._exit(e.errno)
+    _, st = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(st)
+    os.close(fd)
+    out("TIOCSTI", "worked" if code == 0 else ename(code))
+
+
+KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_SEARCH, KEY_SPEC_SESSION_KEYRING = 1, 10, -3
+
+
+def keyring_hold(cmd):
+    """Join a new session keyring holding the key sluice-test, then run cmd
+    in it (as a shell's login session would pass its keyring on)."""
+    libc.syscall(SYS_KEYCTL, KEYCTL_JOIN_SESSION_KEYRING, None)
+    if libc.syscall(SYS_ADD_KEY, b"user", b"sluice-test", b"SECRET-KEY", 10, KEY_SPEC_SESSION_KEYRING) < 0:
+        sys.exit("add_key: " + err())
+    os.execvp(cmd[0], cmd)
+
+
+def keyring_read():
+    """Whether the session keyring holds the key sluice-test."""
+    ctypes.set_errno(0)
+    found = libc.syscall(SYS_KEYCTL, KEYCTL_SEARCH, KEY_SPEC_SESSION_KEYRING, b"user", b"sluice-test", 0)
+    out("keyring", "found" if found >= 0 else err())
+
+
 def fs(specs):
     for spec in specs:
         op, path = spec.split(":", 1)
@@ -353,6 +395,12 @@ def main():
         families()
     elif cmd == "uring":
         uring()
+    elif cmd == "tty":
+        tty()
+    elif cmd == "keyring-hold":
+        keyring_hold(args)
+    elif cmd == "keyring-read":
+        keyring_read()
     elif cmd == "fs":
         fs(args)
     elif cmd == "hidden":

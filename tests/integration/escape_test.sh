@@ -298,6 +298,16 @@ suite() {
 	check "${P}io_uring_setup fails with EPERM" eq "$(field "$out" io_uring)" "EPERM"
 	check "${P}sluice says: refused io_uring_setup" \
 		eq "$(grep -c '^sluice: run: refused io_uring_setup' "$D/err/$U.uring")" "1"
+	out=$(sb tty python3 "$PROBE" tty)
+	check "${P}ioctl(TIOCSTI) on a terminal fails with EPERM" eq "$(field "$out" TIOCSTI)" "EPERM"
+	check "${P}sluice says: refused ioctl(TIOCSTI)" \
+		eq "$(grep -c '^sluice: run: refused ioctl(TIOCSTI) in the sandbox' "$D/err/$U.tty")" "1"
+	check "${P}outside, a key in the session keyring is found" \
+		eq "$($AS python3 "$PROBE" keyring-hold python3 "$PROBE" keyring-read)" "keyring found"
+	out=$(PRE="python3 $PROBE keyring-hold" sb keyring python3 "$PROBE" keyring-read)
+	check "${P}inside, the caller's session keyring is not there" eq "$out" "keyring ENOKEY"
+	check "${P}/dev holds no disk, only harmless devices" \
+		eq "$(sb dev sh -c 'ls /dev | tr "\n" " "')" "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero "
 
 	# 6. no new user namespaces
 	out=$(sb unshare sh -c 'unshare -U true 2>&1; echo "rc $?"; unshare -Un true 2>&1; echo "rc $?"')
