@@ -10,6 +10,7 @@
  * sandbox's own has none of the host's. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,22 @@ static int scan_file(FILE *f, struct sbx_fs *fs, const struct sbx_paths *unmaske
 	return rc;
 }
 
+/* The network namespace's inode from /proc/PID/ns/net ("net:[N]"); 0 when
+ * it cannot be read (another user's process). readlink is half the cost of
+ * a stat through the magic link, and this runs once per process. */
+static unsigned long netns_of(int proc, const char *pid)
+{
+	char path[300], link[64];
+	unsigned long ino = 0;
+
+	snprintf(path, sizeof(path), "%s/ns/net", pid);
+	ssize_t n = readlinkat(proc, path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return 0;
+	link[n] = '\0';
+	return sscanf(link, "net:[%lu]", &ino) == 1 ? ino : 0;
+}
+
 /* Every socket bound by path in every network namespace a process we can
  * see is in: a socket file visible here may belong to another namespace
  * (a container's, or the host's when sluice runs in a container). */
@@ -163,31 +180,39 @@ static int scan_bound(struct sbx_fs *fs, const struct sbx_paths *unmasked)
 {
 	unsigned long seen[256], firsts[256];
 	size_t nseen = 0, nfirsts = 0;
-	DIR *d = opendir("/proc");
+	int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = proc >= 0 ? fdopendir(dup(proc)) : NULL;
 	struct dirent *e;
 	char path[300];
 	int rc = 0;
 
-	if (!d)
+	if (!d) {
+		if (proc >= 0)
+			close(proc);
 		return 0; /* no procfs: the well-known list still applies */
+	}
 	while (rc == 0 && (e = readdir(d))) {
-		struct stat st;
-		bool known_ns = false;
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/ns/net", e->d_name);
-		if (stat(path, &st) == 0) {
-			for (size_t i = 0; i < nseen && !known_ns; i++)
-				known_ns = seen[i] == st.st_ino;
-			if (known_ns || nseen == N(seen))
-				continue;
-			seen[nseen++] = st.st_ino;
-		}
-		snprintf(path, sizeof(path), "/proc/%s/net/unix", e->d_name);
-		FILE *f = fopen(path, "re");
-		unsigned long first;
-		if (!f)
+		unsigned long ns = netns_of(proc, e->d_name);
+		bool known_ns = false;
+		for (size_t i = 0; ns && i < nseen && !known_ns; i++)
+			known_ns = seen[i] == ns;
+		if (known_ns || (ns && nseen == N(seen)))
 			continue;
+		if (ns)
+			seen[nseen++] = ns;
+		snprintf(path, sizeof(path), "%s/net/unix", e->d_name);
+		int fd = openat(proc, path, O_RDONLY | O_CLOEXEC);
+		FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
+		unsigned long first;
+		if (!f) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		char buf[1024]; /* a namespace told only by its first line is read that far */
+		setvbuf(f, buf, _IOFBF, sizeof(buf));
 		rc = scan_file(f, fs, unmasked, firsts, nfirsts, &first);
 		fclose(f);
 		bool dup = false;
@@ -197,6 +222,7 @@ static int scan_bound(struct sbx_fs *fs, const struct sbx_paths *unmasked)
 			firsts[nfirsts++] = first;
 	}
 	closedir(d);
+	close(proc);
 	return rc;
 }
 
