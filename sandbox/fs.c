@@ -262,8 +262,8 @@ static int plan_cover(struct sbx_fs *fs, const char *path, bool ro)
 		struct sbx_paths *l = ro ? &fs->readonly : &fs->hidden;
 		return paths_has(l, path) ? 0 : sbx_paths_add(l, path);
 	}
-	if (errno != ENOENT || !creatable(fs, path))
-		return 0;
+	if (errno != ENOENT || !creatable(fs, path) || (ro && under_any(&fs->readonly, path)))
+		return 0; /* (a stand-in above it covers it: .git for .git/config) */
 	snprintf(miss, sizeof(miss), "%s", path);
 	for (char *s = strchr(miss + 1, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
@@ -400,7 +400,7 @@ int sbx_fs_plan(const struct policy *pol, const char *const *protect, size_t npr
 
 void sbx_fs_done(struct sbx_fs *fs)
 {
-	for (size_t i = 0; i < fs->nstandins; i++) {
+	for (size_t i = fs->nstandins; i-- > 0;) { /* the innermost first */
 		struct sbx_standin *s = &fs->standins[i];
 		struct stat a, b;
 		/* only when no other sandbox holds it, and it is still ours and empty */
