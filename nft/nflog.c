@@ -5,6 +5,7 @@
  * what the headers' lengths allow. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
@@ -74,10 +75,46 @@ err:
 	return rc;
 }
 
+/* Step over IPv6 extension headers from *off, whose type is *next, to the
+ * transport header (RFC 8200 4; a bounded number of them). false when the
+ * packet ends inside them, or a fragment other than the first leaves no
+ * transport header to read. */
+static bool ip6_skip_ext(const uint8_t *u, size_t len, size_t *off, uint8_t *next)
+{
+	for (int n = 0; n < 8; n++) {
+		size_t hl;
+		switch (*next) {
+		case 0: case 43: case 60: case 135: case 139: case 140: /* hop-by-hop, routing, dst, mobility, HIP, shim6 */
+			if (len < *off + 2)
+				return false;
+			hl = ((size_t)u[*off + 1] + 1) * 8;
+			break;
+		case 44: /* fragment: a port only in the first */
+			if (len < *off + 8 || ((u[*off + 2] << 8 | u[*off + 3]) & 0xfff8))
+				return *next = u[*off], false;
+			hl = 8;
+			break;
+		case 51: /* AH */
+			if (len < *off + 2)
+				return false;
+			hl = ((size_t)u[*off + 1] + 2) * 4;
+			break;
+		default:
+			return true;
+		}
+		if (len < *off + hl)
+			return false;
+		*next = u[*off];
+		*off += hl;
+	}
+	return false;
+}
+
 int nft_pkt_parse(struct span b, struct nft_pkt *p)
 {
 	const uint8_t *u = (const uint8_t *)b.p;
 	size_t l4;
+	bool has_l4 = true;
 
 	memset(p, 0, sizeof(*p));
 	if (b.len < 1)
@@ -90,18 +127,20 @@ int nft_pkt_parse(struct span b, struct nft_pkt *p)
 		memcpy(&p->dst.v4, u + 16, 4);
 		p->proto = u[9];
 		l4 = ihl;
+		has_l4 = ((u[6] << 8 | u[7]) & 0x1fff) == 0; /* not a later fragment */
 	} else if (u[0] >> 4 == 6) {
 		if (b.len < 40)
 			return -EINVAL;
 		p->dst.family = AF_INET6;
 		memcpy(&p->dst.v6, u + 24, 16);
 		addr_unmap(&p->dst);
-		p->proto = u[6]; /* extension headers are not followed: no port then */
+		p->proto = u[6];
 		l4 = 40;
+		has_l4 = ip6_skip_ext(u, b.len, &l4, &p->proto);
 	} else {
 		return -EINVAL;
 	}
-	if ((p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) && b.len >= l4 + 4)
+	if (has_l4 && (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) && b.len >= l4 + 4)
 		p->port = (uint16_t)(u[l4 + 2] << 8 | u[l4 + 3]);
 	return 0;
 }
