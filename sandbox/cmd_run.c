@@ -102,10 +102,6 @@ static void exec_command(char **cmd, char **env)
 {
 	int rc = sbx_close_fds(-1);
 
-	/* a session keyring of its own: the caller's keys (tickets, tokens)
-	 * are possessed by whatever shares the caller's */
-	if (rc == 0 && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
-		rc = -errno;
 	if (rc == 0)
 		rc = sbx_drop_caps();
 	if (rc < 0)
@@ -126,6 +122,10 @@ static void exec_command(char **cmd, char **env)
  */
 static _Noreturn void init_main(char **cmd, char **env)
 {
+	/* the waiter outside the PID namespace is the parent: with it goes init,
+	 * and with init the whole namespace */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail("cannot tie the sandbox to sluice", errno);
 	int rc = sbx_fs_proc();
 
 	if (rc < 0)
@@ -187,7 +187,7 @@ static int build(int sock, const struct sbx_fs *fs, const char **what)
 }
 
 static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, const struct policy *pol,
-		       const struct sbx_fs *fs)
+		       const struct sbx_fs *fs, pid_t supervisor)
 {
 	const char *what = NULL;
 	int rc;
@@ -196,6 +196,16 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, co
 	 * itself inherited) stay with the supervisor */
 	if ((rc = sbx_close_fds(sock)) < 0)
 		fail("cannot close inherited descriptors", -rc);
+	/* a session and process group of its own, so kill(0) and the
+	 * terminal's signals from inside reach only the sandbox; and gone with
+	 * the supervisor, even when something kills it with SIGKILL */
+	if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != supervisor)
+		fail("cannot detach from the caller's session", errno ? errno : ESRCH);
+	/* a session keyring of its own: the caller's keys (tickets, tokens)
+	 * are possessed by whatever shares the caller's (the filter then
+	 * refuses keyctl, so the caller's keyrings cannot be linked back in) */
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0)
+		fail("cannot make the sandbox's session keyring", errno);
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC) < 0)
 		fail("the kernel refuses to create user and network namespaces "
 		     "(check /proc/sys/user/max_user_namespaces and kernel.unprivileged_userns_clone)",
@@ -491,9 +501,10 @@ int cmd_run(int argc, char **argv)
 		run_free(&r);
 		return EXIT_SLUICE;
 	}
+	pid_t supervisor = getpid();
 	r.child = keep ? fork() : -1;
 	if (r.child == 0)
-		child_main(sv[1], argv + first, keep, nkeep, r.d.pol, &r.fs);
+		child_main(sv[1], argv + first, keep, nkeep, r.d.pol, &r.fs, supervisor);
 	/* the supervisor is out of the command's reach too (after the fork:
 	 * the child writes its id maps as the caller) */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -87,6 +87,11 @@ static const struct refusal {
 	/* a terminal shared with the caller's shell would run what the command
 	 * types into it, outside the sandbox, once sluice exits */
 	{ "ioctl", ARG_TTY, "pushing input into the terminal is not allowed" },
+	/* /proc/keys names the caller's keyrings; KEYCTL_LINK of one into the
+	 * sandbox's own session keyring would make its keys readable */
+	{ "keyctl", ARG_ANY, "kernel keyrings are not allowed" },
+	{ "add_key", ARG_ANY, "kernel keyrings are not allowed" },
+	{ "request_key", ARG_ANY, "kernel keyrings are not allowed" },
 };
 #define NREFUSALS (sizeof(refusals) / sizeof(refusals[0]))
 

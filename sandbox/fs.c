@@ -1,6 +1,7 @@
 /* fs.c: the sandbox's view of the host's files (see fs.h for the theory):
  * the plan made by the supervisor, the mounts made by the child and by
  * sluice's init, and the stand-ins' clean-up. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -8,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -18,12 +21,32 @@
 #include "log.h"
 #include "policy.h"
 
+/* What a missing protected path becomes: an empty directory the sandbox
+ * cannot fill, a file whose content keeps the tool working, or nothing
+ * (protected only when it exists, because any stand-in would break the
+ * tool and the path matters only once a protected file names it). */
+enum standin_kind { SI_DIR, SI_COMMONDIR, SI_NONE };
+
 /* Inside every writable directory: what would run code outside the sandbox
  * later when a tool opens that directory (git, editors, MCP clients,
- * direnv, npm and yarn). */
-static const char *const protected_rel[] = {
-	".git/hooks", ".git/config", ".gitmodules", ".mcp.json", ".envrc", ".npmrc", ".yarnrc", ".yarnrc.yml",
-	".vscode", ".idea", ".claude", ".cursor",
+ * direnv, npm and yarn, hook managers). */
+static const struct {
+	const char *rel;
+	enum standin_kind missing;
+	bool not_dir; /* an existing directory stays writable (.git itself) */
+} protected_rel[] = {
+	{ ".git", SI_DIR, true },       /* a new repository's hooks; a .git file naming another gitdir */
+	{ ".git/hooks", SI_DIR, false },
+	{ ".git/config", SI_NONE, false },
+	{ ".git/commondir", SI_COMMONDIR, false }, /* names the directory git takes config and hooks from */
+	{ ".git/config.worktree", SI_NONE, false }, /* read only when the (read-only) config says so */
+	{ ".git/modules", SI_NONE, false },    /* submodules' git directories, with their own hooks */
+	{ ".git/worktrees", SI_NONE, false },  /* linked worktrees' commondir files */
+	{ ".gitmodules", SI_DIR, false },      { ".mcp.json", SI_DIR, false },   { ".envrc", SI_DIR, false },
+	{ ".npmrc", SI_DIR, false },           { ".yarnrc", SI_DIR, false },     { ".yarnrc.yml", SI_DIR, false },
+	{ ".vscode", SI_DIR, false },          { ".idea", SI_DIR, false },       { ".claude", SI_DIR, false },
+	{ ".cursor", SI_DIR, false },          { ".husky", SI_NONE, false },     { ".pre-commit-config.yaml", SI_NONE, false },
+	{ "lefthook.yml", SI_NONE, false },
 };
 
 /* Under the home directory, when a writable directory contains it: what
@@ -38,6 +61,10 @@ static const char *const protected_home[] = {
 static const char *const hidden_home[] = {
 	".ssh", ".aws", ".gnupg", ".kube", ".docker", ".config/gh", ".netrc", ".npmrc", ".pypirc",
 	".mozilla", ".config/google-chrome", ".config/chromium",
+	/* and the other stores of tokens and keys that tools keep in plain files */
+	".git-credentials", ".config/git/credentials", ".config/gcloud", ".azure", ".cargo/credentials",
+	".cargo/credentials.toml", ".claude/.credentials.json", ".pgpass", ".vault-token",
+	".terraform.d/credentials.tfrc.json", ".password-store", ".local/share/keyrings", ".config/hub",
 };
 
 /* A working directory here is not made writable. */
@@ -197,17 +224,36 @@ static int plan_scratch(struct sbx_fs *fs)
 	return 0;
 }
 
+#define STANDIN_XATTR "user.sluice-stand-in"
+
+/* `.git/commondir` saying ".": git's common directory is the git directory
+ * itself, as without the file. */
+static bool make_commondir(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return false;
+	bool ok = write(fd, ".\n", 2) == 2;
+	int e = errno;
+	close(fd);
+	if (!ok)
+		(void)unlink(path);
+	errno = ok ? 0 : e;
+	return ok;
+}
+
 /* A stand-in directory at path, made (or found) and held with a shared
  * lock; the holder re-checks that the locked directory is still the one at
  * path, because a sandbox that ends removes what only it held. 1 when held,
  * 0 when the caller cannot make it (nor, then, can the sandbox), or -errno. */
-static int standin(struct sbx_fs *fs, const char *path)
+static int standin(struct sbx_fs *fs, const char *path, enum standin_kind kind)
 {
 	for (int tries = 0; tries < 4; tries++) {
-		bool made = mkdir(path, 0755) == 0;
+		bool made = kind == SI_DIR ? mkdir(path, 0755) == 0 : make_commondir(path);
 		if (!made && errno != EEXIST)
 			return errno == EACCES || errno == EPERM || errno == EROFS ? 0 : -errno;
-		int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (kind == SI_DIR ? O_DIRECTORY : 0));
 		struct stat a, b;
 		if (fd < 0)
 			return -errno;
@@ -222,6 +268,10 @@ static int standin(struct sbx_fs *fs, const char *path)
 				close(fd);
 				return -ENOMEM;
 			}
+			/* marked, so whichever sandbox ends last removes it, not only
+			 * the one that made it (a user's own empty directory has no mark) */
+			if (made)
+				(void)fsetxattr(fd, STANDIN_XATTR, "1", 1, 0);
 			v[fs->nstandins++] = (struct sbx_standin){ copy, fd, made };
 			return 1;
 		}
@@ -250,31 +300,97 @@ static bool creatable(const struct sbx_fs *fs, const char *path)
 	return writable;
 }
 
-/* path must stay as it is (ro) or unreadable (!ro): cover it if it exists;
- * if not, and the sandbox could create it, cover a stand-in for its first
- * missing component instead. */
-static int plan_cover(struct sbx_fs *fs, const char *path, bool ro)
+static bool empty_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	while (d && n <= 2 && (e = readdir(d)))
+		n++;
+	if (d)
+		closedir(d);
+	return d && n <= 2;
+}
+
+/* path must stay as it is (ro) or unreadable (!ro): cover it if it exists
+ * (a hidden symlink: its target); if not, and the sandbox could create it,
+ * cover a stand-in for its first missing component instead. When a
+ * component on the way is a file (a .git file naming another git
+ * directory), that file is what must stay as it is. */
+static int plan_cover(struct sbx_fs *fs, const char *path, bool ro, enum standin_kind kind)
 {
 	struct stat st;
-	char miss[PATH_MAX];
+	char miss[PATH_MAX], real[PATH_MAX];
 
 	if (lstat(path, &st) == 0) {
+		/* an empty directory may be another sandbox's stand-in: hold it
+		 * like one, so that sandbox's end cannot take it from under ours */
+		if (ro && S_ISDIR(st.st_mode) && empty_dir(path)) {
+			int rc = paths_has(&fs->readonly, path) ? 0 : standin(fs, path, SI_DIR);
+			return rc <= 0 ? rc : sbx_paths_add(&fs->readonly, path);
+		}
+		if (!ro && S_ISLNK(st.st_mode)) {
+			if (!realpath(path, real))
+				return 0; /* dangling: nothing to read */
+			path = real;
+		}
 		struct sbx_paths *l = ro ? &fs->readonly : &fs->hidden;
 		return paths_has(l, path) ? 0 : sbx_paths_add(l, path);
 	}
-	if (errno != ENOENT || !creatable(fs, path) || (ro && under_any(&fs->readonly, path)))
+	if ((errno != ENOENT && errno != ENOTDIR) || !creatable(fs, path) || (ro && under_any(&fs->readonly, path)))
 		return 0; /* (a stand-in above it covers it: .git for .git/config) */
 	snprintf(miss, sizeof(miss), "%s", path);
 	for (char *s = strchr(miss + 1, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
 		if (lstat(miss, &st) < 0)
 			break;
+		if (!S_ISDIR(st.st_mode))
+			return paths_has(&fs->readonly, miss) ? 0 : sbx_paths_add(&fs->readonly, miss);
 		*s = '/';
 	}
+	if (kind == SI_NONE && strcmp(miss, path) == 0)
+		return 0;
 	if (paths_has(&fs->readonly, miss))
 		return 0; /* one stand-in already covers both */
-	int rc = standin(fs, miss);
+	int rc = standin(fs, miss, strcmp(miss, path) == 0 ? kind : SI_DIR);
+	if (rc < 0)
+		log_msg("run: cannot make a stand-in at %s: %s", miss, strerror(-rc));
 	return rc <= 0 ? rc : sbx_paths_add(&fs->readonly, miss);
+}
+
+/* A repository whose (read-only) config sets core.hooksPath inside the
+ * writable directory runs hooks from there (husky's `.husky`): protect it. */
+static int plan_hooks_path(struct sbx_fs *fs, const char *root)
+{
+	char p[PATH_MAX * 2], line[PATH_MAX], real[PATH_MAX];
+	int rc = 0;
+
+	snprintf(p, sizeof(p), "%s/.git/config", strcmp(root, "/") ? root : "");
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return 0;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		char *k = line + strspn(line, " \t"), *v = strchr(k, '=');
+		if (!v || strncasecmp(k, "hookspath", 9) != 0 || strspn(k + 9, " \t") != (size_t)(v - k - 9))
+			continue;
+		v += 1 + strspn(v + 1, " \t");
+		bool quoted = *v == '"';
+		v += quoted;
+		v[strcspn(v, quoted ? "\"\n" : " \t\r\n;#")] = '\0';
+		if (!*v)
+			continue;
+		if (v[0] == '~')
+			snprintf(p, sizeof(p), "%s%s", fs->home, v + 1);
+		else if (v[0] == '/')
+			snprintf(p, sizeof(p), "%s", v);
+		else
+			snprintf(p, sizeof(p), "%s/%s", strcmp(root, "/") ? root : "", v);
+		if (strlen(p) < PATH_MAX)
+			rc = plan_cover(fs, realpath(p, real) ? real : p, true, SI_DIR);
+	}
+	fclose(f);
+	return rc;
 }
 
 static int plan_protected(struct sbx_fs *fs, const char *const *extra, size_t nextra)
@@ -282,21 +398,27 @@ static int plan_protected(struct sbx_fs *fs, const char *const *extra, size_t ne
 	char p[PATH_MAX];
 	int rc;
 
-	for (size_t w = 0; w < fs->writable.n; w++)
+	for (size_t w = 0; w < fs->writable.n; w++) {
 		for (size_t i = 0; i < N(protected_rel); i++) {
+			struct stat st;
 			snprintf(p, sizeof(p), "%s/%s", strcmp(fs->writable.v[w], "/") ? fs->writable.v[w] : "",
-				 protected_rel[i]);
-			if ((rc = plan_cover(fs, p, true)) < 0)
+				 protected_rel[i].rel);
+			if (protected_rel[i].not_dir && lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && !empty_dir(p))
+				continue; /* a repository's own .git: what is in it is covered below */
+			if ((rc = plan_cover(fs, p, true, protected_rel[i].missing)) < 0)
 				return rc;
 		}
+		if ((rc = plan_hooks_path(fs, fs->writable.v[w])) < 0)
+			return rc;
+	}
 	for (size_t i = 0; i < N(protected_home); i++) {
 		snprintf(p, sizeof(p), "%s/%s", fs->home, protected_home[i]);
-		if ((rc = plan_cover(fs, p, true)) < 0)
+		if ((rc = plan_cover(fs, p, true, SI_DIR)) < 0)
 			return rc;
 	}
 	for (size_t i = 0; i < nextra; i++) {
 		char real[PATH_MAX];
-		if (extra[i] && realpath(extra[i], real) && (rc = plan_cover(fs, real, true)) < 0)
+		if (extra[i] && realpath(extra[i], real) && (rc = plan_cover(fs, real, true, SI_NONE)) < 0)
 			return rc;
 	}
 	return 0;
@@ -319,11 +441,11 @@ static int plan_hidden(const struct policy *pol, struct sbx_fs *fs)
 
 	for (size_t i = 0; i < N(hidden_home); i++) {
 		snprintf(p, sizeof(p), "%s/%s", fs->home, hidden_home[i]);
-		if (!shown(pol, fs->home, p) && (rc = plan_cover(fs, p, false)) < 0)
+		if (!shown(pol, fs->home, p) && (rc = plan_cover(fs, p, false, SI_DIR)) < 0)
 			return rc;
 	}
 	for (size_t i = 0; i < pol->hide.n; i++)
-		if (expand(fs->home, pol->hide.v[i], p, sizeof(p)) == 0 && (rc = plan_cover(fs, p, false)) < 0)
+		if (expand(fs->home, pol->hide.v[i], p, sizeof(p)) == 0 && (rc = plan_cover(fs, p, false, SI_DIR)) < 0)
 			return rc;
 	return 0;
 }
@@ -403,10 +525,13 @@ void sbx_fs_done(struct sbx_fs *fs)
 	for (size_t i = fs->nstandins; i-- > 0;) { /* the innermost first */
 		struct sbx_standin *s = &fs->standins[i];
 		struct stat a, b;
-		/* only when no other sandbox holds it, and it is still ours and empty */
-		if (s->made && flock(s->fd, LOCK_EX | LOCK_NB) == 0 && fstat(s->fd, &a) == 0 &&
+		char mark;
+		/* only when no other sandbox holds it, and it is still a stand-in
+		 * (made here, or marked by the sluice that made it) and empty */
+		if ((s->made || fgetxattr(s->fd, STANDIN_XATTR, &mark, 1) == 1) && flock(s->fd, LOCK_EX | LOCK_NB) == 0 &&
+		    fstat(s->fd, &a) == 0 &&
 		    lstat(s->path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-			(void)rmdir(s->path);
+			(void)(S_ISDIR(b.st_mode) ? rmdir(s->path) : b.st_size == 2 ? unlink(s->path) : 0);
 		close(s->fd);
 		free(s->path);
 	}
@@ -426,23 +551,19 @@ void sbx_fs_done(struct sbx_fs *fs)
 /* ---- the child: mounts ----------------------------------------------------- */
 
 /* Set (or clear) read-only on the mount at path, alone or with every mount
- * below it. mount_setattr changes only that flag; older kernels get a
- * remount that repeats the flags the mount has (they may be locked). */
+ * below it; nodev too when asked (the host's device nodes and FIFOs are
+ * not files a read-only mount stops). mount_setattr (Linux 5.12) changes
+ * only those flags, whatever else a mount has locked; there is no safe
+ * stand-in for it on older kernels, which get a clear error instead. */
 static int set_ro(const char *path, bool ro, bool recursive)
 {
 	struct mount_attr a = { .attr_set = ro ? MOUNT_ATTR_RDONLY : 0, .attr_clr = ro ? 0 : MOUNT_ATTR_RDONLY };
 
+	if (ro && recursive && strcmp(path, "/") == 0)
+		a.attr_set |= MOUNT_ATTR_NODEV;
 	if (mount_setattr(AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &a, sizeof(a)) == 0)
 		return 0;
-	if (errno != ENOSYS)
-		return -errno;
-	struct statvfs sv;
-	if (statvfs(path, &sv) < 0)
-		return -errno;
-	unsigned long f = MS_REMOUNT | MS_BIND | (ro ? MS_RDONLY : 0);
-	f |= (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) | (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
-	     (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0) | (sv.f_flag & ST_RELATIME ? MS_RELATIME : 0);
-	return mount(NULL, path, NULL, f, NULL) < 0 ? -errno : 0;
+	return errno == ENOSYS ? -ENOSYS : -errno;
 }
 
 /* Make the mount point for a carried mount inside a fresh tmpfs. */
@@ -593,29 +714,32 @@ static int hide(const struct sbx_fs *fs)
 	return 0;
 }
 
-/* A /dev of a few harmless devices instead of the host's, where uid 0
- * could open a disk as its owner. */
-static int mount_dev(void)
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+#define NDEV (sizeof(dev_nodes) / sizeof(dev_nodes[0]))
+
+/* Clones of the few harmless host devices the sandbox's /dev gets, taken
+ * before the host's mounts turn nodev. fds[i] is -1 for a device the host
+ * lacks. */
+static void clone_devs(int fds[NDEV])
 {
-	static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+	char path[32];
+
+	for (size_t i = 0; i < NDEV; i++) {
+		snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+		fds[i] = (int)open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	}
+}
+
+/* A /dev of those devices instead of the host's, where uid 0 could open a
+ * disk as its owner. Closes fds. */
+static int mount_dev(int fds[NDEV])
+{
 	static const char *const links[][2] = { { "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" },
 						{ "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
 						{ "ptmx", "pts/ptmx" } };
-	struct carried c[N(nodes)];
 	char path[32];
-	size_t n = 0;
-
-	for (size_t i = 0; i < N(nodes); i++) {
-		snprintf(path, sizeof(path), "/dev/%s", nodes[i]);
-		int fd = (int)open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-		if (fd >= 0)
-			c[n++] = (struct carried){ nodes[i], fd, false };
-	}
 	int rc = mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0 ? -errno : 0;
-	for (size_t i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "/dev/%s", c[i].path);
-		c[i].path = strdup(path);
-	}
+
 	for (size_t i = 0; rc == 0 && i < N(links); i++) {
 		snprintf(path, sizeof(path), "/dev/%s", links[i][0]);
 		if (symlink(links[i][1], path) < 0)
@@ -624,14 +748,15 @@ static int mount_dev(void)
 	if (rc == 0 && (mkdir("/dev/shm", 01777) < 0 || mkdir("/dev/pts", 0755) < 0 ||
 			mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") < 0))
 		rc = -errno;
-	for (size_t i = 0; i < n; i++) {
-		if (!c[i].path)
-			rc = rc ? rc : -ENOMEM;
+	for (size_t i = 0; i < NDEV; i++) {
+		if (fds[i] < 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/%s", dev_nodes[i]);
+		struct carried c = { path, fds[i], false };
 		if (rc == 0)
-			rc = carry_in(&c[i], 1);
+			rc = carry_in(&c, 1);
 		else
-			close(c[i].fd);
-		free((char *)c[i].path);
+			close(fds[i]);
 	}
 	return rc;
 }
@@ -640,7 +765,7 @@ static int mask_sockets(const struct sbx_fs *fs)
 {
 	for (size_t i = 0; i < fs->sockets.n; i++) {
 		struct stat st;
-		if (lstat(fs->sockets.v[i], &st) == 0 && S_ISSOCK(st.st_mode) &&
+		if (lstat(fs->sockets.v[i], &st) == 0 && (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) &&
 		    mount("/dev/null", fs->sockets.v[i], NULL, MS_BIND, NULL) < 0)
 			return -errno;
 	}
@@ -651,7 +776,7 @@ int sbx_fs_apply(const struct sbx_fs *fs, const char **what)
 {
 	struct carried c[64];
 	size_t nc = 0;
-	int rc;
+	int devs[NDEV], rc;
 
 	*what = "make the mounts private";
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -659,9 +784,14 @@ int sbx_fs_apply(const struct sbx_fs *fs, const char **what)
 	*what = "carry paths into the private /tmp";
 	if ((rc = carry_out(fs, c, sizeof(c) / sizeof(c[0]), &nc)) < 0)
 		goto err;
-	*what = "make the host's files read-only";
-	if ((rc = set_ro("/", true, true)) < 0)
+	clone_devs(devs);
+	*what = "make the host's files read-only (mount_setattr needs Linux 5.12 or later)";
+	if ((rc = set_ro("/", true, true)) < 0) {
+		for (size_t i = 0; i < NDEV; i++)
+			if (devs[i] >= 0)
+				close(devs[i]);
 		goto err;
+	}
 	*what = "protect the files that must stay read-only";
 	if ((rc = protect(fs, false)) < 0)
 		goto err;
@@ -669,7 +799,7 @@ int sbx_fs_apply(const struct sbx_fs *fs, const char **what)
 	if ((rc = bind_writable(fs)) < 0)
 		goto err;
 	*what = "make the sandbox's /dev";
-	if ((rc = mount_dev()) < 0)
+	if ((rc = mount_dev(devs)) < 0)
 		goto err;
 	*what = "mount the private /tmp and caches";
 	if ((rc = mount_scratch(fs)) < 0)

@@ -243,7 +243,9 @@ static int scan_dir(struct sbx_fs *fs, const struct sbx_paths *unmasked, const c
 		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
 			continue;
 		(*budget)--;
-		if (e->d_type == DT_SOCK || (e->d_type == DT_UNKNOWN && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)))
+		/* FIFOs too: a read-only mount does not stop writes to one (/run/initctl) */
+		if (e->d_type == DT_SOCK || e->d_type == DT_FIFO ||
+		    (e->d_type == DT_UNKNOWN && lstat(path, &st) == 0 && (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode))))
 			rc = add_masked(fs, unmasked, path);
 		else if (e->d_type == DT_DIR)
 			rc = scan_dir(fs, unmasked, path, depth - 1, budget);

@@ -305,7 +305,9 @@ suite() {
 	check "${P}outside, a key in the session keyring is found" \
 		eq "$($AS python3 "$PROBE" keyring-hold python3 "$PROBE" keyring-read)" "keyring found"
 	out=$(PRE="python3 $PROBE keyring-hold" sb keyring python3 "$PROBE" keyring-read)
-	check "${P}inside, the caller's session keyring is not there" eq "$out" "keyring ENOKEY"
+	check "${P}inside, the caller's session keyring is not there: keyctl is refused" eq "$out" "keyring EPERM"
+	check "${P}sluice says: refused keyctl" \
+		eq "$(grep -c '^sluice: run: refused keyctl in the sandbox' "$D/err/$U.keyring")" "1"
 	check "${P}/dev holds no disk, only harmless devices" \
 		eq "$(sb dev sh -c 'ls /dev | tr "\n" " "')" "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero "
 
