@@ -60,6 +60,16 @@ static const struct range6 blocked6[] = {
 	{ { 0xfe, 0x80 }, 10, "fe80::/10" },
 	{ { 0xfe, 0xc0 }, 10, "fec0::/10" },
 	{ { 0xff }, 8, "ff00::/8" },
+	/* IPv4-translated (RFC 2765): embeds any IPv4 address, metadata too */
+	{ { [8] = 0xff, [9] = 0xff }, 96, "::ffff:0:0:0/96" },
+};
+
+/* Everything outside global unicast 2000::/3, for what the rows above do
+ * not name more precisely. */
+static const struct range6 outside6[] = {
+	{ { 0x00 }, 3, "::/3" },
+	{ { 0x40 }, 2, "4000::/2" },
+	{ { 0x80 }, 1, "8000::/1" },
 };
 
 static bool prefix_match(const uint8_t *a, const uint8_t *b, unsigned prefix)
@@ -216,6 +226,10 @@ const char *addr_blocked_range(const struct addr *in)
 	for (size_t i = 0; i < sizeof(blocked6) / sizeof(blocked6[0]); i++)
 		if (prefix_match(a.v6.s6_addr, blocked6[i].base, blocked6[i].prefix))
 			return blocked6[i].text;
+	/* only 2000::/3 is global unicast; the rest is reserved or special */
+	for (size_t i = 0; i < sizeof(outside6) / sizeof(outside6[0]); i++)
+		if (prefix_match(a.v6.s6_addr, outside6[i].base, outside6[i].prefix))
+			return outside6[i].text;
 	return NULL;
 }
 

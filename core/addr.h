@@ -42,7 +42,10 @@ bool addr_equal(const struct addr *a, const struct addr *b);
 void addr_unmap(struct addr *a);
 
 /* The blocked range a falls in (as text, e.g. "10.0.0.0/8"), or NULL when the
- * address is globally reachable. The one classifier used everywhere. */
+ * address is globally reachable. IPv4-mapped IPv6 is classified by its IPv4
+ * address; any other IPv6 address outside global unicast 2000::/3 is blocked
+ * ("::ffff:0:0:0/96", "::/3", ...), and so are the special ranges inside it.
+ * The one classifier used everywhere. */
 const char *addr_blocked_range(const struct addr *a);
 
 /* Text form without port ("192.0.2.1", "2001:db8::1"). */

@@ -90,6 +90,45 @@ int dnsw_read_rr(struct span msg, size_t *off, struct dnsw_rr *rr)
 	return 0;
 }
 
+/*
+ * Client Subnet (RFC 7871 6): family 1 (IPv4) or 2 (IPv6), a source prefix
+ * the family can hold, exactly the address bytes that prefix needs with no
+ * bit set beyond it, and scope 0 as a query must have. The option is never
+ * forwarded, but a malformed one is answered as the malformed query it is.
+ */
+static bool ecs_valid(struct span o)
+{
+	if (o.len < 4)
+		return false;
+	uint16_t family = rd16(o, 0);
+	unsigned source = rd8(o, 2), scope = rd8(o, 3);
+	unsigned max = family == 1 ? 32 : family == 2 ? 128 : 0;
+
+	if (max == 0 || source > max || scope != 0 || o.len - 4 != (source + 7) / 8)
+		return false;
+	return source % 8 == 0 || (rd8(o, o.len - 1) & (0xff >> (source % 8))) == 0;
+}
+
+/* The OPT record's options: code, length, data, each inside its rdata. */
+static int read_options(struct span msg, const struct dnsw_rr *rr)
+{
+	struct span rd = span_sub(msg, rr->rdata_off, rr->rdlen);
+	size_t pos = 0;
+
+	while (pos < rd.len) {
+		if (rd.len - pos < 4)
+			return DNSW_FORMERR;
+		uint16_t code = rd16(rd, pos), len = rd16(rd, pos + 2);
+		pos += 4;
+		if (len > rd.len - pos)
+			return DNSW_FORMERR;
+		if (code == DNSW_OPT_ECS && !ecs_valid(span_sub(rd, pos, len)))
+			return DNSW_FORMERR;
+		pos += len;
+	}
+	return 0;
+}
+
 static int read_opt(struct span msg, size_t *off, struct dnsw_query *q)
 {
 	struct dnsw_rr rr;
@@ -100,7 +139,7 @@ static int read_opt(struct span msg, size_t *off, struct dnsw_query *q)
 	q->udp_size = rr.rclass < 512 ? 512 : rr.rclass;
 	if ((rr.ttl >> 16 & 0xff) != 0)
 		return DNSW_FORMERR; /* only EDNS version 0 exists */
-	return 0;
+	return read_options(msg, &rr);
 }
 
 int dnsw_parse_query(struct span msg, struct dnsw_query *q)
@@ -126,7 +165,10 @@ int dnsw_parse_query(struct span msg, struct dnsw_query *q)
 		if (rc)
 			return rc;
 	}
-	return off == msg.len ? 0 : DNSW_FORMERR;
+	if (off != msg.len)
+		return DNSW_FORMERR;
+	/* a query is never truncated: TC in one is junk or a probe (RFC 1035 4.1.1) */
+	return q->h.flags & DNSW_TC ? DNSW_FORMERR : 0;
 }
 
 /* Copy a (possibly compressed) name at *pos into w; *pos must stay in end. */
@@ -146,6 +188,23 @@ static int expand_fixed(struct span msg, size_t *pos, size_t end, size_t n, stru
 		return -EBADMSG;
 	dnsw_put_bytes(w, msg.p + *pos, n);
 	*pos += n;
+	return 0;
+}
+
+/* SVCB/HTTPS rdata, checked and copied whole (its target is never compressed). */
+static int expand_svcb(struct span msg, size_t *pos, size_t end, struct dnsw_writer *w)
+{
+	unsigned removed;
+	int n = dnsw_svcb_filter(span_sub(msg, *pos, end - *pos), NULL, NULL, w->buf + w->len, w->cap - w->len,
+				 &removed);
+
+	if (n == -EBADMSG || n == -EPERM)
+		return -EBADMSG;
+	*pos = end;
+	if (n < 0)
+		w->overflow = true;
+	else
+		w->len += (size_t)n;
 	return 0;
 }
 
@@ -175,6 +234,10 @@ int dnsw_expand_rdata(struct span msg, const struct dnsw_rr *rr, uint8_t *out, s
 		rc = rc ? rc : expand_name(msg, &pos, end, &w);
 		rc = rc ? rc : expand_fixed(msg, &pos, end, 20, &w);
 		break;
+	case DNSW_T_SVCB:
+	case DNSW_T_HTTPS:
+		rc = expand_svcb(msg, &pos, end, &w);
+		break;
 	default:
 		rc = expand_fixed(msg, &pos, end, rr->rdlen, &w);
 		break;
@@ -184,6 +247,101 @@ int dnsw_expand_rdata(struct span msg, const struct dnsw_rr *rr, uint8_t *out, s
 	if (rc == 0 && w.overflow)
 		rc = -ENOSPC;
 	return rc < 0 ? rc : (int)w.len;
+}
+
+/* ---- SVCB and HTTPS (RFC 9460) ------------------------------------------------ */
+
+/* Whether the mandatory list m names key. */
+static bool svc_mandatory(struct span m, uint16_t key)
+{
+	for (size_t i = 0; i + 1 < m.len; i += 2)
+		if (rd16(m, i) == key)
+			return true;
+	return false;
+}
+
+/*
+ * One ipv4hint/ipv6hint parameter v to w without the addresses blocked_cb
+ * refuses, or nothing at all when none is left. Returns how many are left
+ * or -EBADMSG for a list that is empty or not whole addresses.
+ */
+static int put_hints(struct dnsw_writer *w, uint16_t key, struct span v,
+		     bool (*blocked_cb)(const struct addr *a, const void *arg), const void *arg, unsigned *removed)
+{
+	size_t size = key == DNSW_SVC_IPV4HINT ? 4 : 16, at = w->len;
+	int left = 0;
+
+	if (v.len == 0 || v.len % size != 0)
+		return -EBADMSG;
+	dnsw_put16(w, key);
+	dnsw_put16(w, 0);
+	for (size_t i = 0; i < v.len; i += size) {
+		struct addr a = { .family = size == 4 ? AF_INET : AF_INET6 };
+		memcpy(size == 4 ? (void *)&a.v4 : (void *)&a.v6, v.p + i, size);
+		if (blocked_cb && blocked_cb(&a, arg)) {
+			(*removed)++;
+			continue;
+		}
+		dnsw_put_bytes(w, v.p + i, size);
+		left++;
+	}
+	if (left == 0 && !w->overflow)
+		w->len = at;
+	dnsw_patch16(w, at + 2, (uint16_t)((size_t)left * size));
+	return left;
+}
+
+/* The target name, uncompressed (RFC 9460 2.2); returns the offset after it, or 0. */
+static size_t svc_target_end(struct span rd, size_t pos)
+{
+	for (size_t n = 0; pos < rd.len;) {
+		uint8_t c = rd8(rd, pos);
+		n += 1 + (size_t)c;
+		if ((c & 0xc0) || n > DNSW_NAME_MAX || rd.len - pos < 1 + (size_t)c)
+			return 0;
+		pos += 1 + (size_t)c;
+		if (c == 0)
+			return pos;
+	}
+	return 0;
+}
+
+int dnsw_svcb_filter(struct span rd, bool (*blocked_cb)(const struct addr *a, const void *arg), const void *arg,
+		     uint8_t *out, size_t cap, unsigned *removed)
+{
+	struct dnsw_writer w = { .buf = out, .cap = cap };
+	struct span mandatory = { NULL, 0 };
+	size_t pos = svc_target_end(rd, 2);
+	long prev = -1;
+
+	*removed = 0;
+	if (pos == 0)
+		return -EBADMSG;
+	dnsw_put_bytes(&w, rd.p, pos);
+	while (pos < rd.len) {
+		if (rd.len - pos < 4)
+			return -EBADMSG;
+		uint16_t key = rd16(rd, pos), len = rd16(rd, pos + 2);
+		struct span v = span_sub(rd, pos + 4, len);
+		if ((long)key <= prev || v.len != len)
+			return -EBADMSG;
+		prev = key;
+		if (key == DNSW_SVC_MANDATORY && (len == 0 || len % 2))
+			return -EBADMSG;
+		if (key == DNSW_SVC_MANDATORY)
+			mandatory = v;
+		if (key == DNSW_SVC_IPV4HINT || key == DNSW_SVC_IPV6HINT) {
+			int left = put_hints(&w, key, v, blocked_cb, arg, removed);
+			if (left < 0)
+				return left;
+			if (left == 0 && svc_mandatory(mandatory, key))
+				return -EPERM;
+		} else {
+			dnsw_put_bytes(&w, rd.p + pos, 4 + (size_t)len);
+		}
+		pos += 4 + (size_t)len;
+	}
+	return w.overflow ? -ENOSPC : (int)w.len;
 }
 
 static bool plain_byte(uint8_t c)

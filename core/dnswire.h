@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "addr.h"
 #include "span.h"
 
 #define DNSW_HEADER_LEN 12
@@ -30,16 +31,27 @@ enum dnsw_type {
 	DNSW_T_CNAME = 5,
 	DNSW_T_SOA = 6,
 	DNSW_T_PTR = 12,
+	DNSW_T_HINFO = 13,
 	DNSW_T_MX = 15,
 	DNSW_T_TXT = 16,
 	DNSW_T_AAAA = 28,
 	DNSW_T_SRV = 33,
 	DNSW_T_DNAME = 39,
 	DNSW_T_OPT = 41,
+	DNSW_T_SVCB = 64,
+	DNSW_T_HTTPS = 65,
 	DNSW_T_ANY = 255,
 };
 
 #define DNSW_CLASS_IN 1
+
+/* EDNS option codes the parser checks. */
+#define DNSW_OPT_ECS 8 /* Client Subnet, RFC 7871 */
+
+/* SvcParamKeys (RFC 9460) the answer filter reads. */
+#define DNSW_SVC_MANDATORY 0
+#define DNSW_SVC_IPV4HINT 4
+#define DNSW_SVC_IPV6HINT 6
 
 /* Header flag bits. */
 #define DNSW_QR 0x8000
@@ -92,11 +104,12 @@ int dnsw_read_name(struct span msg, size_t *off, struct dnsw_name *out);
 
 /*
  * Parse a client's query: header, exactly one question, no answer or
- * authority records, at most one additional record which must be EDNS OPT,
- * nothing after it. Returns 0 when the query can be served; an rcode > 0
- * (FORMERR, NOTIMP) to answer with (q->h.id and q->has_question tell what
- * the answer can echo); or -EBADMSG to drop (shorter than a header, or a
- * response rather than a query).
+ * authority records, at most one additional record which must be EDNS OPT
+ * (version 0, its options each within its rdata, a Client Subnet option
+ * valid per RFC 7871), nothing after it, TC clear. Returns 0 when the query
+ * can be served; an rcode > 0 (FORMERR, NOTIMP) to answer with (q->h.id and
+ * q->has_question tell what the answer can echo); or -EBADMSG to drop
+ * (shorter than a header, or a response rather than a query).
  */
 int dnsw_parse_query(struct span msg, struct dnsw_query *q);
 
@@ -105,10 +118,25 @@ int dnsw_read_rr(struct span msg, size_t *off, struct dnsw_rr *rr);
 
 /*
  * Copy rr's rdata to out with every embedded name decompressed (CNAME, NS,
- * PTR, DNAME, MX, SOA, SRV); other types are copied as they are. Returns the
- * length written, or -EBADMSG (rdata does not parse as its type) or -ENOSPC.
+ * PTR, DNAME, MX, SOA, SRV); SVCB and HTTPS are checked with
+ * dnsw_svcb_filter; other types are copied as they are. Returns the length
+ * written, or -EBADMSG (rdata does not parse as its type) or -ENOSPC.
  */
 int dnsw_expand_rdata(struct span msg, const struct dnsw_rr *rr, uint8_t *out, size_t cap);
+
+/*
+ * Copy SVCB/HTTPS rdata (RFC 9460: priority, uncompressed target name,
+ * SvcParams in strictly increasing key order) to out without the ipv4hint
+ * and ipv6hint addresses blocked_cb(addr, arg) returns true for (NULL keeps
+ * all); a hint list left empty is removed with its key. *removed gets how
+ * many addresses went. Returns the length written (never more than
+ * rdata.len), -EBADMSG when the rdata does not parse (truncated, a name
+ * pointer, keys out of order, a hint list empty or not a whole number of
+ * addresses, an odd mandatory list), -EPERM when a hint key listed in
+ * mandatory would be left empty, or -ENOSPC.
+ */
+int dnsw_svcb_filter(struct span rdata, bool (*blocked_cb)(const struct addr *a, const void *arg), const void *arg,
+		     uint8_t *out, size_t cap, unsigned *removed);
 
 /*
  * Presentation text of a wire name ("www.example.com", "." for the root),

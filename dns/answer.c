@@ -6,6 +6,9 @@
 
 #include "dns_int.h"
 
+/* RFC 8482 4.2: the TTL of the HINFO that answers ANY, long enough to absorb repeats. */
+#define HINFO_TTL 3600
+
 /* QTYPEs and meta types the stub does not serve (RFC 6895: 0, OPT, 128-254). */
 static bool unserved_type(uint16_t t)
 {
@@ -108,6 +111,12 @@ void dns_decide(const struct policy *pol, const struct dnsw_query *q, struct dns
 		return;
 	}
 	d->report_only = !d->v.allow;
+	if (q->qtype == DNSW_T_ANY) {
+		/* ANY amplifies and enumerates: RFC 8482's minimal answer, from here */
+		d->hinfo = true;
+		d->rcode = DNSW_NOERROR;
+		return;
+	}
 	d->forward = true;
 }
 
@@ -144,6 +153,20 @@ static void put_opt(struct dnsw_writer *w, const struct dnsw_query *q, uint16_t 
 	(*arcount)++;
 }
 
+/* Whether an address is blocked and not re-allowed by allow_private. */
+static bool refused(const struct policy *pol, const struct addr *x)
+{
+	return addr_blocked_range(x) && !pol_private_allowed(pol, x, 0, NULL);
+}
+
+static bool hint_refused_cb(const struct addr *a, const void *arg)
+{
+	struct addr x = *a;
+
+	addr_unmap(&x);
+	return refused(arg, &x);
+}
+
 /* Whether rr (in blob) is an address record the policy refuses; fills *x. */
 static bool blocked_rr(const struct policy *pol, struct span blob, const struct dnsw_rr *rr, struct addr *x)
 {
@@ -158,7 +181,7 @@ static bool blocked_rr(const struct policy *pol, struct span blob, const struct 
 	} else {
 		return false;
 	}
-	return addr_blocked_range(x) && !pol_private_allowed(pol, x, 0, NULL);
+	return refused(pol, x);
 }
 
 static void put_rr(struct dnsw_writer *w, struct span blob, size_t start, const struct dnsw_rr *rr, uint32_t ttl)
@@ -167,6 +190,32 @@ static void put_rr(struct dnsw_writer *w, struct span blob, size_t start, const 
 	dnsw_put32(w, ttl < rr->ttl ? ttl : rr->ttl);
 	dnsw_put16(w, rr->rdlen);
 	dnsw_put_bytes(w, blob.p + rr->rdata_off, rr->rdlen);
+}
+
+/* An SVCB/HTTPS record with its blocked hints removed, so a client that dials
+ * hints cannot be rebound; one whose SvcParams do not parse, or that would
+ * lose a mandatory hint, is left out. Returns whether it went in. */
+static bool put_svcb(struct dnsw_writer *w, const struct policy *pol, struct span blob, size_t start,
+		     const struct dnsw_rr *rr, uint32_t ttl)
+{
+	size_t at = w->len;
+	unsigned removed;
+
+	dnsw_put_bytes(w, blob.p + start, rr->owner.len + 4);
+	dnsw_put32(w, ttl < rr->ttl ? ttl : rr->ttl);
+	dnsw_put16(w, 0);
+	if (w->overflow)
+		return false;
+	int n = dnsw_svcb_filter(span_sub(blob, rr->rdata_off, rr->rdlen), hint_refused_cb, pol, w->buf + w->len,
+				 w->cap - w->len, &removed);
+	if (n < 0) {
+		w->len = at;
+		w->overflow = n == -ENOSPC;
+		return false;
+	}
+	w->len += (size_t)n;
+	dnsw_patch16(w, at + rr->owner.len + 8, (uint16_t)n);
+	return true;
 }
 
 /* Copy the upstream's records that pass; returns how many went out. */
@@ -182,6 +231,10 @@ static uint16_t put_records(struct dnsw_writer *w, const struct policy *pol, con
 		struct addr x;
 		if (i < from)
 			continue;
+		if (rr.type == DNSW_T_SVCB || rr.type == DNSW_T_HTTPS) {
+			out += put_svcb(w, pol, blob, start, &rr, a->ttl);
+			continue;
+		}
 		if (blocked_rr(pol, blob, &rr, &x)) {
 			if (k->blocked++ == 0)
 				k->first_blocked = x;
@@ -209,6 +262,21 @@ static bool put_upstream(struct dnsw_writer *w, const struct policy *pol, const 
 	return true;
 }
 
+/* RFC 8482 4.2: the minimal answer to ANY, one HINFO with CPU "RFC8482" and
+ * an empty OS, owned by the question's name. */
+static uint16_t put_hinfo(struct dnsw_writer *w)
+{
+	static const uint8_t rdata[] = "\007RFC8482"; /* and the terminating 0: OS "" */
+
+	dnsw_put16(w, 0xc000 | DNSW_HEADER_LEN); /* the question's name */
+	dnsw_put16(w, DNSW_T_HINFO);
+	dnsw_put16(w, DNSW_CLASS_IN);
+	dnsw_put32(w, HINFO_TTL);
+	dnsw_put16(w, sizeof(rdata));
+	dnsw_put_bytes(w, rdata, sizeof(rdata));
+	return 1;
+}
+
 static size_t finish(struct dnsw_writer *w, const struct dnsw_query *q, const uint16_t counts[3])
 {
 	uint16_t ar = counts[2];
@@ -229,6 +297,8 @@ size_t dns_answer(const struct policy *pol, const struct dnsw_query *q, struct d
 	memset(kept, 0, sizeof(*kept));
 	*rcode = a ? a->rcode : d->rcode;
 	put_head(&w, q, *rcode, false);
+	if (!a && d->hinfo && q->has_question)
+		counts[0] = put_hinfo(&w);
 	if (a && !put_upstream(&w, pol, q, a, kept, counts)) {
 		d->v.allow = false;
 		d->v.reason = POL_BLOCKED_ADDRESS;

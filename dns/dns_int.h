@@ -19,6 +19,7 @@
 struct dns_decision {
 	bool forward;          /* ask upstream; otherwise answer rcode locally */
 	bool report_only;      /* forwarded only because of mode: report */
+	bool hinfo;            /* ANY: answered locally with RFC 8482's HINFO */
 	uint8_t rcode;         /* the local answer's rcode */
 	struct pol_verdict v;
 	struct host host;      /* canonical name, when the name is usable */
@@ -39,7 +40,8 @@ void dns_decide(const struct policy *pol, const struct dnsw_query *q, struct dns
 
 /*
  * Write the answer to q into buf (at most limit bytes): the local rcode of d
- * when a is NULL, else the upstream answer with blocked addresses removed.
+ * (with the HINFO record when d->hinfo) when a is NULL, else the upstream
+ * answer with blocked addresses removed (A/AAAA records, SVCB/HTTPS hints).
  * An A/AAAA answer left with no address of its type becomes NXDOMAIN with
  * d->v.reason set to blocked_address. Too big for limit: TC set, no records.
  * Returns the length; *rcode gets the rcode sent.

@@ -282,7 +282,7 @@ static void handle(struct dns_server *srv, const struct dns_peer *to, struct spa
 	}
 	dns_decide(srv->cfg.pol, &q, &d);
 	if (!audit_ok(srv->cfg.audit)) {
-		d.forward = d.report_only = d.v.allow = false;
+		d.forward = d.report_only = d.v.allow = d.hinfo = false;
 		d.v.reason = POL_LIMIT;
 		d.rcode = DNSW_REFUSED;
 	}

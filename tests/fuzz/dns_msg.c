@@ -1,7 +1,10 @@
 /* dns_msg.c: libFuzzer harness for the DNS codec: the input as a client's
- * query (parse, decide), and as an upstream reply (normalize, then build the
- * stub's answer from it). The normalized records must read back exactly and
- * answers must respect their size limit. */
+ * query (parse with its EDNS options, decide, answer locally), as an upstream reply
+ * (normalize, then build the stub's answer from it), and as SVCB/HTTPS
+ * rdata (the hint filter). The normalized records must read back exactly,
+ * answers must respect their size limit and read back, and no SVCB/HTTPS
+ * record in an answer may keep a hint the policy refuses. */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -22,6 +25,39 @@ static struct policy *policy(void)
 	return pol;
 }
 
+/* The oracle for hints: blocked and not re-allowed (mapped forms by their IPv4). */
+static bool refused_cb(const struct addr *a, const void *arg)
+{
+	struct addr x = *a;
+
+	(void)arg;
+	addr_unmap(&x);
+	return addr_blocked_range(&x) && !pol_private_allowed(policy(), &x, 0, NULL);
+}
+
+/* Independently of the filter: whether SVCB rdata that parsed holds a
+ * refused ipv4hint or ipv6hint address. */
+static bool holds_refused_hint(const uint8_t *rd, size_t len)
+{
+	size_t pos = 2;
+
+	while (pos < len && rd[pos] != 0)
+		pos += 1 + (size_t)rd[pos];
+	for (pos++; pos + 4 <= len;) {
+		unsigned key = (unsigned)rd[pos] << 8 | rd[pos + 1], vlen = (unsigned)rd[pos + 2] << 8 | rd[pos + 3];
+		size_t size = key == DNSW_SVC_IPV4HINT ? 4 : key == DNSW_SVC_IPV6HINT ? 16 : 0;
+		pos += 4;
+		for (size_t i = 0; size && i + size <= vlen && pos + i + size <= len; i += size) {
+			struct addr a = { .family = size == 4 ? AF_INET : AF_INET6 };
+			memcpy(size == 4 ? (void *)&a.v4 : (void *)&a.v6, rd + pos + i, size);
+			if (refused_cb(&a, NULL))
+				return true;
+		}
+		pos += vlen;
+	}
+	return false;
+}
+
 /* The fixed query that the fuzzed reply answers. */
 static void fixed_query(struct dnsw_query *q, uint16_t qtype)
 {
@@ -37,8 +73,36 @@ static void fixed_query(struct dnsw_query *q, uint16_t qtype)
 	q->udp_size = 512;
 }
 
+/* Every record of the stub's answer reads back, and its SVCB/HTTPS records
+ * hold no refused hint (filtering them again removes nothing). */
+static void check_answer(const uint8_t *out, size_t n)
+{
+	static uint8_t again[DNSW_TCP_MAX];
+	struct span m = span_of((const char *)out, n);
+	struct dnsw_header h;
+	struct dnsw_name name;
+	struct dnsw_rr rr;
+	size_t off = DNSW_HEADER_LEN;
+	unsigned removed;
+
+	if (dnsw_read_header(m, &h) != 0 || dnsw_read_name(m, &off, &name) != 0 || (off += 4) > n)
+		__builtin_trap();
+	for (unsigned i = 0; i < (unsigned)h.ancount + h.nscount; i++) {
+		if (dnsw_read_rr(m, &off, &rr) != 0)
+			__builtin_trap();
+		if (rr.type != DNSW_T_SVCB && rr.type != DNSW_T_HTTPS)
+			continue;
+		struct span rd = span_sub(m, rr.rdata_off, rr.rdlen);
+		int k = dnsw_svcb_filter(rd, refused_cb, NULL, again, sizeof(again), &removed);
+		if (k != (int)rd.len || removed != 0 || memcmp(again, rd.p, rd.len) != 0 ||
+		    holds_refused_hint((const uint8_t *)rd.p, rd.len))
+			__builtin_trap();
+	}
+}
+
 static void as_reply(struct span m)
 {
+	static const uint16_t qtypes[] = { DNSW_T_A, DNSW_T_AAAA, DNSW_T_SVCB, DNSW_T_HTTPS };
 	static uint8_t blob[DNSW_TCP_MAX], out[DNSW_TCP_MAX];
 	struct dnsw_reply info;
 	struct dnsw_query q;
@@ -58,21 +122,61 @@ static void as_reply(struct span m)
 		__builtin_trap();
 	struct rsv_answer a = { .rcode = info.rcode, .ttl = 30, .nanswer = info.nanswer,
 				.nauthority = info.nauthority, .rrs = blob, .len = info.len };
-	fixed_query(&q, m.len ? (uint16_t)(1 + (uint8_t)m.p[0] % 2 * 27) : 1); /* A or AAAA */
+	fixed_query(&q, m.len ? qtypes[(uint8_t)m.p[0] % 4] : DNSW_T_A);
 	dns_decide(policy(), &q, &d);
 	size_t n = dns_answer(policy(), &q, &d, &a, out, 512, &k, &rcode);
 	if (n > 512 || n < DNSW_HEADER_LEN)
+		__builtin_trap();
+	check_answer(out, n);
+}
+
+/* The input as a client's query, answered locally when it is not
+ * forwarded (denials, ANY's HINFO): within the client's limit, and it reads back. */
+static void as_query(struct span m)
+{
+	static uint8_t out[DNSW_TCP_MAX];
+	struct dnsw_query q;
+	struct dns_decision d;
+	struct dns_kept k;
+	uint8_t rcode;
+
+	if (dnsw_parse_query(m, &q) != 0)
+		return;
+	dns_decide(policy(), &q, &d);
+	if (d.forward)
+		return;
+	size_t n = dns_answer(policy(), &q, &d, NULL, out, q.udp_size, &k, &rcode);
+	if (n > q.udp_size || n < DNSW_HEADER_LEN)
+		__builtin_trap();
+	check_answer(out, n);
+}
+
+/* The input as SVCB rdata: the output is never longer, parses again, and
+ * filtering it again changes nothing. */
+static void as_svcb(struct span m)
+{
+	static uint8_t out[DNSW_TCP_MAX], again[DNSW_TCP_MAX];
+	unsigned removed, removed2;
+	int n = dnsw_svcb_filter(m, refused_cb, NULL, out, sizeof(out), &removed);
+
+	if (n == -EBADMSG || n == -EPERM)
+		return;
+	if (n < 0 || (size_t)n > m.len)
+		__builtin_trap();
+	int k = dnsw_svcb_filter(span_of((const char *)out, (size_t)n), refused_cb, NULL, again, sizeof(again), &removed2);
+	if (k != n || removed2 != 0 || memcmp(out, again, (size_t)n) != 0 || holds_refused_hint(out, (size_t)n))
+		__builtin_trap();
+	/* a too-small buffer is reported, never overrun */
+	if (n > 0 && dnsw_svcb_filter(m, refused_cb, NULL, again, (size_t)n - 1, &removed2) != -ENOSPC)
 		__builtin_trap();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct span m = span_of((const char *)data, size);
-	struct dnsw_query q;
-	struct dns_decision d;
 
-	if (dnsw_parse_query(m, &q) == 0)
-		dns_decide(policy(), &q, &d);
+	as_query(m);
 	as_reply(m);
+	as_svcb(m);
 	return 0;
 }

@@ -118,6 +118,73 @@ check "  while it did see the allowed ones" eq "$(upstream_count sneaky.test)" "
 check "denials also reach stderr with the policy hint" \
 	grep -q 'dns: denied A denied.test (not_allowed): add "denied.test"' "$D/sluice.err"
 
+# ---- ANY: the stub's own RFC 8482 answer, never forwarded ------------------------
+check "ANY for an allowed name: the stub's HINFO \"RFC8482\"" \
+	eq "$(ask anyonly.wild.test ANY)" 'NOERROR HINFO "RFC8482"'
+check "  over TCP too" eq "$(ask +tcp anyonly.wild.test ANY)" 'NOERROR HINFO "RFC8482"'
+check "  record: allow, qtype ANY, NOERROR" eq "$(rec anyonly.wild.test ANY)" "allow allowed NOERROR"
+check "ANY for a denied name: NXDOMAIN" eq "$(ask denied.test ANY)" "NXDOMAIN "
+settle
+check "  upstream was asked neither about the name nor for ANY at all" \
+	eq "$(upstream_count anyonly.wild.test):$(grep -c 'query\[ANY\]' "$UPLOG")" "0:0"
+check "  (while an A query for the name is forwarded: the count can move)" \
+	eq "$(ask anyonly.wild.test A >/dev/null; settle; upstream_count anyonly.wild.test)" "1"
+
+# ---- SVCB/HTTPS: hints in blocked ranges are removed --------------------------------
+# A second dnsmasq (port 5353) serves hand-built records through --dns-rr, and a
+# second stub asks it.
+svcb() { python3 "$HERE/dnsraw.py" svcb_hex "$@"; }
+UPLOG2=$D/dnsmasq-svcb.log
+MIXED="alpn=h2 ipv4hint=198.51.100.10,10.1.2.3,127.0.0.1 ipv6hint=2001:db8::10,fd00::1,::ffff:0:a9fe:a9fe,::ffff:127.0.0.1"
+# shellcheck disable=SC2086 # MIXED is a list of parameters
+world_bg "$NS_NET" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
+	--listen-address=198.51.100.53 --port=5353 --log-queries --log-facility="$UPLOG2" \
+	--pid-file="$D/dnsmasq-svcb.pid" --local=/test/ \
+	--dns-rr=hints.wild.test,65,"$(svcb 1 $MIXED)" --dns-rr=svcb.wild.test,64,"$(svcb 1 $MIXED)" \
+	--dns-rr=allblocked.wild.test,65,"$(svcb 1 alpn=h2 ipv4hint=10.1.2.3 ipv6hint=::1)" \
+	--dns-rr=mandatory.wild.test,65,"$(svcb 1 mandatory=ipv4hint ipv4hint=169.254.169.254)" \
+	--dns-rr=badorder.wild.test,65,"$(svcb 1 ipv4hint=198.51.100.10 alpn=h2)" \
+	--address=/xlat.wild.test/::ffff:0:808:808 --address=/outside.wild.test/4000::1 \
+	--address=/xlatmix.wild.test/::ffff:0:a9fe:a9fe --address=/xlatmix.wild.test/2001:db8::10
+world_bg "$NS_HOST" "$SLUICE" dns --listen 127.0.0.1:5301 --policy "$D/dns.yaml" \
+	--upstream 198.51.100.53:5353 --log "$D/dns-audit-svcb.log" 2>>"$D/sluice.err"
+wait_port "$NS_HOST" 127.0.0.1 5301
+SVC_DIG=(in_host dig +time=2 +tries=1 -p 5301 @127.0.0.1)
+# "<rcode> <answer records>" from the second stub
+svc_ask() {
+	"${SVC_DIG[@]}" +noall +comments +answer "$@" | sed -n '/status:/{s/.*status: \([A-Z]*\),.*/\1/p;d};/^[^;]/p' |
+		tr '\n' ' ' | sed 's/ $//'
+}
+check "the upstream's HTTPS record carries blocked hints (the control)" \
+	eq "$(in_host dig +time=2 +tries=1 -p 5353 @198.51.100.53 +short hints.wild.test HTTPS)" \
+	'1 . alpn="h2" ipv4hint=198.51.100.10,10.1.2.3,127.0.0.1 ipv6hint=2001:db8::10,fd00::1,::ffff:0:a9fe:a9fe,::ffff:127.0.0.1'
+check "HTTPS through the stub: only the usable ipv4hint and ipv6hint addresses are left" \
+	eq "$("${SVC_DIG[@]}" +short hints.wild.test HTTPS)" '1 . alpn="h2" ipv4hint=198.51.100.10 ipv6hint=2001:db8::10'
+check "  over TCP too" \
+	eq "$("${SVC_DIG[@]}" +tcp +short hints.wild.test HTTPS)" '1 . alpn="h2" ipv4hint=198.51.100.10 ipv6hint=2001:db8::10'
+check "SVCB: the same" eq "$("${SVC_DIG[@]}" +short svcb.wild.test SVCB)" '1 . alpn="h2" ipv4hint=198.51.100.10 ipv6hint=2001:db8::10'
+check "only blocked hints: both keys go, alpn stays" eq "$("${SVC_DIG[@]}" +short allblocked.wild.test HTTPS)" '1 . alpn="h2"'
+check "a mandatory ipv4hint left empty: the record goes" eq "$(svc_ask mandatory.wild.test HTTPS)" "NOERROR"
+check "malformed SvcParams (keys out of order): the record goes, the answer is NOERROR" \
+	eq "$(svc_ask badorder.wild.test HTTPS)" "NOERROR"
+settle
+check "  (both were asked upstream)" \
+	eq "$(grep -c 'query\[HTTPS\] mandatory.wild.test\|query\[HTTPS\] badorder.wild.test' "$UPLOG2")" "2"
+check "  records: allow, no addresses bound from hints" \
+	eq "$(jq -c 'select(.host=="hints.wild.test") | [.qtype, .decision, .rcode, .addrs]' "$D/dns-audit-svcb.log" | sort -u)" \
+	'["HTTPS","allow","NOERROR",null]'
+
+
+# ---- IPv6 outside 2000::/3 is blocked, whatever it embeds ---------------------------
+check "AAAA in ::ffff:0:0:0/96 (IPv4-translated, a public IPv4 inside): NXDOMAIN" \
+	eq "$(svc_ask xlat.wild.test AAAA)" "NXDOMAIN"
+check "  record: deny blocked_address" \
+	eq "$(jq -r 'select(.host=="xlat.wild.test") | "\(.decision) \(.reason) \(.rcode)"' "$D/dns-audit-svcb.log")" \
+	"deny blocked_address NXDOMAIN"
+check "AAAA in 4000::/2: NXDOMAIN" eq "$(svc_ask outside.wild.test AAAA)" "NXDOMAIN"
+check "translated and allowed addresses: only the allowed one comes back" \
+	eq "$("${SVC_DIG[@]}" +short xlatmix.wild.test AAAA)" "2001:db8::10"
+
 # ---- size limits ------------------------------------------------------------------
 check "an answer over 512 bytes without EDNS comes back truncated (TC)" \
 	grep -q 'flags: qr tc' <("${DIG[@]}" +noedns +ignore big.test TXT)
@@ -146,10 +213,18 @@ second_additional FORMERR
 edns_version_1 FORMERR
 axfr NOTIMP
 response_bit noanswer
+tc_set FORMERR
+tc_set_edns FORMERR
+opt_option_overrun FORMERR
+opt_option_partial FORMERR
+ecs_bad_family FORMERR
+ecs_prefix_too_long FORMERR
+ecs_address_bytes FORMERR
+ecs_valid NOERROR
 EOF
 check "malformed queries are logged as bad_request" \
 	eq "$(jq -r 'select(.reason=="bad_request") | .rcode' "$LOG" | sort | uniq -c | awk '{print $2":"$1}' | tr '\n' ' ')" \
-	"FORMERR:10 NOTIMP:3 NXDOMAIN:1 "
+	"FORMERR:17 NOTIMP:3 NXDOMAIN:1 "
 check "the stub still answers after them" eq "$(ask allowed.test A)" "NOERROR A 198.51.100.10"
 check "TCP pipelining: three queries in one write, three answers" \
 	eq "$(in_host python3 "$HERE/dnsraw.py" 127.0.0.1 53 pipeline | tr '\n' ' ')" "1 2 3 "

@@ -5,7 +5,11 @@ usage: dnsraw.py HOST PORT malformed   one line per case: "<case> <rcode>|noansw
        dnsraw.py HOST PORT pipeline    three queries in one TCP write: "<id> <rcode>" each
        dnsraw.py HOST PORT tcp_limits CAP IDLE_S   "over_cap closed", "idle closed"
        dnsraw.py HOST PORT query NAME TYPE [--tcp] [--edns]
+       dnsraw.py svcb_hex PRIORITY KEY=VALUE...   SVCB rdata as hex, for dnsmasq
+                 --dns-rr (keys alpn, port, ipv4hint, ipv6hint, mandatory; values
+                 comma-separated; written in the order given, so out of order too)
 """
+import ipaddress
 import socket
 import struct
 import sys
@@ -28,6 +32,19 @@ def question(text="allowed.test", qtype=1, qclass=1):
 
 OPT = b"\0" + struct.pack(">HHIH", 41, 1232, 0, 0)
 
+
+def opt(options):
+    """An OPT record carrying the given option bytes as its rdata."""
+    return b"\0" + struct.pack(">HHIH", 41, 1232, 0, len(options)) + options
+
+
+def option(code, data, claim=None):
+    return struct.pack(">HH", code, len(data) if claim is None else claim) + data
+
+
+def ecs(family, source, addr, scope=0):
+    return option(8, struct.pack(">HBB", family, source, scope) + addr)
+
 CASES = {
     "truncated_header": header()[:7],
     "qdcount_0": header(qd=0),
@@ -45,7 +62,37 @@ CASES = {
     "edns_version_1": header(ar=1) + question() + b"\0" + struct.pack(">HHIH", 41, 1232, 1 << 16, 0),
     "axfr": header() + question(qtype=252),
     "response_bit": header(flags=0x8100) + question(),
+    # a query with TC set, with and without EDNS
+    "tc_set": header(flags=0x0300) + question(),
+    "tc_set_edns": header(flags=0x0300, ar=1) + question() + OPT,
+    # an EDNS option longer than the OPT record, and a partial option header
+    "opt_option_overrun": header(ar=1) + question() + opt(option(10, b"\1" * 8, claim=16)),
+    "opt_option_partial": header(ar=1) + question() + opt(option(12, b"") + b"\0\x0a"),
+    # Client Subnet: family 3, IPv4 /33, /24 with 4 address bytes
+    "ecs_bad_family": header(ar=1) + question() + opt(ecs(3, 24, bytes([198, 51, 100]))),
+    "ecs_prefix_too_long": header(ar=1) + question() + opt(ecs(1, 33, bytes([198, 51, 100, 7, 0]))),
+    "ecs_address_bytes": header(ar=1) + question() + opt(ecs(1, 24, bytes([198, 51, 100, 7]))),
+    # controls: a valid Client Subnet and a cookie are served
+    "ecs_valid": header(ar=1) + question() + opt(ecs(1, 24, bytes([198, 51, 100])) + option(10, b"\1" * 8)),
 }
+
+SVC_KEYS = {"mandatory": 0, "alpn": 1, "port": 3, "ipv4hint": 4, "ipv6hint": 6}
+SVC_VALUE = {
+    "mandatory": lambda v: b"".join(struct.pack(">H", SVC_KEYS[k]) for k in v.split(",")),
+    "alpn": lambda v: b"".join(bytes([len(a)]) + a.encode() for a in v.split(",")),
+    "port": lambda v: struct.pack(">H", int(v)),
+    "ipv4hint": lambda v: b"".join(ipaddress.IPv4Address(a).packed for a in v.split(",")),
+    "ipv6hint": lambda v: b"".join(ipaddress.IPv6Address(a).packed for a in v.split(",")),
+}
+
+
+def svcb_hex(priority, params):
+    out = struct.pack(">H", int(priority)) + b"\0"  # target "."
+    for p in params:
+        key, value = p.split("=", 1)
+        v = SVC_VALUE[key](value)
+        out += struct.pack(">HH", SVC_KEYS[key], len(v)) + v
+    return out.hex()
 
 
 def rcode_of(data, qid=0x1234):
@@ -93,6 +140,9 @@ def tcp_read(s):
 
 
 def main():
+    if sys.argv[1] == "svcb_hex":
+        print(svcb_hex(sys.argv[2], sys.argv[3:]))
+        return
     host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if mode == "malformed":
         for case, msg in CASES.items():

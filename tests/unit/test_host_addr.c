@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "host.h"
+#include "policy.h"
 
 static const char *canon(const char *in)
 {
@@ -130,6 +131,90 @@ static void test_classifier(void **state)
 			fail_msg("%s classified as blocked (%s)", public[i], range(public[i]));
 }
 
+/* IPv6 outside global unicast 2000::/3 is blocked whatever it embeds; inside
+ * it, only the special ranges are. */
+static void test_classifier_v6_outside_global(void **state)
+{
+	(void)state;
+	const char *blocked[][2] = {
+		/* IPv4-translated ::ffff:0:0:0/96, public and private IPv4 alike */
+		{ "::ffff:0:0:0", "::ffff:0:0:0/96" },       { "::ffff:0:8.8.8.8", "::ffff:0:0:0/96" },
+		{ "::ffff:0:10.0.0.1", "::ffff:0:0:0/96" },  { "::ffff:0:169.254.169.254", "::ffff:0:0:0/96" },
+		{ "::ffff:0:ffff:ffff", "::ffff:0:0:0/96" }, { "0:0:0:0:ffff:0:a9fe:a9fe", "::ffff:0:0:0/96" },
+		/* 100::/64 (discard) and just past it */
+		{ "100::", "100::/64" },                     { "100::ffff:ffff:ffff:ffff", "100::/64" },
+		{ "100:0:0:1::", "::/3" },                   { "1ff:ffff::1", "::/3" },
+		/* 3fff::/20 (documentation) */
+		{ "3fff::", "3fff::/20" },                   { "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff", "3fff::/20" },
+		/* ::/8 (reserved) outside ::/96 and the mapped and translated forms */
+		{ "::1:0:0:0:1", "::/3" },                   { "::fffe:808:808", "::/3" },
+		{ "0:0:0:0:1:ffff:808:808", "::/3" },        { "::ffff:1:808:808", "::/3" },
+		{ "ff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::/3" },
+		/* the rest of the space outside 2000::/3 */
+		{ "1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::/3" },
+		{ "4000::", "4000::/2" },                    { "7fff:ffff::1", "4000::/2" },
+		{ "8000::", "8000::/1" },                    { "e000::1", "8000::/1" },
+		{ "fe00::1", "8000::/1" },                   { "fbff:ffff::1", "8000::/1" },
+	};
+	for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++) {
+		const char *got = range(blocked[i][0]);
+		if (!got || strcmp(got, blocked[i][1]) != 0)
+			fail_msg("%s: expected %s, got %s", blocked[i][0], blocked[i][1], got ? got : "(public)");
+	}
+	/* global unicast outside the special ranges: parsed and classified, never dialed */
+	const char *public[] = { "2000::", "2000::1", "2606:4700:4700::1111", "2001:4860:4860::8888",
+				 "2a00:1450:4001::1", "2001:200::1", "3ffe:ffff::1", "3fff:1000::",
+				 "3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::1", "2003::1" };
+	for (size_t i = 0; i < sizeof(public) / sizeof(public[0]); i++)
+		if (range(public[i]))
+			fail_msg("%s classified as blocked (%s)", public[i], range(public[i]));
+}
+
+/* A mapped address built as IPv6 (as a sockaddr or AAAA record gives it) is
+ * still classified by its IPv4 address. */
+static void test_classifier_mapped(void **state)
+{
+	static const uint8_t pub[16] = { [10] = 0xff, [11] = 0xff, 8, 8, 8, 8 };
+	static const uint8_t meta[16] = { [10] = 0xff, [11] = 0xff, 169, 254, 169, 254 };
+	static const uint8_t xlat[16] = { [8] = 0xff, [9] = 0xff, [12] = 8, 8, 8, 8 };
+	struct addr a = { .family = AF_INET6 };
+
+	(void)state;
+	memcpy(&a.v6, pub, 16);
+	assert_null(addr_blocked_range(&a));
+	memcpy(&a.v6, meta, 16);
+	assert_non_null(addr_blocked_range(&a));
+	assert_string_equal(addr_blocked_range(&a), "169.254.0.0/16");
+	memcpy(&a.v6, xlat, 16);
+	assert_non_null(addr_blocked_range(&a));
+	assert_string_equal(addr_blocked_range(&a), "::ffff:0:0:0/96");
+}
+
+/* allow_private lifts the block outside 2000::/3 as it does elsewhere, for
+ * literals and resolved addresses alike (both go through pol_vet). */
+static void test_allow_private_v6(void **state)
+{
+	static const char yaml[] = "version: 1\nname: unit\nallow: [\"2606:4700::/32\"]\n"
+				   "allow_private: [\"::ffff:0:0.0.0.0/96\", \"[4000::]/2:443\"]\n";
+	struct pol_errors errs = { 0 };
+	struct policy *p;
+	struct addr in[4], out[4];
+	const struct addr *first;
+
+	(void)state;
+	assert_int_equal(pol_load_buffer(yaml, sizeof(yaml) - 1, "unit.yaml", &p, &errs), 0);
+	addr_parse(span_str("::ffff:0:169.254.169.254"), &in[0]);
+	addr_parse(span_str("4000::1"), &in[1]);
+	addr_parse(span_str("8000::1"), &in[2]);
+	addr_parse(span_str("2606:4700::1"), &in[3]);
+	assert_int_equal(pol_vet(p, in, 4, 443, out, &first), 3);
+	assert_true(addr_equal(first, &in[2]));
+	assert_int_equal(pol_vet(p, in, 4, 80, out, &first), 2); /* 4000::/2 only on 443 */
+	assert_true(addr_equal(&out[0], &in[0]));
+	assert_true(addr_equal(&out[1], &in[3]));
+	pol_free(p);
+}
+
 static void test_cidr(void **state)
 {
 	struct addr_cidr c;
@@ -157,7 +242,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names),      cmocka_unit_test(test_ip_spellings),
 		cmocka_unit_test(test_authority),  cmocka_unit_test(test_classifier),
-		cmocka_unit_test(test_cidr),
+		cmocka_unit_test(test_cidr),       cmocka_unit_test(test_classifier_v6_outside_global),
+		cmocka_unit_test(test_classifier_mapped), cmocka_unit_test(test_allow_private_v6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
