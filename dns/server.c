@@ -166,6 +166,9 @@ static void respond(struct dns_server *srv, const struct dns_peer *to, const str
 	struct udp_batch *b = &srv->ub;
 	uint8_t *buf = to->batch ? b->answer[b->nout] : srv->out;
 	size_t len = dns_answer(srv->cfg.pol, q, d, a, buf, answer_limit(to, q), &k, &rcode);
+	/* the bindings first (nft_bind waits for the kernel's ACK): a client
+	 * that connects as soon as it has the answer finds them in place */
+	bind_addrs(srv, d, &k);
 	if (to->batch) {
 		struct msghdr *h = &b->out[b->nout].msg_hdr;
 		b->iov_out[b->nout] = (struct iovec){ buf, len };
@@ -175,7 +178,6 @@ static void respond(struct dns_server *srv, const struct dns_peer *to, const str
 	} else {
 		send_answer(srv, to, buf, len);
 	}
-	bind_addrs(srv, d, &k);
 	log_query(srv, q, d, &k, rcode, t0);
 }
 
