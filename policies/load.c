@@ -303,12 +303,6 @@ static void v_private(struct loader *ld, const yaml_event_t *ev)
 	parse_entry(ld, ev, &ld->pol->allow_private, true);
 }
 
-static void v_version(struct loader *ld, const yaml_event_t *ev)
-{
-	if (strcmp(scalar(ev), "1") != 0)
-		err_at(ld, &ev->start_mark, "unsupported version '%s' (want 1)", scalar(ev));
-}
-
 static bool valid_ident(const char *s, size_t max, const char *extra)
 {
 	size_t n = strlen(s);
@@ -336,14 +330,42 @@ static void v_name(struct loader *ld, const yaml_event_t *ev)
 	ld->pol->name = strdup(scalar(ev));
 }
 
+/* Whether the whole scalar is word: "report\0x" is not "report". */
+static bool scalar_is(const yaml_event_t *ev, const char *word)
+{
+	return ev->data.scalar.length == strlen(word) && strcmp(scalar(ev), word) == 0;
+}
+
+static void v_version(struct loader *ld, const yaml_event_t *ev)
+{
+	char q[QUOTE_MAX];
+
+	if (!scalar_is(ev, "1"))
+		err_at(ld, &ev->start_mark, "unsupported version '%s' (want 1)", quote(ev, q));
+}
+
 static void v_mode(struct loader *ld, const yaml_event_t *ev)
 {
-	if (strcmp(scalar(ev), "enforce") == 0)
+	char q[QUOTE_MAX];
+
+	if (scalar_is(ev, "enforce"))
 		ld->pol->mode = POL_ENFORCE;
-	else if (strcmp(scalar(ev), "report") == 0)
+	else if (scalar_is(ev, "report"))
 		ld->pol->mode = POL_REPORT;
 	else
-		err_at(ld, &ev->start_mark, "invalid mode '%s' (want enforce or report)", scalar(ev));
+		err_at(ld, &ev->start_mark, "invalid mode '%s' (want enforce or report)", quote(ev, q));
+}
+
+static void v_ech(struct loader *ld, const yaml_event_t *ev)
+{
+	char q[QUOTE_MAX];
+
+	if (scalar_is(ev, "deny"))
+		ld->pol->ech_allow = false;
+	else if (scalar_is(ev, "allow"))
+		ld->pol->ech_allow = true;
+	else
+		err_at(ld, &ev->start_mark, "invalid ech '%s' (want deny or allow)", quote(ev, q));
 }
 
 static void v_port(struct loader *ld, const yaml_event_t *ev)
@@ -537,6 +559,7 @@ static const struct key_def keys[] = {
 	{ "write", true, v_write },
 	{ "hide", true, v_hide },
 	{ "show", true, v_show },
+	{ "ech", false, v_ech },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

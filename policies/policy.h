@@ -77,6 +77,8 @@ struct policy {
 	struct pol_paths hide;         /* hidden, besides the built-in credential list */
 	struct pol_paths show;         /* taken off the built-in hidden list */
 	struct pol_paths unmask_paths; /* socket files left reachable (unmask: [/run/x.sock]) */
+	bool ech_allow; /* ech: allow: a ClientHello with encrypted_client_hello is decided by
+			 * its outer server_name; by default (ech: deny) it is refused, no_name */
 };
 
 /* Every error found while loading, each "file:line:col: message". */

@@ -1,6 +1,7 @@
 /* test_policy.c: the strict loader and the matcher. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -253,7 +254,41 @@ static void test_unknown_key(void **state)
 	(void)state;
 	expect_only_error("version: 1\nwritable: [/srv]\n",
 			  "t.yaml:2:1: unknown key 'writable' (known: version, name, mode, allow, presets, ports, deny, "
-			  "allow_private, env, unmask, write, hide, show)");
+			  "allow_private, env, unmask, write, hide, show, ech)");
+}
+
+/* ech: deny (the default) or allow, a single value quoted when wrong. */
+static void test_ech(void **state)
+{
+	static const struct {
+		const char *text;
+		bool allow;
+	} ok[] = {
+		{ "version: 1\n", false },
+		{ "version: 1\nech: deny\n", false },
+		{ "version: 1\nech: allow\n", true },
+		{ "version: 1\nech: \"allow\"\nmode: report\n", true },
+	};
+	struct pol_errors e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct policy *p = load(ok[i].text, &e);
+		if (!p)
+			fail_msg("rejected %s: %s", ok[i].text, e.n ? e.v[0] : "?");
+		assert_int_equal(p->ech_allow, ok[i].allow);
+		pol_free(p);
+	}
+	expect_only_error("version: 1\nech: Allow\n", "t.yaml:2:6: invalid ech 'Allow' (want deny or allow)");
+	expect_only_error("version: 1\nech: yes\n", "t.yaml:2:6: invalid ech 'yes' (want deny or allow)");
+	expect_only_error("version: 1\nech: \"allow\\0\"\n",
+			  "t.yaml:2:6: invalid ech 'allow\\x00' (want deny or allow)");
+	expect_only_error("version: 1\nech: ''\n", "t.yaml:2:6: invalid ech '' (want deny or allow)");
+	expect_only_error("version: 1\nech:\n", "t.yaml:2:5: 'ech' needs a value");
+	expect_only_error("version: 1\nech: [allow]\n", "t.yaml:2:6: 'ech' takes a single value");
+	expect_only_error("version: 1\nech: allow\nech: deny\n", "t.yaml:3:1: duplicate key 'ech'");
+	expect_only_error("version: 1\nmode: \"report\\0\"\n",
+			  "t.yaml:2:7: invalid mode 'report\\x00' (want enforce or report)");
 }
 
 static void test_all_errors_listed(void **state)
@@ -448,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_path_errors),
 		cmocka_unit_test(test_path_length),
 		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_ech),
 		cmocka_unit_test(test_matcher),
 		cmocka_unit_test(test_report_and_presets),
 		cmocka_unit_test(test_index_order),
