@@ -90,7 +90,9 @@ static bool ip6_skip_ext(const uint8_t *u, size_t len, size_t *off, uint8_t *nex
 			hl = ((size_t)u[*off + 1] + 1) * 8;
 			break;
 		case 44: /* fragment: a port only in the first */
-			if (len < *off + 8 || ((u[*off + 2] << 8 | u[*off + 3]) & 0xfff8))
+			if (len < *off + 8)
+				return false;
+			if ((u[*off + 2] << 8 | u[*off + 3]) & 0xfff8)
 				return *next = u[*off], false;
 			hl = 8;
 			break;

@@ -25,7 +25,8 @@ static size_t ip6(uint8_t *buf, uint8_t next, const uint8_t *ext, size_t n)
 	buf[6] = next;
 	buf[7] = 64;
 	memcpy(buf + 24, dst, 16);
-	memcpy(buf + 40, ext, n);
+	if (n)
+		memcpy(buf + 40, ext, n);
 	return 40 + n;
 }
 
@@ -75,6 +76,9 @@ static void test_fragments(void **state)
 	(void)state;
 	parse(buf, ip6(buf, 44, first, sizeof(first)), IPPROTO_UDP, 53);
 	parse(buf, ip6(buf, 44, later, sizeof(later)), IPPROTO_UDP, 0);
+	/* a fragment header cut short by the end of the copy (found by
+	 * fuzz_packet: the next-header byte was read past the end) */
+	parse(buf, ip6(buf, 44, NULL, 0), 44, 0);
 }
 
 static void test_truncated_chain(void **state)
