@@ -102,6 +102,10 @@ static void exec_command(char **cmd, char **env)
 {
 	int rc = sbx_close_fds(-1);
 
+	/* a process group of its own: kill(0) from the command reaches its own
+	 * processes, not sluice's init and waiter, which share the session */
+	if (rc == 0 && setpgid(0, 0) < 0)
+		rc = -errno;
 	if (rc == 0)
 		rc = sbx_drop_caps();
 	if (rc < 0)
