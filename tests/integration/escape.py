@@ -23,7 +23,15 @@ serve PATH=REPLY...    unix listeners answering REPLY (mode 0777): "bound PATH"
                        for each, then "ready"
 families               socket() per address family
 uring                  io_uring_setup(2)
-fs OP:PATH...          OP is append, create, trunc, mkdir or read
+fs OP:PATH...          OP is append, create, trunc, mkdir, read; openw (open
+                       for writing, never written); wnb (open for writing
+                       without blocking, as on a FIFO, and write a line);
+                       block (open a device node for writing, write 4096
+                       bytes at offset 0, different each time, and fsync)
+fifo-read PATH STOP    hold FIFO PATH open for reading (and writing, so a
+                       writer never blocks), print "ready", collect what
+                       arrives until the file STOP exists (20 s at most), then
+                       print "fifo <lines joined by |>" ("fifo " for nothing)
 hidden PATH=MARKER...  "PATH shown" when MARKER is in PATH (a file, or any
                        file under a directory), else "PATH hidden"
 """
@@ -352,9 +360,43 @@ def fs(specs):
             elif op == "read":
                 with open(path) as f:
                     f.read()
+            elif op == "openw":
+                os.close(os.open(path, os.O_WRONLY))  # opened, never written
+            elif op == "wnb":
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                try:
+                    os.write(fd, b"sandbox was here\n")
+                finally:
+                    os.close(fd)
+            elif op == "block":
+                fd = os.open(path, os.O_WRONLY)
+                try:
+                    # a new line each time: a second write changes the device again
+                    os.write(fd, (b"sandbox was here %d\n" % time.time_ns()).ljust(4096, b"!"))
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
             out(spec, "ok")
         except OSError as e:
             out(spec, ename(e.errno))
+
+
+def fifo_read(path, stop):
+    fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+    out("ready")
+    got = b""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not os.path.exists(stop):
+        try:
+            got += os.read(fd, 4096)
+        except BlockingIOError:
+            time.sleep(0.05)
+    try:
+        got += os.read(fd, 4096)
+    except BlockingIOError:
+        pass
+    os.close(fd)
+    out("fifo", "|".join(got.decode(errors="replace").splitlines()))
 
 
 def hidden(specs):
@@ -403,6 +445,8 @@ def main():
         keyring_read()
     elif cmd == "fs":
         fs(args)
+    elif cmd == "fifo-read":
+        fifo_read(args[0], args[1])
     elif cmd == "hidden":
         hidden(args)
     else:

@@ -3,10 +3,16 @@
 # tried from inside as root and as nobody: inherited descriptors, sluice's
 # own init and supervisor, the host's /proc and /sys, host unix sockets,
 # socket families and io_uring, new user namespaces, the host filesystem and
-# the secrets under $HOME. Every attempt is bounded by a timeout of a few
-# seconds, and has a positive control where one is possible: the same probe
-# outside the sandbox, or the policy key that opens the way. The probes are
-# escape.py's.
+# the secrets under $HOME; and what a red-team review found: git's
+# redirects (.git/commondir, .git files, core.hooksPath), signals to the
+# caller's process group, a supervisor killed with SIGKILL, FIFOs under /run,
+# device nodes, stand-ins shared by concurrent sandboxes. Every attempt is
+# bounded by a timeout of a few seconds, and has a positive control where
+# one is possible: the same probe outside the sandbox, or the policy key that
+# opens the way. The probes are escape.py's.
+# Signals: outside, only to a process group this test made (setsid) or to
+# PIDs it started; kill(-1), which reaches every process the caller may
+# signal, only from pid 2 of a PID namespace that is not the test's.
 set -u
 SLUICE=$(realpath "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -36,12 +42,15 @@ restore_domain() { [ "$(cat /proc/sys/kernel/domainname)" != "$OURS" ] || echo "
 # empty again; stand-in sockets only once bound (bind fails where a file is).
 MADE=()
 SERVE_PID=
+BG=()      # background helpers this test started (FIFO readers), by PID
+LOOPDEV=   # the loop device this test attached, detached at exit
 cleanup() {
 	local i
-	if [ -n "$SERVE_PID" ]; then
-		kill "$SERVE_PID" 2>/dev/null
-		wait "$SERVE_PID" 2>/dev/null
-	fi
+	for i in $SERVE_PID "${BG[@]}"; do
+		kill "$i" 2>/dev/null
+		wait "$i" 2>/dev/null
+	done
+	[ -z "$LOOPDEV" ] || losetup -d "$LOOPDEV"
 	for ((i = ${#MADE[@]} - 1; i >= 0; i--)); do
 		if [ -d "${MADE[i]}" ] && [ ! -L "${MADE[i]}" ]; then
 			rmdir "${MADE[i]}" 2>/dev/null
@@ -174,19 +183,66 @@ make_user() {
 	echo SECRET-CHROME >"$h/.config/google-chrome/Default/Login Data"
 	echo SECRET-CHROMIUM >"$h/.config/chromium/Default/Cookies"
 	echo NOTES-TEXT >"$h/notes.txt"
+	mkdir -p "$h/.config/gcloud" "$h/.cargo" "$h/.claude"
+	echo SECRET-GITCRED >"$h/.git-credentials"
+	echo SECRET-GCLOUD >"$h/.config/gcloud/credentials.db"
+	echo SECRET-PGPASS >"$h/.pgpass"
+	echo SECRET-VAULT >"$h/.vault-token"
+	echo SECRET-CARGO >"$h/.cargo/credentials.toml"
+	echo SECRET-CLAUDE >"$h/.claude/.credentials.json"
 	echo 'alias ls=ls' >"$h/.bashrc"
 	git init -q "$D/tree-$u" && echo one >"$D/tree-$u/file" && git -C "$D/tree-$u" add file &&
 		git -C "$D/tree-$u" -c user.name=t -c user.email=t@t commit -qm one
 	mkdir -p "$D/hostdir-$u" "$D/out-$u"
 	echo original >"$D/hostdir-$u/file"
-	chown -R "$own" "$h" "$D/tree-$u" "$D/hostdir-$u" "$D/out-$u"
+	# a second home whose ~/.ssh is a symlink to a directory elsewhere in it
+	mkdir -p "$D/home2-$u/dotfiles/ssh"
+	echo SECRET-LINKED >"$D/home2-$u/dotfiles/ssh/id_ed25519"
+	ln -s dotfiles/ssh "$D/home2-$u/.ssh"
+	chown -R "$own" "$h" "$D/tree-$u" "$D/hostdir-$u" "$D/out-$u" "$D/home2-$u"
 }
 make_user root root:root
 make_user nobody nobody:nogroup
+# newrepo DIR: a git repository with one commit (the caller chowns it)
+newrepo() {
+	git init -q "$1" && echo one >"$1/file" && git -C "$1" add file &&
+		git -C "$1" -c user.name=t -c user.email=t@t commit -qm one
+}
+# alive MARK PID...: those PIDs still running with MARK in their command line
+alive() {
+	local m=$1 p
+	shift
+	for p; do tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -qF -- "$m" && echo "$p"; done
+}
+# conc N: N sandboxes at once in the fresh working directory $D/concN-$U, each
+# trying mkdir -p .vscode/x. The first makes the stand-ins and ends first,
+# once all the others are up; they try later, at different times. Prints
+# their output.
+conc() {
+	local n=$1 dir=$D/conc$1-$U go=$D/go.$1.$U i j bgp=()
+	mkdir "$dir" && chown "$OWN" "$dir"
+	CWD=$dir sb "conc$n.0" sh -c 'echo up; i=0; while [ ! -e "$0" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+		mkdir -p .vscode/x 2>/dev/null; echo "mkdir $?"' "$go.1" >"$D/conc.$U.$n.0" &
+	bgp+=($!)
+	for j in $(seq 100); do [ -d "$dir/.vscode" ] && grep -q '^up$' "$D/conc.$U.$n.0" && break; sleep 0.05; done
+	for ((i = 1; i < n; i++)); do
+		CWD=$dir sb "conc$n.$i" sh -c 'echo up; i=0; while [ ! -e "$0" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+			sleep "$1"; mkdir -p .vscode/x 2>/dev/null; echo "mkdir $?"' "$go.2" "0.$i" >"$D/conc.$U.$n.$i" &
+		bgp+=($!)
+	done
+	for j in $(seq 200); do [ "$(cat "$D/conc.$U.$n."* | grep -c '^up$')" == "$n" ] && break; sleep 0.05; done
+	touch "$go.1"
+	wait "${bgp[0]}"
+	touch "$go.2"
+	wait "${bgp[@]:1}"
+	cat "$D/conc.$U.$n."*
+}
 
 SECRETS=(.ssh=SECRET-KEY .aws=SECRET-AWS .gnupg=SECRET-GPG .kube=SECRET-KUBE .docker=SECRET-DOCKER
 	.config/gh=SECRET-GH .netrc=SECRET-NETRC .npmrc=SECRET-NPM .pypirc=SECRET-PYPI
 	.mozilla=SECRET-FIREFOX .config/google-chrome=SECRET-CHROME .config/chromium=SECRET-CHROMIUM
+	.git-credentials=SECRET-GITCRED .config/gcloud=SECRET-GCLOUD .pgpass=SECRET-PGPASS
+	.vault-token=SECRET-VAULT .cargo/credentials.toml=SECRET-CARGO .claude/.credentials.json=SECRET-CLAUDE
 	notes.txt=NOTES-TEXT)
 secret_specs() { for s in "${SECRETS[@]}"; do echo "$HOMED/$s"; done; }
 
@@ -214,8 +270,39 @@ check "outside: unshare -U works on this machine, as root and as nobody" \
 	eq "$(unshare -U true && $NOBODY unshare -U true && echo yes)" "yes"
 check "outside: every stand-in secret under \$HOME is readable" \
 	eq "$(python3 "$PROBE" hidden $(secret_specs) | grep -c ' shown$')" "${#SECRETS[@]}"
+check "outside: a ~/.ssh that is a symlink to ~/dotfiles/ssh shows its secret, through the link and the target" \
+	eq "$(python3 "$PROBE" hidden "$D/home2-root/.ssh=SECRET-LINKED" "$D/home2-root/dotfiles/ssh=SECRET-LINKED" | grep -c ' shown$')" "2"
 HOSTTMP=/tmp/sluice-escape-host.$$
 (set -C && echo host-tmp >"$HOSTTMP") 2>/dev/null && MADE+=("$HOSTTMP") && chmod 644 "$HOSTTMP"
+
+# ---- host FIFOs under /run and block device nodes, one each per user -------
+# FIFO[U]: a FIFO under /run owned by U, mode 0600 (a fresh path, removed at
+# exit). BLK[U]: a node owned by U, mode 0600, in the world dir, for a loop
+# device backed by $LOOPIMG (detached at exit).
+declare -A FIFO BLK
+for u in root nobody; do
+	f=/run/sluice-esc-fifo.$$.$u
+	if claim "$f" && mkfifo -m 600 "$f" && chown "$u" "$f"; then
+		FIFO[$u]=$f
+	else
+		echo "# $f: no FIFO made there, its checks are left out"
+	fi
+done
+LOOPIMG=$D/loop.img
+if ! command -v losetup >/dev/null || [ ! -e /dev/loop-control ]; then
+	echo "# no losetup or /dev/loop-control on this machine: the block device checks are left out"
+else
+	head -c 1048576 /dev/zero >"$LOOPIMG"
+	LOOPDEV=$(losetup -f --show "$LOOPIMG" 2>/dev/null) || LOOPDEV=
+	if [ -z "$LOOPDEV" ]; then
+		echo "# losetup -f --show could not attach a loop device: the block device checks are left out"
+	else
+		read -r maj min < <(stat -c '%t %T' "$LOOPDEV")
+		for u in root nobody; do
+			mknod -m 600 "$D/blk-$u" b $((16#$maj)) $((16#$min)) && chown "$u" "$D/blk-$u" && BLK[$u]=$D/blk-$u
+		done
+	fi
+fi
 
 # ---- the matrix, for U=root and U=nobody --------------------------------------
 suite() {
@@ -376,13 +463,15 @@ suite() {
 	check "${P}  and sluice says so in one line naming write:" eq "$(grep -c 'write:' "$D/err/$U.cwdhome")" "1"
 
 	# 8. secrets under $HOME are hidden
-	out=$(sb hidden sh -c 'python3 "$0" hidden "$@"; cat ~/.ssh/id_ed25519 ~/.netrc 2>&1' "$PROBE" $(secret_specs))
+	out=$(sb hidden sh -c 'python3 "$0" hidden "$@"; cat ~/.ssh/id_ed25519 ~/.netrc ~/.git-credentials \
+		~/.config/gcloud/credentials.db ~/.pgpass ~/.vault-token ~/.cargo/credentials.toml ~/.claude/.credentials.json 2>&1' \
+		"$PROBE" $(secret_specs))
 	for s in "${SECRETS[@]}"; do
 		p=${s%%=*}
 		[ "$p" == notes.txt ] && continue
 		check "${P}~/$p is hidden" eq "$(field "$out" "$HOMED/$p")" "hidden"
 	done
-	check "${P}  no SECRET-KEY or SECRET-NETRC anywhere in the output" eq "$(grep -c 'SECRET-KEY\|SECRET-NETRC' <<<"$out")" "0"
+	check "${P}  no secret (SECRET-KEY, SECRET-NETRC, SECRET-GITCRED, ...) anywhere in the output" eq "$(grep -c 'SECRET-' <<<"$out")" "0"
 	check "${P}~/notes.txt is readable by default" eq "$(field "$out" "$HOMED/notes.txt")" "shown"
 	out=$(POL=$D/hide.yaml sb hide python3 "$PROBE" hidden "$HOMED/notes.txt=NOTES-TEXT" "$HOMED/.npmrc=SECRET-NPM" "$HOMED/.ssh=SECRET-KEY")
 	check "${P}hide: [\"~/notes.txt\"] hides it" eq "$(field "$out" "$HOMED/notes.txt")" "hidden"
@@ -397,6 +486,162 @@ suite() {
 	check "${P}  a git commit, on the host afterwards" eq "$(field "$out" commit):$(hgit log -1 --format=%s)" "ok:together"
 	check "${P}  and a write to a write: path, on the host afterwards" \
 		eq "$(field "$out" write):$(cat "$OUT/together" 2>/dev/null)" "ok:together"
+
+	# 10. what a red-team review found
+	local wt=$D/wt-$U dir mark spid pids left bg h1 h2 rec f stop reader wtgit i n
+	OWN=root:root
+	[ "$U" == nobody ] && OWN=nobody:nogroup
+
+	# .git/commondir names the directory git takes its config and hooks from
+	out=$(sb commondir sh -c 'echo ../evil >.git/commondir 2>/dev/null; echo "write $?"
+		echo "content $(cat .git/commondir 2>&1)"
+		git status --porcelain >/dev/null 2>&1 && echo "status ok"
+		echo four >>file && git add file && git -c user.name=t -c user.email=t@t commit -qm commondir 2>/dev/null && echo "commit ok"')
+	check "${P}echo ../evil >.git/commondir fails" eq "$(field "$out" write | grep -cx '[1-9][0-9]*')" "1"
+	check "${P}  inside, sluice's stand-in .git/commondir says \".\", and git status and commit work" \
+		eq "$(field "$out" content):$(field "$out" status):$(field "$out" commit)" ".:ok:ok"
+	check "${P}  afterwards the host's git status works, and has the commit" \
+		eq "$(hgit status --porcelain >/dev/null 2>&1 && echo ok):$(hgit log -1 --format=%s 2>/dev/null)" "ok:commondir"
+	check "${P}  and the host's .git has no commondir left over" test ! -e "$TREE/.git/commondir" -a ! -L "$TREE/.git/commondir"
+	rm -f "$TREE/.git/commondir" # (where a sluice without the fix let it be made)
+	newrepo "$D/cd-$U" && echo . >"$D/cd-$U/.git/commondir" && chown -R "$OWN" "$D/cd-$U"
+	before=$(sum "$D/cd-$U/.git/commondir")
+	out=$(CWD=$D/cd-$U sb commondir2 sh -c 'echo ../evil >.git/commondir 2>/dev/null; echo "write $?"')
+	check "${P}an existing .git/commondir cannot be changed" \
+		eq "$(field "$out" write | grep -cx '[1-9][0-9]*'):$(sum "$D/cd-$U/.git/commondir")" "1:$before"
+
+	# a linked worktree: its .git is a file naming the git directory
+	hgit worktree add -q --detach "$wt" && chown -R "$OWN" "$wt" "$TREE/.git/worktrees"
+	wtgit=$(cat "$wt/.git")
+	before=$(sum "$wt/.git")
+	out=$(CWD=$wt sb worktree sh -c 'echo "gitdir: /nonexistent" >.git 2>/dev/null; echo "write $?"
+		python3 "$0" fs append:.git; git status --porcelain >/dev/null 2>&1 && echo "status ok"' "$PROBE")
+	check "${P}a linked worktree's .git file (gitdir: ...) cannot be rewritten from inside it" \
+		eq "$(field "$out" write | grep -cx '[1-9][0-9]*'):$(sum "$wt/.git")" "1:$before"
+	check "${P}  nor appended to" refused "$(field "$out" append:.git)"
+	check "${P}  git status works inside" eq "$(field "$out" status)" "ok"
+	check "${P}  and the host's git status in the worktree works afterwards" \
+		eq "$(git -c safe.directory='*' -C "$wt" status --porcelain >/dev/null 2>&1 && echo ok)" "ok"
+	[ "$(sum "$wt/.git")" == "$before" ] || echo "$wtgit" >"$wt/.git"
+	f=.git/worktrees/wt-$U
+	before=$(sum "$TREE/$f/commondir"):$(sum "$TREE/$f/gitdir")
+	out=$(sb worktrees python3 "$PROBE" fs "append:$f/commondir" "append:$f/gitdir" "create:$f/config.worktree")
+	check "${P}from the main tree, the linked worktree's commondir and gitdir cannot be changed, nor files added" \
+		refused "$(field "$out" "append:$f/commondir")" "$(field "$out" "append:$f/gitdir")" "$(field "$out" "create:$f/config.worktree")"
+	check "${P}  and they are unchanged" eq "$(sum "$TREE/$f/commondir"):$(sum "$TREE/$f/gitdir")" "$before"
+	rm -rf "$wt" "$TREE/.git/worktrees"
+
+	# core.hooksPath in the tree: git runs the hooks there
+	newrepo "$D/hk1-$U" && git -C "$D/hk1-$U" config core.hooksPath .husky && mkdir "$D/hk1-$U/.husky" &&
+		echo 'echo hook' >"$D/hk1-$U/.husky/pre-commit" && chmod 755 "$D/hk1-$U/.husky/pre-commit"
+	newrepo "$D/hk2-$U" && git -C "$D/hk2-$U" config core.hooksPath .husky
+	chown -R "$OWN" "$D/hk1-$U" "$D/hk2-$U"
+	before=$(sum "$D/hk1-$U/.husky/pre-commit")
+	out=$(CWD=$D/hk1-$U sb husky python3 "$PROBE" fs append:.husky/pre-commit create:.husky/pre-push)
+	check "${P}core.hooksPath = .husky: .husky/pre-commit cannot be changed, nor .husky/pre-push created" \
+		refused "$(field "$out" append:.husky/pre-commit)" "$(field "$out" create:.husky/pre-push)"
+	check "${P}  and .husky holds only the unchanged pre-commit" \
+		eq "$(ls -A "$D/hk1-$U/.husky" | tr '\n' ' ')$(sum "$D/hk1-$U/.husky/pre-commit")" "pre-commit $before"
+	out=$(CWD=$D/hk2-$U sb husky2 sh -c 'python3 "$0" fs mkdir:.husky create:.husky/pre-commit
+		git -c user.name=t -c user.email=t@t commit -q --allow-empty -m husky 2>/dev/null && echo "commit ok"' "$PROBE")
+	check "${P}core.hooksPath = .husky and no .husky: .husky/pre-commit cannot be created" \
+		refused "$(field "$out" create:.husky/pre-commit)" "$(test -e "$D/hk2-$U/.husky/pre-commit" && echo ok || echo absent)"
+	check "${P}  git commit works inside" eq "$(field "$out" commit)" "ok"
+	check "${P}  and no .husky is left behind" test ! -e "$D/hk2-$U/.husky"
+
+	# kill(0) and kill(-1) from inside, under a shell that is its own session
+	# and process group (setsid) and records USR1. Safety: outside, only
+	# kill(0), and only once the shell is its own process group; kill(-1)
+	# (every process the caller may signal) only where the command is in a
+	# PID namespace other than the test's, as pid 2.
+	rec=$D/logs/usr1.$U
+	local parent='[ "$(ps -o pgid= -p $$ | tr -d " ")" = $$ ] || { echo "not a process group leader"; exit 1; }
+		trap "echo USR1 >>$0" USR1; "$@" </dev/null; echo "rc $?"' # (the trap runs once "$@" has ended)
+	local k='trap "" USR1; ns=$(readlink /proc/self/ns/pid)
+		if [ -n "$ns" ] && [ "$ns" != "$0" ] && [ $$ -eq 2 ]; then kill -USR1 -1; echo "kill-1 tried"; fi
+		kill -USR1 0; exit 7'
+	out=$(cd "$TREE" && in_host timeout -k 2 20 setsid $AS bash -c "$parent" "$rec.outside" \
+		sh -c 'trap "" USR1; kill -USR1 0; exit 7' 2>/dev/null)
+	check "${P}outside: kill -USR1 0 from a child reaches the launching shell" \
+		eq "$(cat "$rec.outside" 2>/dev/null):$(field "$out" rc)" "USR1:7"
+	out=$(cd "$TREE" && HOME=$HOMED in_host timeout -k 2 20 setsid $AS bash -c "$parent" "$rec" "$SLUICE" run \
+		--policy "$D/esc.yaml" --log "$D/logs/$U.log" --resolver 198.51.100.53 -- \
+		sh -c "$k" "$(readlink /proc/self/ns/pid)" 2>"$D/err/$U.kill")
+	check "${P}kill -USR1 0 and kill -USR1 -1 from inside (pid 2 of its own PID namespace) never reach the launching shell" \
+		eq "$(field "$out" kill-1):$(cat "$rec" 2>/dev/null)" "tried:"
+	check "${P}  and sluice's exit status is the command's (7)" eq "$(field "$out" rc)" "7"
+
+	# the supervisor killed with SIGKILL takes the sandbox with it
+	dir=$D/kill-$U mark=sluice-escape-heartbeat-$$-$U
+	mkdir "$dir" && chown "$OWN" "$dir"
+	CWD=$dir sb heartbeat sh -c 'while :; do date +%s%N >hb; sleep 0.1; done' "$mark" >/dev/null &
+	bg=$!
+	for i in $(seq 100); do [ -s "$dir/hb" ] && break; sleep 0.05; done
+	spid=$(cat "$D/pid/$U.heartbeat")
+	[ -n "$(alive "$mark" "$spid")" ] || spid= # (never a PID that is no longer the supervisor)
+	# the supervisor, the waiter, init and the command (not timeout, the supervisor's parent)
+	pids=$(pgrep -f -- "$mark" | grep -vx "$(ps -o ppid= -p "$spid" | tr -d ' ')" | tr '\n' ' ')
+	check "${P}outside, the sandbox's processes are seen by the marker in their command line ($(echo $pids))" \
+		test "$(wc -w <<<"$pids")" -ge 4
+	[ -z "$spid" ] || kill -KILL "$spid"
+	for i in $(seq 20); do [ -z "$(alive "$mark" $pids)" ] && break; sleep 0.05; done
+	left=$(alive "$mark" $pids | tr '\n' ' ')
+	check "${P}the supervisor killed with SIGKILL: within a second no process of the sandbox is left" eq "$left" ""
+	h1=$(stat -c %y "$dir/hb")
+	sleep 0.5
+	h2=$(stat -c %y "$dir/hb")
+	check "${P}  and the heartbeat in the working tree has stopped" eq "$h2" "$h1"
+	[ -z "$left" ] || kill -KILL $left # (what a sluice without the fix leaves running)
+	wait "$bg" 2>/dev/null
+	rm -rf "$dir"
+
+	# a FIFO under /run, and a block device node: not files a read-only mount stops
+	if [ -n "${FIFO[$U]:-}" ]; then
+		f=${FIFO[$U]} stop=$D/fifo-stop.$U
+		python3 "$PROBE" fifo-read "$f" "$stop" >"$D/fifo.$U" &
+		reader=$!
+		BG+=("$reader")
+		for i in $(seq 100); do grep -q '^ready$' "$D/fifo.$U" && break; sleep 0.05; done
+		echo OUTSIDE >"$f"
+		out=$(sb fifo python3 "$PROBE" fs "wnb:$f")
+		sleep 0.2
+		touch "$stop"
+		wait "$reader"
+		BG=()
+		check "${P}a FIFO under /run owned by $U, mode 0600 ($f): what the sandbox writes reaches no reader outside" \
+			eq "$(field "$(cat "$D/fifo.$U")" fifo)" "OUTSIDE"
+	fi
+	if [ -n "${BLK[$U]:-}" ]; then
+		f=${BLK[$U]}
+		check "${P}outside, the node $f of $LOOPDEV (owned by $U, mode 0600) opens for writing" \
+			eq "$($AS python3 "$PROBE" fs "openw:$f")" "openw:$f ok"
+		before=$(sum "$LOOPIMG")
+		out=$(sb blockdev python3 "$PROBE" fs "block:$f")
+		check "${P}inside, opening it for writing fails with EACCES (the host's mounts are nodev)" \
+			eq "$(field "$out" "block:$f")" "EACCES"
+		check "${P}  and the file behind the loop device is unchanged" eq "$(sum "$LOOPIMG")" "$before"
+	fi
+
+	# stand-ins shared by concurrent sandboxes, removed by the last
+	for n in 2 6; do
+		out=$(conc $n)
+		check "${P}$n sandboxes at once in one fresh directory: each mkdir -p .vscode/x fails" \
+			eq "$(grep -c '^mkdir ' <<<"$out"):$(grep -c '^mkdir 0$' <<<"$out")" "$n:0"
+		check "${P}  and once all have ended no stand-in is left (ls -A is empty)" eq "$(ls -A "$D/conc$n-$U" | tr '\n' ' ')" ""
+	done
+	mkdir -p "$D/idea-$U/.idea" && chown -R "$OWN" "$D/idea-$U"
+	out=$(CWD=$D/idea-$U sb idea python3 "$PROBE" fs mkdir:.idea/x)
+	check "${P}a user's own empty .idea cannot be filled" refused "$(field "$out" mkdir:.idea/x)"
+	check "${P}  and is still there, empty, after the run (and nothing else is left)" \
+		eq "$(ls -A "$D/idea-$U" | tr '\n' ' ')|$(ls -A "$D/idea-$U/.idea")" ".idea |"
+
+	# more credential stores (section 8), and a ~/.ssh that is a symlink
+	out=$(HOMED=$D/home2-$U sb sshlink sh -c 'echo "started yes"; python3 "$0" hidden "$1/.ssh=SECRET-LINKED" "$1/dotfiles/ssh=SECRET-LINKED"
+		cat ~/.ssh/id_ed25519 ~/dotfiles/ssh/id_ed25519 2>&1' "$PROBE" "$D/home2-$U")
+	check "${P}with ~/.ssh a symlink to ~/dotfiles/ssh, sluice starts" eq "$(field "$out" started)" "yes"
+	check "${P}  ~/.ssh is hidden through the link" eq "$(field "$out" "$D/home2-$U/.ssh")" "hidden"
+	check "${P}  and through the target's own path" eq "$(field "$out" "$D/home2-$U/dotfiles/ssh")" "hidden"
+	check "${P}  no SECRET-LINKED anywhere in the output" eq "$(grep -c SECRET-LINKED <<<"$out")" "0"
 }
 
 suite root "" ""
