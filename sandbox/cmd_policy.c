@@ -19,9 +19,11 @@ static int check(int argc, char **argv)
 	struct policy *pol = cmd_load_policy(argv[3]);
 	if (!pol)
 		return 1;
-	printf("%s: ok: policy '%s', mode %s, %zu allow, %zu deny, %zu preset, %zu allow_private entries\n",
+	printf("%s: ok: policy '%s', mode %s, %zu allow, %zu deny, %zu preset, %zu allow_private entries; "
+	       "%zu write, %zu hide, %zu show paths; ech %s\n",
 	       argv[3], pol->name, pol->mode == POL_REPORT ? "report" : "enforce", pol->allow.n, pol->deny.n,
-	       pol->preset.n, pol->allow_private.n);
+	       pol->preset.n, pol->allow_private.n, pol->write.n, pol->hide.n, pol->show.n,
+	       pol->ech_allow ? "allow" : "deny");
 	pol_free(pol);
 	return 0;
 }
