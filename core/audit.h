@@ -32,6 +32,7 @@ struct audit_rec {
 	const char *qtype;
 	const char *rcode;
 	const char *protocol; /* packet records: tcp | udp | icmp | icmpv6 | a number */
+	bool ech;             /* transparent: the ClientHello was encrypted (written only when true) */
 };
 
 /* Open the log: path, or NULL for stderr. server is the policy's name.

@@ -114,8 +114,8 @@ static bool list_has(struct span s, const char *tok)
 /* Headers, framing and persistence common to requests and responses. */
 static int parse_fields(struct span rest, struct http_head *h, bool request, const char **why)
 {
-	int te = 0, cl = 0;
-	bool conn_close = false, conn_keep = false;
+	int te = 0, cl = 0, up = 0;
+	bool conn_close = false, conn_keep = false, conn_upgrade = false;
 
 	while (rest.len > 2) {
 		struct span line = next_line(&rest);
@@ -138,6 +138,9 @@ static int parse_fields(struct span rest, struct http_head *h, bool request, con
 		} else if (span_ieq(f->name, "connection")) {
 			conn_close |= list_has(f->value, "close");
 			conn_keep |= list_has(f->value, "keep-alive");
+			conn_upgrade |= list_has(f->value, "upgrade");
+		} else if (span_ieq(f->name, "upgrade")) {
+			up++;
 		} else if (span_ieq(f->name, "host")) {
 			if (h->has_host)
 				return fail(why, "duplicate Host");
@@ -154,6 +157,7 @@ static int parse_fields(struct span rest, struct http_head *h, bool request, con
 	if (h->body == HTTP_BODY_LENGTH && h->length == 0)
 		h->body = HTTP_BODY_NONE;
 	h->keep_alive = h->minor == 1 ? !conn_close : (conn_keep && !conn_close);
+	h->upgrade = h->minor == 1 && conn_upgrade && up == 1 ? http_header_value(h, "upgrade") : span_of(NULL, 0);
 	return 0;
 }
 
@@ -194,7 +198,51 @@ long http_parse_request(struct span buf, struct http_head *h, const char **why)
 	if (parse_version(span_sub(tail, (size_t)sp2 + 1, tail.len), &h->minor) < 0)
 		return fail(why, "unsupported HTTP version");
 	int rc = parse_fields(rest, h, true, why);
-	return rc < 0 ? rc : len;
+	if (rc < 0)
+		return rc;
+	/* RFC 9112 3.2; CONNECT names its authority in the target, and clients
+	 * that omit Host there are common enough to keep working */
+	if (h->minor == 1 && !h->has_host && !(h->method.len == 7 && memcmp(h->method.p, "CONNECT", 7) == 0))
+		return fail(why, "HTTP/1.1 request without Host");
+	return len;
+}
+
+static const char *const known_methods[] = {
+	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+};
+
+/* The HTTP/2 connection preface (RFC 9113 3.4): not HTTP/1.x. */
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n";
+
+int http_sniff_request(struct span b)
+{
+	size_t pre = sizeof(h2_preface) - 1, m = 0;
+
+	/* servers skip empty lines before a request (RFC 9112 2.2): so does this */
+	while (b.len && (b.p[0] == '\r' || b.p[0] == '\n'))
+		b = span_sub(b, 1, b.len);
+	if (b.len == 0)
+		return -EAGAIN;
+	if (memcmp(b.p, h2_preface, b.len < pre ? b.len : pre) == 0)
+		return b.len < pre ? -EAGAIN : 0;
+	if (!is_tchar((unsigned char)b.p[0]))
+		return 0;
+	while (m < b.len && m <= 32 && is_tchar((unsigned char)b.p[m]))
+		m++;
+	for (size_t i = 0; m < b.len && b.p[m] == ' ' && i < sizeof(known_methods) / sizeof(known_methods[0]); i++)
+		if (strlen(known_methods[i]) == m && memcmp(b.p, known_methods[i], m) == 0)
+			return 1;
+	/* otherwise: a first line of printable ASCII that names an HTTP version */
+	for (size_t i = 0; i < b.len && i < HTTP_MAX_HEAD; i++) {
+		unsigned char c = (unsigned char)b.p[i];
+		if (c == '\n')
+			return 0;
+		if ((c < 0x20 && c != '\r' && c != '\t') || c >= 0x7f)
+			return 0;
+		if (i + 5 <= b.len && memcmp(b.p + i, "HTTP/", 5) == 0)
+			return 1;
+	}
+	return b.len < HTTP_MAX_HEAD ? -EAGAIN : 0;
 }
 
 long http_parse_response(struct span buf, struct span req_method, struct http_head *h, const char **why)
@@ -272,6 +320,7 @@ enum {
 	CH_TRAILER_LF,
 	CH_FINAL_LF,
 	CH_DONE,
+	CH_BAD,       /* an error was returned: every later call returns it again */
 };
 
 #define MAX_CHUNK_LINE 4096
@@ -288,8 +337,24 @@ static int hexval(char c)
 	return -1;
 }
 
-/* One byte outside chunk data; returns 0 or -EINVAL. */
-static int chunk_byte(struct http_chunked *c, char b)
+/* What is wrong with byte b where a chunk size is expected (c->digits read). */
+static const char *size_error(const struct http_chunked *c, char b)
+{
+	if (b == ' ' || b == '\t')
+		return "whitespace in chunk size";
+	if (b == '\n')
+		return "bare LF after chunk size";
+	if (c->digits == 0 && (b == '+' || b == '-'))
+		return "signed chunk size";
+	if (c->digits == 0 && (b == '\r' || b == ';'))
+		return "empty chunk size";
+	if (c->digits == 1 && c->left == 0 && (b == 'x' || b == 'X'))
+		return "0x prefix in chunk size";
+	return "chunk size is not hexadecimal";
+}
+
+/* One byte outside chunk data; returns NULL, or what is wrong with it. */
+static const char *chunk_byte(struct http_chunked *c, char b)
 {
 	int v;
 
@@ -297,81 +362,79 @@ static int chunk_byte(struct http_chunked *c, char b)
 	case CH_SIZE:
 		if ((v = hexval(b)) >= 0) {
 			if (++c->digits > 15)
-				return -EINVAL;
+				return "chunk size too large";
 			c->left = c->left * 16 + (uint64_t)v;
-			return 0;
+			return NULL;
 		}
-		if (c->digits == 0)
-			return -EINVAL;
-		if (b == ';') {
-			c->state = CH_EXT;
-			c->line = 0;
-			return 0;
-		}
-		if (b != '\r')
-			return -EINVAL;
-		c->state = CH_SIZE_LF;
-		return 0;
+		if (c->digits == 0 || (b != ';' && b != '\r'))
+			return size_error(c, b);
+		c->state = b == ';' ? CH_EXT : CH_SIZE_LF;
+		c->line = 0;
+		return NULL;
 	case CH_EXT:
 		if (b == '\r') {
 			c->state = CH_SIZE_LF;
-			return 0;
+			return NULL;
 		}
-		if ((unsigned char)b < 0x20 && b != '\t')
-			return -EINVAL;
-		return ++c->line > MAX_CHUNK_LINE ? -EINVAL : 0;
+		if (b == '\n')
+			return "bare LF in chunk extension";
+		if (((unsigned char)b < 0x20 && b != '\t') || b == 0x7f)
+			return "control character in chunk extension";
+		return ++c->line > MAX_CHUNK_LINE ? "chunk extension too long" : NULL;
 	case CH_SIZE_LF:
 		if (b != '\n')
-			return -EINVAL;
+			return "bare CR in chunk size line";
 		c->state = c->left ? CH_DATA : CH_TRAILER;
-		return 0;
+		return NULL;
 	case CH_DATA_CR:
+		if (b == '\n')
+			return "bare LF after chunk data";
 		if (b != '\r')
-			return -EINVAL;
+			return "chunk data longer than its size, or no CRLF after it";
 		c->state = CH_DATA_LF;
-		return 0;
+		return NULL;
 	case CH_DATA_LF:
 		if (b != '\n')
-			return -EINVAL;
+			return "bare CR after chunk data";
 		c->state = CH_SIZE;
 		c->digits = 0;
 		c->left = 0;
-		return 0;
+		return NULL;
 	case CH_TRAILER:
 		if (b == '\r') {
 			c->state = CH_FINAL_LF;
-			return 0;
+			return NULL;
 		}
 		if (!is_tchar((unsigned char)b))
-			return -EINVAL;
+			return b == '\n' ? "bare LF after the last chunk" : "invalid trailer field name";
 		c->state = CH_TRAILER_NAME;
-		return ++c->trailer > MAX_TRAILERS ? -EINVAL : 0;
+		return ++c->trailer > MAX_TRAILERS ? "trailers too large" : NULL;
 	case CH_TRAILER_NAME:
 		if (b == ':')
 			c->state = CH_TRAILER_LINE;
 		else if (!is_tchar((unsigned char)b))
-			return -EINVAL;
-		return ++c->trailer > MAX_TRAILERS ? -EINVAL : 0;
+			return "invalid trailer field name";
+		return ++c->trailer > MAX_TRAILERS ? "trailers too large" : NULL;
 	case CH_TRAILER_LINE:
 		if (b == '\r') {
 			c->state = CH_TRAILER_LF;
-			return 0;
+			return NULL;
 		}
 		if (((unsigned char)b < 0x20 && b != '\t') || b == 0x7f)
-			return -EINVAL;
-		return ++c->trailer > MAX_TRAILERS ? -EINVAL : 0;
+			return b == '\n' ? "bare LF in trailer" : "control character in trailer";
+		return ++c->trailer > MAX_TRAILERS ? "trailers too large" : NULL;
 	case CH_TRAILER_LF:
 		if (b != '\n')
-			return -EINVAL;
+			return "bare CR in trailer";
 		c->state = CH_TRAILER;
-		return 0;
+		return NULL;
 	case CH_FINAL_LF:
 		if (b != '\n')
-			return -EINVAL;
+			return "bare CR after the last chunk";
 		c->state = CH_DONE;
-		return 0;
+		return NULL;
 	}
-	return -EINVAL;
+	return "bytes after the last chunk";
 }
 
 long http_chunked_scan(struct http_chunked *c, const char *p, size_t n, bool *done)
@@ -379,6 +442,8 @@ long http_chunked_scan(struct http_chunked *c, const char *p, size_t n, bool *do
 	size_t i = 0;
 
 	*done = false;
+	if (c->state == CH_BAD)
+		return -EINVAL;
 	while (i < n && c->state != CH_DONE) {
 		if (c->state == CH_DATA) {
 			size_t take = n - i < c->left ? n - i : (size_t)c->left;
@@ -388,10 +453,17 @@ long http_chunked_scan(struct http_chunked *c, const char *p, size_t n, bool *do
 				c->state = CH_DATA_CR;
 			continue;
 		}
-		if (chunk_byte(c, p[i]) < 0)
+		const char *bad = chunk_byte(c, p[i]);
+		if (bad) {
+			c->why = bad;
+			c->at = c->pos + i;
+			c->byte = (unsigned char)p[i];
+			c->state = CH_BAD;
 			return -EINVAL;
+		}
 		i++;
 	}
+	c->pos += i;
 	*done = c->state == CH_DONE;
 	return (long)i;
 }

@@ -24,11 +24,17 @@ struct px_relay;
 
 /*
  * Session lifecycle:
+ *   PEEK (transparent port) ─TLS, or no name─▶ RESOLVE ─▶ ... ─▶ TUNNEL
+ *                           └─HTTP/1.x─▶ HEAD (every request decided as below)
  *   HEAD ─parse─▶ RESOLVE ─vet─▶ CONNECT ─▶ TUNNEL (CONNECT)
  *                                        └▶ EXCHANGE (HTTP) ─done, keep-alive─▶ HEAD
+ *                                              └─101 to a WebSocket upgrade─▶ TUNNEL
  * any phase ─deny/error─▶ DRAIN (answer written, close once flushed) ─▶ closed
+ * (the transparent port answers only malformed HTTP requests, with 400; its
+ * other refusals are resets, sent once what the client was sent is delivered)
  */
 enum px_phase {
+	PX_PEEK,
 	PX_HEAD,
 	PX_RESOLVE,
 	PX_CONNECT,
@@ -81,9 +87,14 @@ struct px_session {
 	char remote[ADDR_TEXT_MAX + 8];
 
 	/* the request being decided or served */
-	bool transparent;     /* from the transparent port: no HTTP answers, resets */
+	bool transparent;     /* from the transparent port: refusals are resets */
+	bool http;            /* transparent: HTTP/1.x, each request named by its Host */
+	bool ech;             /* transparent: an encrypted ClientHello (its name is the outer one) */
 	struct addr orig;     /* transparent: where the client was going */
+	uint16_t orig_port;
 	bool peek_extended;   /* transparent: first bytes came, waiting for the rest */
+	bool reset_on_close;  /* close with a reset (a transparent refusal) */
+	int64_t reset_by;     /* ... at the latest then, delivered or not */
 	bool is_connect;
 	char method[33];
 	struct host host;
@@ -102,6 +113,7 @@ struct px_session {
 	struct evbuffer *head; /* a rewritten head: the request's until sent, then the response's */
 	struct px_body req, resp;
 	bool resp_head_seen;
+	bool upgrade;         /* a WebSocket upgrade asked for and passed on */
 	bool client_keep;
 	char up_key[HOST_NAME_LEN + 8]; /* host:port the open upstream serves */
 	bool up_reusable;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 
 #define HIGH_WM (256 * 1024) /* input held per side before reading pauses */
 #define READ_CHUNK 16384     /* asked of one read */
+#define RESET_WAIT_MS 2000   /* a reset waits this long at most for earlier answers to arrive */
 
 static void cli_read_cb(struct bufferevent *bev, void *arg);
 static void cli_write_cb(struct bufferevent *bev, void *arg);
@@ -31,6 +33,7 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg);
 static void on_head(struct px_session *s);
 static void on_peek(struct px_session *s, bool timed_out);
 static void try_connect(struct px_session *s);
+static void open_tunnel(struct px_session *s);
 
 static const char *event_name(const struct px_session *s)
 {
@@ -82,6 +85,7 @@ static void log_close(struct px_session *s, const char *reason)
 	r.bytes_down = s->bytes_down;
 	r.duration_ms = (long)(audit_now_ms() - s->t_start);
 	r.connect_ms = s->connect_ms;
+	r.ech = s->ech;
 	audit_write_soon(s->srv->cfg.audit, &r);
 	s->decision_logged = false;
 }
@@ -238,23 +242,31 @@ void px_session_free(struct px_session *s)
 
 static void session_close(struct px_session *s, const char *reason)
 {
-	log_close(s, reason);
-	px_session_free(s);
-}
-
-/* A transparent connection ends with a reset: the client sees a refusal at
- * once, as from the kernel's own reject, and no HTTP it did not ask for. */
-static void reset_close(struct px_session *s)
-{
 	struct linger lg = { 1, 0 };
 
-	if (s->cli)
+	log_close(s, reason);
+	if (s->reset_on_close && s->cli)
 		setsockopt(bufferevent_getfd(s->cli), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	px_session_free(s);
 }
 
 void px_session_close(struct px_session *s)
 {
+	session_close(s, NULL);
+}
+
+/* Everything queued for the client has gone to the kernel: close. A reset
+ * first waits (briefly) for the kernel to deliver it, since a reset drops
+ * what is still unacknowledged: earlier answers on a kept-alive connection. */
+static void drained_close(struct px_session *s)
+{
+	int unacked = 0;
+
+	if (s->reset_on_close && ioctl(bufferevent_getfd(s->cli), TIOCOUTQ, &unacked) == 0 && unacked > 0 &&
+	    audit_now_ms() < s->reset_by) {
+		arm_timer_ms(s, 10);
+		return;
+	}
 	session_close(s, NULL);
 }
 
@@ -267,12 +279,22 @@ static void drain_and_close(struct px_session *s)
 	s->phase = PX_DRAIN;
 	read_off(s, s->cli);
 	if (evbuffer_get_length(bufferevent_get_output(s->cli)) == 0) {
-		session_close(s, NULL);
+		drained_close(s);
 		return;
 	}
 	bufferevent_setcb(s->cli, NULL, cli_write_cb, cli_event_cb, s);
 	bufferevent_enable(s->cli, EV_WRITE);
 	arm_timer(s, s->srv->cfg.idle_timeout_s);
+}
+
+/* A transparent connection ends with a reset: the client sees a refusal at
+ * once, as from the kernel's own reject, and no HTTP it did not ask for. On
+ * a kept-alive HTTP connection the answers to earlier requests arrive first. */
+static void reset_close(struct px_session *s)
+{
+	s->reset_on_close = true;
+	s->reset_by = audit_now_ms() + RESET_WAIT_MS;
+	drain_and_close(s);
 }
 
 static int status_of(enum pol_reason r)
@@ -319,7 +341,8 @@ static void answer(struct bufferevent *bev, int status, const char *reason, cons
 /*
  * Deny the current request with an HTTP status: one audit record, one line on
  * stderr, an answer naming the reason and the entry that would allow it, then
- * close. Every denial of the proxy goes through here.
+ * close. Every denial of the proxy goes through here. The transparent port
+ * answers only a malformed HTTP request (400); it resets the rest.
  */
 static void deny_status(struct px_session *s, enum pol_reason reason, int status, const char *blocked,
 			const char *detail)
@@ -350,14 +373,28 @@ static void deny_status(struct px_session *s, enum pol_reason reason, int status
 	r.reason = pol_reason_key(reason);
 	r.rule = v.rule ? v.rule->text : NULL;
 	r.dns_ms = s->dns_ms;
+	r.ech = s->ech;
 	audit_write_soon(s->srv->cfg.audit, &r);
 	log_msg("%s", line + strlen("sluice: "));
 	s->decision_logged = false;
-	if (s->transparent) {
+	if (s->transparent && !(s->http && status == 400)) {
 		reset_close(s);
 		return;
 	}
 	answer(s->cli, status, pol_reason_key(reason), line);
+	drain_and_close(s);
+}
+
+/* End an allowed request that failed: its close record with reason, then
+ * status with a one-line body (the transparent port: a reset). */
+static void fail_request(struct px_session *s, int status, const char *reason, const char *line)
+{
+	log_close(s, reason);
+	if (s->transparent) {
+		reset_close(s);
+		return;
+	}
+	answer(s->cli, status, reason, line);
 	drain_and_close(s);
 }
 
@@ -380,6 +417,7 @@ static void log_decision(struct px_session *s)
 	r.reason = pol_reason_key(s->report_only ? s->verdict.reason : POL_ALLOWED);
 	r.rule = s->verdict.rule ? s->verdict.rule->text : NULL;
 	r.dns_ms = s->dns_ms;
+	r.ech = s->ech;
 	audit_write_soon(s->srv->cfg.audit, &r);
 	s->decision_logged = true;
 	if (s->report_only)
@@ -455,12 +493,18 @@ static long body_bytes(struct px_body *b, struct evbuffer *in, uint64_t *counter
 		break;
 	case HTTP_BODY_CHUNKED: {
 		struct evbuffer_iovec v[16];
-		int nv = evbuffer_peek(in, -1, NULL, v, 16);
-		for (int i = 0; i < nv && i < 16 && !b->done; i++) {
-			long used = http_chunked_scan(&b->ch, v[i].iov_base, v[i].iov_len, &b->done);
-			if (used < 0)
-				return -EINVAL;
-			n += (size_t)used;
+		struct evbuffer_ptr at;
+		/* 16 pieces at a time, all of them: no byte waits for a read that may never come */
+		while (n < avail && !b->done && evbuffer_ptr_set(in, &at, n, EVBUFFER_PTR_SET) == 0) {
+			int nv = evbuffer_peek(in, -1, &at, v, 16);
+			for (int i = 0; i < nv && i < 16 && !b->done; i++) {
+				long used = http_chunked_scan(&b->ch, v[i].iov_base, v[i].iov_len, &b->done);
+				if (used < 0)
+					return -EINVAL;
+				n += (size_t)used;
+			}
+			if (nv <= 0)
+				break;
 		}
 		break;
 	}
@@ -512,6 +556,30 @@ static void maybe_done(struct px_session *s)
 		exchange_done(s);
 }
 
+/*
+ * A request body with bad chunked framing: none of the bytes read with the
+ * fault go upstream, whose connection is dropped; the close record carries
+ * bad_request. The client gets 400 while no byte of an answer has gone to
+ * it (on the transparent port too: the request is malformed), else a close.
+ */
+static void bad_body(struct px_session *s)
+{
+	const struct http_chunked *c = &s->req.ch;
+	char line[512];
+
+	snprintf(line, sizeof(line), "sluice: %s %s:%u denied (bad_request): %s (body byte %llu, 0x%02x)",
+		 s->method, s->host.text, s->port, c->why, (unsigned long long)c->at, c->byte);
+	log_msg("%s", line + strlen("sluice: "));
+	free_up(s);
+	if (s->bytes_down) {
+		session_close(s, "bad_request");
+		return;
+	}
+	log_close(s, "bad_request");
+	answer(s->cli, 400, "bad_request", line);
+	drain_and_close(s);
+}
+
 /* The client stays readable for the whole exchange (no epoll change per
  * request): pipelined requests wait in its input, which its watermark bounds. */
 static void forward_request_body(struct px_session *s)
@@ -520,8 +588,7 @@ static void forward_request_body(struct px_session *s)
 		return;
 	long n = body_bytes(&s->req, bufferevent_get_input(s->cli), &s->bytes_up);
 	if (n < 0) {
-		log_msg("%s: bad chunked request body from client", s->id);
-		session_close(s, "bad_request");
+		bad_body(s);
 		return;
 	}
 	send_body(s, s->cli, s->up, (size_t)n);
@@ -545,10 +612,13 @@ static void queue_response_head(struct px_session *s, const struct http_head *h)
 					    (int)h->h[i].value.len, h->h[i].value.p);
 	if (h->status >= 200 && !s->client_keep)
 		evbuffer_add(out, "Connection: close\r\n", 19);
+	if (h->status == 101) /* the upgrade read_response_head accepted */
+		evbuffer_add_printf(out, "Connection: upgrade\r\nUpgrade: %.*s\r\n", (int)h->upgrade.len, h->upgrade.p);
 	evbuffer_add(out, "\r\n", 2);
 }
 
-/* Parse response heads (passing 1xx on) until a final one; 0 to wait. */
+/* Parse response heads (passing 1xx on) until a final one: 1, or 2 for a
+ * 101 to the WebSocket upgrade the request asked for; 0 to wait. */
 static int read_response_head(struct px_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->up);
@@ -568,12 +638,19 @@ static int read_response_head(struct px_session *s)
 			log_msg("%s: bad response from %s:%u: %s", s->id, s->host.text, s->port, why);
 			return -EINVAL;
 		}
-		if (h.status == 101) {
-			log_msg("%s: upstream switched protocols without an Upgrade request", s->id);
+		if (h.status == 101 && (!s->upgrade || !span_ieq(h.upgrade, "websocket"))) {
+			log_msg("%s: upstream switched protocols without a WebSocket upgrade request", s->id);
 			return -EINVAL;
 		}
 		queue_response_head(s, &h);
 		s->bytes_down += (uint64_t)n;
+		if (h.status == 101) { /* the rest are WebSocket frames, both ways */
+			evbuffer_drain(in, (size_t)n);
+			send_from(s->cli, s->head, evbuffer_get_length(s->head));
+			s->resp_head_seen = s->resp.done = true;
+			s->client_keep = s->up_reusable = false;
+			return 2;
+		}
 		if (h.status < 200) { /* 100 Continue and the like: the client waits for it */
 			send_from(s->cli, s->head, evbuffer_get_length(s->head));
 		} else {
@@ -596,9 +673,7 @@ static void forward_response(struct px_session *s)
 		int rc = read_response_head(s);
 		if (rc < 0) {
 			if (s->bytes_down == 0) {
-				answer(s->cli, 502, "connect_failed", "sluice: invalid response from upstream");
-				log_close(s, "connect_failed");
-				drain_and_close(s);
+				fail_request(s, 502, "connect_failed", "sluice: invalid response from upstream");
 			} else {
 				session_close(s, "bad_request");
 			}
@@ -606,6 +681,10 @@ static void forward_response(struct px_session *s)
 		}
 		if (rc == 0)
 			return;
+		if (rc == 2) {
+			open_tunnel(s);
+			return;
+		}
 	}
 	long n = s->resp.done ? 0 : body_bytes(&s->resp, bufferevent_get_input(s->up), &s->bytes_down);
 	if (n < 0) {
@@ -615,6 +694,25 @@ static void forward_response(struct px_session *s)
 	}
 	send_body(s, s->up, s->cli, (size_t)n);
 	maybe_done(s);
+}
+
+/* From now on bytes go both ways as they come: a CONNECT tunnel, the
+ * transparent port's TLS or unnamed connection, or an accepted WebSocket
+ * upgrade (no more HTTP requests on this connection: nothing more to decide). */
+static void open_tunnel(struct px_session *s)
+{
+	s->phase = PX_TUNNEL;
+	arm_timer(s, s->srv->cfg.idle_timeout_s);
+	touch(s);
+	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
+		relay(s, s->cli, s->up, &s->bytes_up); /* sent before the tunnel opened */
+	if (evbuffer_get_length(bufferevent_get_input(s->up)))
+		relay(s, s->up, s->cli, &s->bytes_down); /* sent with the 101 */
+	if (px_relay_start(s) == 0)
+		return;
+	bufferevent_setcb(s->up, NULL, up_write_cb, up_event_cb, s);
+	read_on(s, s->up);
+	read_on(s, s->cli);
 }
 
 static void start_exchange(struct px_session *s)
@@ -645,20 +743,11 @@ static void connected(struct px_session *s)
 		start_exchange(s);
 		return;
 	}
-	s->phase = PX_TUNNEL;
 	if (!s->transparent) { /* written at once: the tunnel may leave the bufferevents next */
 		evbuffer_add(s->head, "HTTP/1.1 200 Connection established\r\n\r\n", 39);
 		send_from(s->cli, s->head, 39);
 	}
-	arm_timer(s, s->srv->cfg.idle_timeout_s);
-	touch(s);
-	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
-		relay(s, s->cli, s->up, &s->bytes_up); /* sent before the 200 arrived */
-	if (px_relay_start(s) == 0)
-		return;
-	bufferevent_setcb(s->up, NULL, up_write_cb, up_event_cb, s);
-	read_on(s, s->up);
-	read_on(s, s->cli);
+	open_tunnel(s);
 }
 
 static void connect_failed(struct px_session *s, const char *detail)
@@ -669,16 +758,9 @@ static void connect_failed(struct px_session *s, const char *detail)
 		return;
 	}
 	log_msg("%s: cannot reach %s:%u: %s", s->id, s->host.text, s->port, detail);
-	if (s->transparent) {
-		log_close(s, "connect_failed");
-		reset_close(s);
-		return;
-	}
 	char line[512];
 	snprintf(line, sizeof(line), "sluice: %s:%u could not be reached (%s)", s->host.text, s->port, detail);
-	answer(s->cli, 502, "connect_failed", line);
-	log_close(s, "connect_failed");
-	drain_and_close(s);
+	fail_request(s, 502, "connect_failed", line);
 }
 
 static void try_connect(struct px_session *s)
@@ -700,11 +782,7 @@ static void try_connect(struct px_session *s)
 		int err = errno;
 		if (err == EMFILE || err == ENFILE) {
 			free_up(s);
-			char line[256];
-			snprintf(line, sizeof(line), "sluice: out of file descriptors, try again");
-			answer(s->cli, 503, "limit", line);
-			log_close(s, "limit");
-			drain_and_close(s);
+			fail_request(s, 503, "limit", "sluice: out of file descriptors, try again");
 			return;
 		}
 		connect_failed(s, strerror(err));
@@ -777,8 +855,7 @@ static void decide(struct px_session *s, const struct addr *known)
 	const struct px_config *cfg = &s->srv->cfg;
 
 	if (!audit_ok(cfg->audit)) {
-		answer(s->cli, 503, "limit", "sluice: the audit log cannot be written; refusing new requests");
-		drain_and_close(s);
+		fail_request(s, 503, "limit", "sluice: the audit log cannot be written; refusing new requests");
 		return;
 	}
 	pol_decide(cfg->pol, &s->host, s->port, &s->verdict);
@@ -838,6 +915,64 @@ static int parse_absolute(struct px_session *s, struct span target, struct span 
 	return host_parse_authority(auth, 80, &s->host, &s->port, why);
 }
 
+/* A transparent request's authority: an origin-form target's Host, or an
+ * absolute-form target's authority (RFC 9112 3.2.2), on the port the client
+ * connected to. Returns as parse_absolute. */
+static int transparent_authority(struct px_session *s, const struct http_head *h, struct span *path,
+				 const char **why)
+{
+	int rc;
+
+	if (h->target.len && h->target.p[0] == '/') {
+		struct span host = http_header_value(h, "host");
+		if (!host.p) {
+			*why = "no Host header to name the request by";
+			return -EPROTO;
+		}
+		*path = h->target;
+		rc = host_parse_authority(host, s->orig_port, &s->host, &s->port, why);
+	} else if (h->target.len >= 7 && span_ieq(span_sub(h->target, 0, 7), "http://")) {
+		rc = parse_absolute(s, h->target, path, why);
+	} else {
+		*why = "the transparent port takes origin-form and http:// targets";
+		return -EPROTO;
+	}
+	if (rc == 0 && s->port != s->orig_port) {
+		*why = "the request names another port than the one connected to";
+		return -EPROTO;
+	}
+	return rc;
+}
+
+/* Where a request goes (s->host, s->port) and, for HTTP, its origin-form
+ * path. Returns as parse_absolute. */
+static int request_authority(struct px_session *s, const struct http_head *h, struct span *path,
+			     const char **why)
+{
+	if (s->transparent)
+		return transparent_authority(s, h, path, why);
+	if (s->is_connect)
+		return host_parse_authority(h->target, 0, &s->host, &s->port, why);
+	return parse_absolute(s, h->target, path, why);
+}
+
+/* The host of an unusable request as the client wrote it, for the record:
+ * the Host header's value (transparent), or the target without ":port". */
+static void requested_host(struct px_session *s, const struct http_head *h)
+{
+	struct span t = s->transparent ? http_header_value(h, "host") : h->target;
+	long colon = span_rfind(t, ':');
+	unsigned long ignored;
+
+	if (!t.p)
+		return;
+	if ((s->is_connect || s->transparent) && colon > 0 &&
+	    (t.p[colon - 1] == ']' || span_find(t, ':') == colon) &&
+	    span_to_uint(span_sub(t, (size_t)colon + 1, t.len), 1, 65535, &ignored) == 0)
+		t.len = (size_t)colon;
+	span_copy(t, s->host.text, sizeof(s->host.text));
+}
+
 /* The head sent upstream: origin-form, Host forced to the authority. */
 static void build_request(struct px_session *s, const struct http_head *h, struct span path)
 {
@@ -857,6 +992,8 @@ static void build_request(struct px_session *s, const struct http_head *h, struc
 		evbuffer_add_printf(b, "%.*s: %.*s\r\n", (int)n.len, n.p, (int)h->h[i].value.len,
 				    h->h[i].value.p);
 	}
+	if (s->upgrade)
+		evbuffer_add_printf(b, "Connection: upgrade\r\nUpgrade: websocket\r\n");
 	evbuffer_add(b, "\r\n", 2);
 }
 
@@ -875,9 +1012,10 @@ static void on_head(struct px_session *s)
 	s->t_start = audit_now_ms();
 	s->host.text[0] = '\0';
 	s->method[0] = '\0';
-	s->port = 0;
+	s->port = s->transparent ? s->orig_port : 0;
 	s->naddrs = 0;
 	s->dns_ms = -1;
+	s->upgrade = false;
 	memset(&s->verdict, 0, sizeof(s->verdict));
 	if (n < 0) {
 		s->is_connect = false;
@@ -885,22 +1023,11 @@ static void on_head(struct px_session *s)
 		return;
 	}
 	span_copy(h.method, s->method, sizeof(s->method));
-	s->is_connect = strcmp(s->method, "CONNECT") == 0;
+	s->is_connect = !s->transparent && strcmp(s->method, "CONNECT") == 0;
 	struct span path = { NULL, 0 };
-	int rc;
-	if (s->is_connect)
-		rc = host_parse_authority(h.target, 0, &s->host, &s->port, &why);
-	else
-		rc = parse_absolute(s, h.target, &path, &why);
+	int rc = request_authority(s, &h, &path, &why);
 	if (rc < 0) {
-		/* log the host as requested, without a trailing ":port" */
-		struct span t = h.target;
-		long colon = span_rfind(t, ':');
-		unsigned long ignored;
-		if (s->is_connect && colon > 0 && (t.p[colon - 1] == ']' || span_find(t, ':') == colon) &&
-		    span_to_uint(span_sub(t, (size_t)colon + 1, t.len), 1, 65535, &ignored) == 0)
-			t.len = (size_t)colon;
-		span_copy(t, s->host.text, sizeof(s->host.text));
+		requested_host(s, &h);
 		/* a well-framed request for an unusable host is a policy answer (403) */
 		deny_status(s, POL_BAD_REQUEST, rc == -EINVAL ? 403 : 400, NULL, why);
 		return;
@@ -910,6 +1037,9 @@ static void on_head(struct px_session *s)
 		return;
 	}
 	if (!s->is_connect) {
+		/* WebSocket only: an upgrade to h2c or the like would carry requests
+		 * for other hosts undecided; every other Upgrade is dropped, as before */
+		s->upgrade = span_ieq(h.upgrade, "websocket") && span_ieq(h.method, "GET");
 		build_request(s, &h, path);
 		s->req.kind = h.body;
 		s->req.left = h.length;
@@ -932,50 +1062,33 @@ static void on_head(struct px_session *s)
 #define IP6T_SO_ORIGINAL_DST 80
 #endif
 
-/* Whether b can still be, or is, an HTTP request line ("GET ", "POST "...). */
-static int looks_like_http(struct span b)
-{
-	for (size_t i = 0; i < b.len && i < 16; i++) {
-		char c = b.p[i];
-		if (c == ' ')
-			return i > 0 ? 1 : 0;
-		if (c < 'A' || c > 'Z')
-			return 0;
-	}
-	return b.len < 16 ? -EAGAIN : 0;
-}
+enum peek { PEEK_TLS, PEEK_TLS_UNNAMED, PEEK_TLS_AMBIGUOUS, PEEK_HTTP, PEEK_OTHER };
 
-/* The name in a connection's first bytes: 0 with name filled, -EAGAIN when
- * more bytes could tell, anything else when these bytes name nothing. */
-static int peek_name(struct span b, char *name, size_t size)
+/* What a connection's first bytes are: PEEK_TLS with the server name in
+ * sni, PEEK_TLS_UNNAMED (a ClientHello without one: the binding names it),
+ * PEEK_TLS_AMBIGUOUS (two names, or a repeated extension: refused),
+ * PEEK_HTTP (every request names itself), PEEK_OTHER (the binding names
+ * it), or -EAGAIN when more bytes could tell. sni->ech says the hello was
+ * encrypted. To port 80 whatever is not TLS is HTTP: there an HTTP server
+ * reads it, however odd it looks. */
+static int peek_kind(struct span b, bool port80, struct px_sni *sni)
 {
-	char sni[PX_SNI_NAME_MAX + 1];
-	struct http_head h;
-	struct host host;
-	uint16_t port;
-	const char *why;
-
+	memset(sni, 0, sizeof(*sni));
 	if (b.len == 0)
 		return -EAGAIN;
 	if ((uint8_t)b.p[0] == 0x16) {
-		int rc = px_sni_parse(b, sni);
-		if (rc == 0)
-			snprintf(name, size, "%s", sni);
-		return rc;
+		switch (px_sni_read(b, sni)) {
+		case 0: return PEEK_TLS;
+		case -EAGAIN: return -EAGAIN;
+		case -ENOENT: return PEEK_TLS_UNNAMED;
+		case -ENOTUNIQ: return PEEK_TLS_AMBIGUOUS;
+		default: return PEEK_OTHER;
+		}
 	}
-	int http = looks_like_http(b);
-	if (http == 0)
-		return -ENOENT; /* neither TLS nor HTTP: the binding names it */
-	if (http < 0)
-		return http;
-	long n = http_parse_request(span_sub(b, 0, HTTP_MAX_HEAD), &h, &why);
-	if (n <= 0)
-		return n == 0 ? -EAGAIN : -EINVAL;
-	struct span v = http_header_value(&h, "host");
-	if (!v.p || host_parse_authority(v, 80, &host, &port, &why) < 0)
-		return -ENOENT;
-	snprintf(name, size, "%s", host.text);
-	return 0;
+	int http = http_sniff_request(b);
+	if (http == 1 || port80)
+		return PEEK_HTTP;
+	return http < 0 ? http : PEEK_OTHER;
 }
 
 /* No name in the bytes: the DNS stub's binding for the original address,
@@ -1014,29 +1127,57 @@ static void on_peek(struct px_session *s, bool timed_out)
 	size_t len = evbuffer_get_length(in), max = PX_SNI_MAX_HELLO + 5;
 	size_t take = len < max ? len : max;
 	struct span b = span_of((const char *)evbuffer_pullup(in, (ssize_t)take), take);
-	char name[PX_SNI_NAME_MAX + 1];
+	struct px_sni sni;
 	const char *why;
-	int rc = peek_name(b, name, sizeof(name));
+	bool port80 = s->orig_port == 80;
+	int rc = peek_kind(b, port80, &sni);
 
 	if (rc == -EAGAIN && take < max) {
 		if (!timed_out)
 			return;
-		if (len > 0 && !s->peek_extended) {
-			s->peek_extended = true; /* bytes have started: give them the head timeout */
+		/* bytes have started (or, to port 80, must come: an HTTP client
+		 * speaks first): give them the head timeout */
+		if ((len > 0 || port80) && !s->peek_extended) {
+			s->peek_extended = true;
 			arm_timer(s, s->srv->cfg.head_timeout_s);
+			return;
+		}
+		if (len == 0 && port80) {
+			session_close(s, NULL); /* no request came: as the explicit proxy's head timeout */
 			return;
 		}
 	}
 	evtimer_del(s->timer);
+	if (rc == PEEK_HTTP) { /* decided request by request, as the explicit proxy's */
+		s->http = true;
+		s->is_connect = false;
+		s->phase = PX_HEAD;
+		if (!s->peek_extended)
+			arm_timer(s, s->srv->cfg.head_timeout_s);
+		on_head(s);
+		return;
+	}
 	read_off(s, s->cli); /* the bytes stay queued for upstream */
 	s->t_start = audit_now_ms();
 	s->dns_ms = -1;
-	if (rc != 0) {
+	s->ech = sni.ech;
+	if (rc == PEEK_TLS_AMBIGUOUS) {
+		deny(s, POL_BAD_REQUEST, NULL, "the ClientHello names more than one server or repeats an extension");
+		return;
+	}
+	if (sni.ech && !s->srv->cfg.pol->ech_allow) {
+		if (sni.name[0] && host_canonicalize(span_str(sni.name), &s->host, &why) < 0)
+			s->host.text[0] = '\0';
+		deny(s, POL_NO_NAME, NULL,
+		     "an encrypted ClientHello hides the server's name (the policy's ech: allow decides it by the outer name)");
+		return;
+	}
+	if (rc != PEEK_TLS) {
 		transparent_unnamed(s);
 		return;
 	}
-	if (host_canonicalize(span_str(name), &s->host, &why) < 0) {
-		span_copy(span_str(name), s->host.text, sizeof(s->host.text));
+	if (host_canonicalize(span_str(sni.name), &s->host, &why) < 0) {
+		span_copy(span_str(sni.name), s->host.text, sizeof(s->host.text));
 		deny(s, POL_BAD_REQUEST, NULL, why);
 		return;
 	}
@@ -1066,11 +1207,11 @@ static void cli_read_cb(struct bufferevent *bev, void *arg)
 	(void)bev;
 	touch(s);
 	switch (s->phase) {
+	case PX_PEEK:
+		on_peek(s, false);
+		break;
 	case PX_HEAD:
-		if (s->transparent)
-			on_peek(s, false);
-		else
-			on_head(s);
+		on_head(s);
 		break;
 	case PX_TUNNEL:
 		relay(s, s->cli, s->up, &s->bytes_up);
@@ -1107,7 +1248,7 @@ static void cli_write_cb(struct bufferevent *bev, void *arg)
 
 	if (s->phase == PX_DRAIN) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			session_close(s, NULL);
+			drained_close(s);
 		return;
 	}
 	drained(s, s->cli);
@@ -1152,7 +1293,7 @@ static void cli_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	/* a half-close after a whole request: answer it (or open its tunnel,
 	 * which passes the half-close on), then close */
-	if ((what & BEV_EVENT_EOF) && !s->transparent &&
+	if ((what & BEV_EVENT_EOF) && (!s->transparent || s->http) &&
 	    (s->phase == PX_RESOLVE || s->phase == PX_CONNECT || (s->phase == PX_EXCHANGE && s->req.done))) {
 		s->cli_eof = true;
 		return;
@@ -1193,9 +1334,7 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (s->phase == PX_EXCHANGE && !s->resp_head_seen && s->bytes_down == 0) {
-		answer(s->cli, 502, "connect_failed", "sluice: upstream closed the connection without answering");
-		log_close(s, "connect_failed");
-		drain_and_close(s);
+		fail_request(s, 502, "connect_failed", "sluice: upstream closed the connection without answering");
 		return;
 	}
 	session_close(s, NULL);
@@ -1227,15 +1366,17 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		session_close(s, "limit");
 		return;
 	}
-	case PX_HEAD:
-		if (s->transparent) {
-			on_peek(s, true);
-			return;
-		}
-		session_close(s, NULL);
+	case PX_PEEK:
+		on_peek(s, true);
+		return;
+	case PX_DRAIN:
+		if (s->reset_on_close && evbuffer_get_length(bufferevent_get_output(s->cli)) == 0)
+			drained_close(s); /* waiting for the kernel to deliver before the reset */
+		else
+			session_close(s, NULL); /* drain timeout */
 		return;
 	default:
-		session_close(s, NULL); /* drain timeout */
+		session_close(s, NULL);
 		return;
 	}
 }
@@ -1288,10 +1429,12 @@ void px_session_start_transparent(struct px_server *srv, evutil_socket_t fd)
 	if (!s)
 		return;
 	s->transparent = true;
-	s->is_connect = true; /* once decided, relayed as a tunnel */
-	if (original_dst(fd, &s->orig, &s->port) < 0) {
+	s->is_connect = true; /* once decided, relayed as a tunnel (unless it speaks HTTP) */
+	s->phase = PX_PEEK;
+	if (original_dst(fd, &s->orig, &s->orig_port) < 0) {
 		deny(s, POL_BAD_REQUEST, NULL, "no original destination");
 		return;
 	}
+	s->port = s->orig_port;
 	arm_timer_ms(s, PEEK_MS);
 }

@@ -22,6 +22,7 @@ allow:
   - 198.51.100.10:8081
   - 198.51.100.10:7007
   - 198.51.100.10:7008
+  - 198.51.100.10:7009
 deny: [bad.wild.test]
 allow_private: ["198.51.100.0/24", "2001:db8::/32"]
 YAML
@@ -132,14 +133,86 @@ done
 check "Content-Length with Transfer-Encoding: 400" \
 	eq "$(raw 'POST http://allowed.test/ HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n')" "400 bad_request"
 check "bare LF: 400" eq "$(raw 'GET http://allowed.test/ HTTP/1.1\nHost: a\r\n\r\n')" "400 bad_request"
-check "obs-fold: 400" eq "$(raw 'GET http://allowed.test/ HTTP/1.1\r\nX-A: 1\r\n  folded\r\n\r\n')" "400 bad_request"
+check "obs-fold: 400" eq "$(raw 'GET http://allowed.test/ HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n  folded\r\n\r\n')" "400 bad_request"
 check "duplicate Content-Length: 400" \
-	eq "$(raw 'POST http://allowed.test/ HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx')" "400 bad_request"
+	eq "$(raw 'POST http://allowed.test/ HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx')" "400 bad_request"
 check "over-long head: 400" \
 	eq "$(python3 -c 'import sys; sys.stdout.write("GET http://allowed.test/ HTTP/1.1\\r\\nX: " + "a"*20000 + "\\r\\n\\r\\n")' | in_host python3 "$HERE/rawreq.py" 127.0.0.1 3128)" "400 bad_request"
 check "origin-form target (not a proxy request): 400" \
 	eq "$(raw 'GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n')" "400 bad_request"
-check "userinfo in target: 400" eq "$(raw 'GET http://allowed.test@other.test/ HTTP/1.1\r\n\r\n')" "400 bad_request"
+check "userinfo in target: 400" eq "$(raw 'GET http://allowed.test@other.test/ HTTP/1.1\r\nHost: a\r\n\r\n')" "400 bad_request"
+
+# Records written since line $1 of the log, as "event phase decision reason".
+since() { tail -n +$(($1 + 1)) "$LOG" | jq -r '"\(.event) \(.phase) \(.decision // "-") \(.reason // "-")"'; }
+mark=$(wc -l <"$LOG")
+check "HTTP/1.1 request without Host: 400 bad_request" \
+	eq "$(raw 'GET http://allowed.test/ HTTP/1.1\r\nAccept: */*\r\n\r\n')" "400 bad_request"
+check "  one deny record" eq "$(since "$mark")" "http decision deny bad_request"
+check "HTTP/1.0 without Host is served" eq "$(raw 'GET http://allowed.test/ HTTP/1.0\r\n\r\n')" "200 -"
+
+# ---- request bodies with bad chunked framing -----------------------------------
+# Sent to origin.py's recorder (7009), which says on 7010 what each connection
+# brought it: "<head bytes> <bytes after the head>".
+recorded() {
+	in_host python3 -c 'import socket
+s = socket.create_connection(("198.51.100.10", 7010), timeout=10)
+print(s.makefile().read(), end="")'
+}
+chunked_to_recorder() { # body (printf escapes)
+	printf "POST http://198.51.100.10:7009/up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n$1" |
+		in_host python3 "$HERE/rawreq.py" 127.0.0.1 3128
+}
+recorded >/dev/null
+mark=$(wc -l <"$LOG")
+check "a well-framed chunked body reaches the recorder" \
+	eq "$(chunked_to_recorder '3\r\nabc\r\n0\r\n\r\n') $(recorded | awk '{print $2}')" "200 - 13"
+check "  records: decision allow, close" eq "$(since "$mark")" "$(printf 'http decision allow allowed\nhttp close allow -')"
+while IFS='|' read -r class body; do
+	mark=$(wc -l <"$LOG")
+	check "bad chunked framing, $class: 400 bad_request" eq "$(chunked_to_recorder "$body")" "400 bad_request"
+	check "  the origin got the head and nothing of the body" eq "$(recorded | awk '{print "body bytes: " $2}')" "body bytes: 0"
+	check "  one record says bad_request: the allowed request's close record" \
+		eq "$(since "$mark")" "$(printf 'http decision allow allowed\nhttp close allow bad_request')"
+done <<'CASES'
+size not hex|zz\r\nab\r\n0\r\n\r\n
+signed size|-3\r\nabc\r\n0\r\n\r\n
+0x prefix|0x3\r\nabc\r\n0\r\n\r\n
+whitespace in the size|3 \r\nabc\r\n0\r\n\r\n
+size overflowing 60 bits|10000000000000000\r\nabc\r\n0\r\n\r\n
+chunk data longer than declared|3\r\nabcd\r\n0\r\n\r\n
+bare LF|3\nabc\r\n0\r\n\r\n
+bare CR|3\rabc\r\n0\r\n\r\n
+empty size|\r\nabc\r\n0\r\n\r\n
+no CRLF after chunk data|3\r\nabc0\r\n\r\n
+CASES
+# the answer has begun (/early is answered after its head): no 400 can follow,
+# the connection just closes; the chunk before the fault was already forwarded
+mark=$(wc -l <"$LOG")
+early=$(in_host python3 - <<'PY'
+import socket
+s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+s.sendall(b"POST http://198.51.100.10:7009/early HTTP/1.1\r\nHost: x\r\n"
+          b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+got = b""
+while not got.endswith(b"ok"):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+s.sendall(b"zz\r\n")
+rest = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    rest += chunk
+print(got.split(b" ")[1].decode(), "then", repr(rest))
+PY
+)
+check "bad framing after the answer began: no 400, the connection closes" eq "$early" "200 then b''"
+check "  the origin got the chunk before the fault, not the fault" eq "$(recorded | awk '{print $2}')" "8"
+check "  and the close record says bad_request" \
+	eq "$(since "$mark")" "$(printf 'http decision allow allowed\nhttp close allow bad_request')"
 
 # ---- HTTP forwarding details -------------------------------------------------
 check "chunked request body reaches the origin intact" \
@@ -195,6 +268,17 @@ check "a body cut short by a half-close is not answered" \
 check "100 Continue passed on before the final answer" \
 	eq "$("${CURL[@]}" -H 'Expect: 100-continue' --expect100-timeout 20 --data-binary 'after-continue' \
 		http://198.51.100.10:8081/echo)" "after-continue"
+
+ws() { # target host upgrade
+	printf "GET $1 HTTP/1.1\r\nHost: $2\r\nConnection: Upgrade\r\nUpgrade: $3\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" |
+		in_host python3 "$HERE/rawreq.py" 127.0.0.1 3128 ws
+}
+mark=$(wc -l <"$LOG")
+check "WebSocket upgrade passed on: 101, then frames both ways" \
+	eq "$(ws http://198.51.100.10:8081/ws x websocket)" "101 ws:ping"
+check "  one decision and one close record" eq "$(since "$mark")" "$(printf 'http decision allow allowed\nhttp close allow -')"
+check "an h2c upgrade is not passed on (it would carry requests for other hosts)" \
+	eq "$(ws http://198.51.100.10:8081/ws x h2c)" "200 no upgrade, saw Upgrade: -"
 
 # ---- tunnels: half-close and backpressure ------------------------------------
 check "tunnel passes a half-close both ways" \

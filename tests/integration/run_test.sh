@@ -205,4 +205,130 @@ check "as nobody: a masked host socket cannot be reached" eq "$(as_nobody python
 check "no sanitizer report" eq "$(grep -c 'AddressSanitizer\|runtime error' "$D/run.err")" "0"
 check "sluice's only complaint was the missing command" \
 	eq "$(grep 'sluice: run:' "$D/run.err")" "sluice: run: cannot run '/nonexistent/cmd': No such file or directory"
+
+# ---- the transparent port, request by request ----------------------------------
+# Plain HTTP to port 80, ignoring the proxy variables: every request on a
+# kept-alive connection is decided on its own Host.
+cat >"$D/keep.yaml" <<'YAML'
+version: 1
+name: keeptest
+allow: [allowed.test, v6only.test, "allowed.test:7008", "allowed.test:8081"]
+allow_private: ["198.51.100.0/24", "2001:db8::/32"]
+YAML
+chmod 644 "$D/keep.yaml"
+KLOG=$D/logs/keep.log
+krun() { in_host "$SLUICE" run --policy "$D/keep.yaml" --log "$KLOG" --resolver 198.51.100.53 "$@" 2>>"$D/run.err"; }
+# "event phase method decision reason remote" of the records for host $1
+krecords() {
+	jq -r --arg h "$1" 'select(.host==$h and .event=="transparent") | "\(.event) \(.phase) \(.method // "-") \(.decision) \(.reason // "-") \(.remote // "-")"' "$KLOG"
+}
+# KEEP [pipe] HOST...: GET / on one connection to allowed.test:80, one request
+# per HOST named in its Host header (all in one write with "pipe"); prints
+# what each got, ";"-separated: the body, or "<n> bytes" past 100, then
+# "reset" or "closed" if the connection ended.
+KEEP='import socket, sys
+hosts = sys.argv[1:]
+pipe = hosts[0] == "pipe"
+hosts = hosts[1:] if pipe else hosts
+s = socket.create_connection(("allowed.test", 80), timeout=10)
+f = s.makefile("rb")
+req = lambda h: b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % ((b"/big", h[4:].encode()) if h.startswith("big:") else (b"/", h.encode()))
+out = []
+try:
+    if pipe:
+        s.sendall(b"".join(req(h) for h in hosts))
+    for h in hosts:
+        if not pipe:
+            s.sendall(req(h))
+        if not f.readline():
+            out.append("closed")
+            break
+        length = 0
+        while True:
+            line = f.readline()
+            if line in (b"\r\n", b""):
+                break
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v)
+        body = f.read(length)
+        out.append(body.decode().strip() if length <= 100 else "%d bytes" % len(body))
+except ConnectionResetError:
+    out.append("reset")
+print(";".join(out))'
+check "transparent keep-alive: three requests, the third for another allowed host" \
+	eq "$(krun python3 -c "$KEEP" allowed.test allowed.test v6only.test)" "hello from allowed.test;hello from allowed.test;hello from v6only.test"
+check "  each request decided and closed on its own, the first two on one upstream connection" \
+	eq "$(krecords allowed.test)" "$(printf '%s\n' 'transparent decision GET allow allowed -' 'transparent close GET allow - 198.51.100.10' \
+		'transparent decision GET allow allowed -' 'transparent close GET allow - 198.51.100.10')"
+check "  the third went to its own host's vetted address, not the first one's connection" \
+	eq "$(krecords v6only.test)" "$(printf '%s\n' 'transparent decision GET allow allowed -' 'transparent close GET allow - 2001:db8::10')"
+check "transparent keep-alive: a second request for a refused host is reset" \
+	eq "$(krun python3 -c "$KEEP" allowed.test other.test)" "hello from allowed.test;reset"
+check "  with its own deny record" eq "$(krecords other.test)" "transparent decision GET deny not_allowed -"
+check "pipelined behind a 64 MiB answer, a refused request is reset only after that answer arrived whole" \
+	eq "$(krun python3 -c "$KEEP" pipe big:allowed.test other.test)" "67108864 bytes;reset"
+raw80() { printf "$1" | krun python3 "$HERE/rawreq.py" allowed.test 80; }
+mark=$(wc -l <"$KLOG")
+check "transparent HTTP/1.1 request without Host: 400 bad_request" eq "$(raw80 'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n')" "400 bad_request"
+check "  one deny record" \
+	eq "$(tail -n +$((mark + 1)) "$KLOG" | jq -r 'select(.event=="transparent") | "\(.phase) \(.port) \(.decision) \(.reason)"')" "decision 80 deny bad_request"
+check "transparent request with bare LF: 400 (not passed on for the address's name)" \
+	eq "$(raw80 'GET / HTTP/1.1\nHost: allowed.test\n\n')" "400 bad_request"
+check "transparent Host naming another port than the one connected to: 400" \
+	eq "$(raw80 'GET / HTTP/1.1\r\nHost: allowed.test:8080\r\n\r\n')" "400 bad_request"
+mark=$(wc -l <"$KLOG")
+check "transparent request body with a 0x chunk size: 400 bad_request" \
+	eq "$(raw80 'POST / HTTP/1.1\r\nHost: allowed.test\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n')" "400 bad_request"
+check "  its close record says bad_request" \
+	eq "$(tail -n +$((mark + 1)) "$KLOG" | jq -r 'select(.event=="transparent") | "\(.phase) \(.decision) \(.reason // "-")"')" \
+	"$(printf 'decision allow allowed\nclose allow bad_request')"
+LATE='import socket, time
+s = socket.create_connection(("allowed.test", 80), timeout=10)
+time.sleep(1)  # past the wait for a server that speaks first
+s.sendall(b"GET / HTTP/1.1\r\nHost: other.test\r\n\r\n")
+try:
+    print(s.recv(100).decode().split("\r\n")[0] or "closed")
+except ConnectionResetError:
+    print("reset")'
+mark=$(wc -l <"$KLOG")
+check "port 80, a request sent after a pause is still named by its Host: other.test is reset" \
+	eq "$(krun python3 -c "$LATE")" "reset"
+check "  and that request is the only thing logged" \
+	eq "$(tail -n +$((mark + 1)) "$KLOG" | jq -r 'select(.event=="transparent") | "\(.host) \(.method) \(.decision) \(.reason)"')" \
+	"other.test GET deny not_allowed"
+check "empty lines before a request to a bound port make it HTTP too: 400, not relayed" \
+	eq "$(printf '\r\nGET / HTTP/1.1\r\nHost: allowed.test:7008\r\n\r\n' | krun python3 "$HERE/rawreq.py" allowed.test 7008)" "400 bad_request"
+check "transparent WebSocket upgrade: 101, then frames both ways" \
+	eq "$(printf 'GET /ws HTTP/1.1\r\nHost: allowed.test:8081\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' |
+		krun python3 "$HERE/rawreq.py" allowed.test 8081 ws)" "101 ws:ping"
+check "  logged as a transparent request with its close record" \
+	eq "$(jq -r 'select(.event=="transparent" and .port==8081) | "\(.phase) \(.method) \(.decision)"' "$KLOG")" \
+	"$(printf 'decision GET allow\nclose GET allow')"
+check "curl --noproxy over HTTP, two URLs on one connection" \
+	eq "$(krun $CURL --noproxy '*' -w '%{num_connects}\n' http://allowed.test/ http://allowed.test/a)" \
+	"$(printf 'hello from allowed.test\n1\nhello from allowed.test\n0')"
+
+# ClientHellos the transparent port refuses: encrypted (ECH) unless the
+# policy says ech: allow, and any that names two servers
+HELLO="python3 $HERE/hello.py allowed.test 443"
+check "an encrypted ClientHello is reset (ech: deny by default)" eq "$(krun $HELLO --sni allowed.test --ech)" "reset"
+check "  logged deny no_name with ech: true" \
+	eq "$(jq -r 'select(.event=="transparent" and .ech==true) | "\(.host) \(.decision) \(.reason)"' "$KLOG")" \
+	"allowed.test deny no_name"
+check "a ClientHello with two server_name extensions is reset" \
+	eq "$(krun $HELLO --sni allowed.test --sni other.test)" "reset"
+check "  logged deny bad_request" \
+	eq "$(jq -r 'select(.event=="transparent" and .reason=="bad_request" and .port==443) | .decision' "$KLOG" | sort -u)" "deny"
+check "the same hello without ECH reaches the origin (control)" \
+	grep -q '^answered [1-9]' <<<"$(krun $HELLO --sni allowed.test)"
+sed 's/^name: .*/&\nech: allow/' "$D/keep.yaml" >"$D/ech.yaml"
+chmod 644 "$D/ech.yaml"
+check "with ech: allow the encrypted hello goes through by its outer name" \
+	grep -q '^answered [1-9]' <<<"$(in_host "$SLUICE" run --policy "$D/ech.yaml" --log "$D/logs/ech.log" \
+		--resolver 198.51.100.53 $HELLO --sni allowed.test --ech 2>>"$D/run.err")"
+check "  logged allow with ech: true" \
+	eq "$(jq -r 'select(.event=="transparent" and .phase=="decision") | "\(.host) \(.decision) \(.ech)"' "$D/logs/ech.log")" \
+	"allowed.test allow true"
+check "no sanitizer report from the transparent checks" eq "$(grep -c 'AddressSanitizer\|runtime error' "$D/run.err")" "0"
 finish
