@@ -107,12 +107,15 @@ struct px_session {
 	struct rsv_query *query;
 	int64_t t_start, t_dns, t_connect, last_active;
 	long dns_ms, connect_ms;
-	uint64_t bytes_up, bytes_down;
+	uint64_t bytes_up, bytes_down; /* written to each socket (counted as the kernel takes them) */
+	uint64_t down_own;    /* of bytes_down, the proxy's own answer (a CONNECT's 200): not logged */
+	uint64_t resp_read;   /* bytes of the answer read from upstream: none means the client has had none */
 
 	/* HTTP exchange */
 	struct evbuffer *head; /* a rewritten head: the request's until sent, then the response's */
 	struct px_body req, resp;
 	bool resp_head_seen;
+	bool done_pending;    /* the exchange is done; its record waits for the client's output to drain */
 	bool upgrade;         /* a WebSocket upgrade asked for and passed on */
 	bool client_keep;
 	char up_key[HOST_NAME_LEN + 8]; /* host:port the open upstream serves */
@@ -128,14 +131,18 @@ struct px_session {
 void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa);
 void px_session_start_transparent(struct px_server *srv, evutil_socket_t fd);
 void px_session_free(struct px_session *s);
-/* Log the close record (if the request was allowed) and free the session. */
-void px_session_close(struct px_session *s);
+/* Log the close record (if the request was allowed), with reason (NULL for a
+ * normal end, "client_closed" when the client went away first), and free the
+ * session. */
+void px_session_close(struct px_session *s, const char *reason);
 
 /* relay.c */
 /* Move an established tunnel's sockets to the relay. Returns 0, or
  * -EAGAIN/-ENOMEM with nothing changed (the bufferevent relay goes on). */
 int px_relay_start(struct px_session *s);
 void px_relay_free(struct px_session *s);
+/* The relay's client (up false) or upstream socket, or -1 without a relay. */
+int px_relay_fd(const struct px_session *s, bool up);
 void px_bufs_free(struct px_server *srv);
 
 /* session.c: stop reading through the bufferevents (the relay takes over). */

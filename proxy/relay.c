@@ -6,7 +6,8 @@
  * in it: an empty one goes back to the server, so an idle tunnel holds two
  * sockets, four events and no buffer. EOF from the source becomes
  * shutdown(SHUT_WR) on the destination once its bytes are out (half-close),
- * as in the bufferevent relay.
+ * as in the bufferevent relay. Each direction counts what its destination's
+ * socket took (the close record's bytes_up and bytes_down), not what it read.
  *
  * Why copies and not splice(2): on loopback, a read and a write of up to
  * 4 MiB moved a stream at 21 Gbit/s for 0.29 CPU-seconds per GiB, where
@@ -36,7 +37,8 @@ struct px_dir {
 	bool big;
 	bool eof, shut;
 	struct event *rd, *wr;
-	uint64_t *counter;
+	uint64_t *counter;    /* bytes dst took */
+	bool client_failed;   /* the last error was the client socket's */
 };
 
 struct px_relay {
@@ -101,9 +103,10 @@ static int flush(struct px_dir *d)
 {
 	while (d->off < d->len) {
 		ssize_t m = send(d->dst, d->buf + d->off, d->len - d->off, MSG_NOSIGNAL);
-		if (m > 0)
+		if (m > 0) {
 			d->off += (size_t)m;
-		else if (m < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			*d->counter += (uint64_t)m;
+		} else if (m < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		else if (m < 0 && errno != EINTR)
 			return -errno;
@@ -132,7 +135,6 @@ static ssize_t fill(struct px_dir *d)
 		return n == 0 ? 0 : e == EINTR || e == EWOULDBLOCK ? -EAGAIN : -e;
 	}
 	d->len = (size_t)n;
-	*d->counter += (uint64_t)n;
 	return n;
 }
 
@@ -151,8 +153,10 @@ static int pump(struct px_dir *d)
 
 	for (int round = 0; round < ROUNDS; round++) {
 		int rc = flush(d);
-		if (rc < 0)
+		if (rc < 0) {
+			d->client_failed = d->dst == d->rl->fd[0];
 			return rc;
+		}
 		if (rc == 0) { /* dst is backed up: stop reading until it drains */
 			event_del(d->rd);
 			event_add(d->wr, NULL);
@@ -181,6 +185,7 @@ static int pump(struct px_dir *d)
 			event_add(d->rd, NULL);
 			return 0;
 		} else if (n < 0) {
+			d->client_failed = d->src == d->rl->fd[0];
 			return (int)n;
 		} else if ((size_t)n < d->cap) {
 			drained = true;
@@ -205,8 +210,10 @@ static void pump_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	s->last_active = audit_now_ms();
 	int rc = pump(d);
-	if (rc < 0 || finished(d->rl))
-		px_session_close(s);
+	if (rc < 0)
+		px_session_close(s, d->client_failed ? "client_closed" : NULL);
+	else if (finished(d->rl))
+		px_session_close(s, NULL);
 }
 
 /* ---- set-up and tear-down ------------------------------------------------ */
@@ -269,6 +276,11 @@ int px_relay_start(struct px_session *s)
 	s->cli = s->up = NULL;
 	s->rl = rl;
 	return 0;
+}
+
+int px_relay_fd(const struct px_session *s, bool up)
+{
+	return s->rl ? s->rl->fd[up ? 1 : 0] : -1;
 }
 
 void px_relay_free(struct px_session *s)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -66,11 +67,49 @@ static const char *decision_word(const struct px_session *s)
 	return s->report_only ? "would_deny" : "allow";
 }
 
-/* The close record of an allowed request (abnormal ends carry a reason). */
+/* The client or upstream socket of the session, wherever it is held; -1. */
+static int side_fd(const struct px_session *s, bool up)
+{
+	struct bufferevent *b = up ? s->up : s->cli;
+
+	return b ? bufferevent_getfd(b) : px_relay_fd(s, up);
+}
+
+/* True when the peer of fd has reset the connection (an error is pending). */
+static bool peer_reset(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	return fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0;
+}
+
+/* What of *count the kernel still holds unacknowledged on fd is taken off:
+ * after an abnormal end it never reaches the peer. */
+static void take_unsent(int fd, uint64_t *count)
+{
+	int q = 0;
+
+	if (fd >= 0 && ioctl(fd, SIOCOUTQ, &q) == 0 && q > 0)
+		*count -= (uint64_t)q < *count ? (uint64_t)q : *count;
+}
+
+/* The close record of an allowed request (abnormal ends carry a reason). The
+ * byte counts are what each socket took; after an abnormal end, less what the
+ * kernel still held unacknowledged for a side that will not take it: the
+ * client's after any abnormal end, upstream's unless only the client left. A
+ * client that has reset its connection ended the request early, whatever the
+ * caller saw. */
 static void log_close(struct px_session *s, const char *reason)
 {
 	if (!s->decision_logged)
 		return;
+	if (!reason && peer_reset(side_fd(s, false)))
+		reason = "client_closed";
+	if (reason)
+		take_unsent(side_fd(s, false), &s->bytes_down);
+	if (reason && strcmp(reason, "client_closed") != 0)
+		take_unsent(side_fd(s, true), &s->bytes_up);
 	struct audit_rec r = audit_rec_init(event_name(s), "close");
 	r.session = s->id;
 	r.host = s->host.text;
@@ -82,7 +121,7 @@ static void log_close(struct px_session *s, const char *reason)
 	r.rule = s->verdict.rule ? s->verdict.rule->text : NULL;
 	r.has_bytes = true;
 	r.bytes_up = s->bytes_up;
-	r.bytes_down = s->bytes_down;
+	r.bytes_down = s->bytes_down > s->down_own ? s->bytes_down - s->down_own : 0;
 	r.duration_ms = (long)(audit_now_ms() - s->t_start);
 	r.connect_ms = s->connect_ms;
 	r.ech = s->ech;
@@ -132,6 +171,16 @@ static void input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info, v
 	(void)in;
 	if (info->n_deleted && info->orig_size >= HIGH_WM && r->want)
 		reader_sync(r, r->up ? r->s->up : r->s->cli);
+}
+
+/* Bytes left the side's output: the bufferevent wrote them to its socket
+ * (nothing else drains an output). */
+static void written_cb(struct evbuffer *out, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct px_reader *r = arg;
+
+	(void)out;
+	*(r->up ? &r->s->bytes_up : &r->s->bytes_down) += info->n_deleted;
 }
 
 /* One read into the side's input, then the same callbacks a bufferevent
@@ -193,7 +242,8 @@ static int reader_init(struct px_session *s, struct bufferevent *bev)
 	r->up = bev == s->up;
 	r->want = false;
 	r->ev = event_new(s->srv->base, bufferevent_getfd(bev), EV_READ | EV_PERSIST, reader_cb, r);
-	if (!r->ev || !evbuffer_add_cb(bufferevent_get_input(bev), input_cb, r))
+	if (!r->ev || !evbuffer_add_cb(bufferevent_get_input(bev), input_cb, r) ||
+	    !evbuffer_add_cb(bufferevent_get_output(bev), written_cb, r))
 		return -ENOMEM;
 	return 0;
 }
@@ -250,9 +300,9 @@ static void session_close(struct px_session *s, const char *reason)
 	px_session_free(s);
 }
 
-void px_session_close(struct px_session *s)
+void px_session_close(struct px_session *s, const char *reason)
 {
-	session_close(s, NULL);
+	session_close(s, reason);
 }
 
 /* Everything queued for the client has gone to the kernel: close. A reset
@@ -429,28 +479,29 @@ static void log_decision(struct px_session *s)
 
 /* Move n bytes of src to to. While to has nothing queued they are written at
  * once: a send the socket takes whole costs one writev and arms no write
- * event. What is left, and any error, take the bufferevent's own way. */
-static void send_from(struct bufferevent *to, struct evbuffer *src, size_t n)
+ * event. What is left, and any error, take the bufferevent's own way (its
+ * output counts what it writes: written_cb). */
+static void send_from(struct px_session *s, struct bufferevent *to, struct evbuffer *src, size_t n)
 {
 	struct evbuffer *out = bufferevent_get_output(to);
 
 	if (n && evbuffer_get_length(out) == 0 && (bufferevent_get_enabled(to) & EV_WRITE)) {
 		int w = evbuffer_write_atmost(src, bufferevent_getfd(to), (ssize_t)n);
-		if (w > 0)
+		if (w > 0) {
 			n -= (size_t)w;
+			*(to == s->up ? &s->bytes_up : &s->bytes_down) += (uint64_t)w;
+		}
 	}
 	if (n)
 		evbuffer_remove_buffer(src, out, n);
 }
 
 /* Move what from has read to to, pausing from when to is backed up. */
-static void relay(struct px_session *s, struct bufferevent *from, struct bufferevent *to, uint64_t *counter)
+static void relay(struct px_session *s, struct bufferevent *from, struct bufferevent *to)
 {
 	struct evbuffer *in = bufferevent_get_input(from);
-	size_t n = evbuffer_get_length(in);
 
-	*counter += n;
-	send_from(to, in, n);
+	send_from(s, to, in, evbuffer_get_length(in));
 	if (evbuffer_get_length(bufferevent_get_output(to)) >= HIGH_WM)
 		read_off(s, from);
 }
@@ -473,8 +524,8 @@ static void drained(struct px_session *s, struct bufferevent *to)
 		read_on(s, peer);
 }
 
-/* How many of in's bytes belong to body b (counted in *counter); -EINVAL on
- * bad chunking. */
+/* How many of in's bytes belong to body b (counted in *counter, if given);
+ * -EINVAL on bad chunking. */
 static long body_bytes(struct px_body *b, struct evbuffer *in, uint64_t *counter)
 {
 	size_t avail = evbuffer_get_length(in), n = 0;
@@ -509,7 +560,8 @@ static long body_bytes(struct px_body *b, struct evbuffer *in, uint64_t *counter
 		break;
 	}
 	}
-	*counter += n;
+	if (counter)
+		*counter += n;
 	return (long)n;
 }
 
@@ -521,9 +573,9 @@ static void send_body(struct px_session *s, struct bufferevent *from, struct buf
 
 	if (evbuffer_get_length(lead)) {
 		evbuffer_remove_buffer(in, lead, n);
-		send_from(to, lead, evbuffer_get_length(lead));
+		send_from(s, to, lead, evbuffer_get_length(lead));
 	} else {
-		send_from(to, in, n);
+		send_from(s, to, in, n);
 	}
 	if (evbuffer_get_length(bufferevent_get_output(to)) >= HIGH_WM)
 		read_off(s, from);
@@ -531,8 +583,13 @@ static void send_body(struct px_session *s, struct bufferevent *from, struct buf
 
 /* ---- HTTP exchange ----------------------------------------------------- */
 
+/* The answer is whole: once the client has been sent all of it, the close
+ * record (its bytes_down then counts the whole answer) and the next request. */
 static void exchange_done(struct px_session *s)
 {
+	s->done_pending = evbuffer_get_length(bufferevent_get_output(s->cli)) > 0;
+	if (s->done_pending)
+		return; /* cli_write_cb comes back here */
 	log_close(s, NULL);
 	bool up_clean = s->up && s->up_reusable && evbuffer_get_length(bufferevent_get_input(s->up)) == 0;
 	if (!up_clean)
@@ -542,7 +599,7 @@ static void exchange_done(struct px_session *s)
 		return;
 	}
 	s->phase = PX_HEAD;
-	s->bytes_up = s->bytes_down = 0;
+	s->bytes_up = s->bytes_down = s->resp_read = 0;
 	evbuffer_drain(s->head, evbuffer_get_length(s->head));
 	read_on(s, s->cli);
 	arm_timer(s, s->srv->cfg.head_timeout_s);
@@ -571,7 +628,7 @@ static void bad_body(struct px_session *s)
 		 s->method, s->host.text, s->port, c->why, (unsigned long long)c->at, c->byte);
 	log_msg("%s", line + strlen("sluice: "));
 	free_up(s);
-	if (s->bytes_down) {
+	if (s->resp_read) {
 		session_close(s, "bad_request");
 		return;
 	}
@@ -586,14 +643,14 @@ static void forward_request_body(struct px_session *s)
 {
 	if (s->req.done)
 		return;
-	long n = body_bytes(&s->req, bufferevent_get_input(s->cli), &s->bytes_up);
+	long n = body_bytes(&s->req, bufferevent_get_input(s->cli), NULL);
 	if (n < 0) {
 		bad_body(s);
 		return;
 	}
 	send_body(s, s->cli, s->up, (size_t)n);
 	if (!s->req.done && s->cli_eof) {
-		session_close(s, NULL); /* the body ended with the connection */
+		session_close(s, "client_closed"); /* the body ended with the connection */
 		return;
 	}
 	maybe_done(s);
@@ -643,16 +700,16 @@ static int read_response_head(struct px_session *s)
 			return -EINVAL;
 		}
 		queue_response_head(s, &h);
-		s->bytes_down += (uint64_t)n;
+		s->resp_read += (uint64_t)n;
 		if (h.status == 101) { /* the rest are WebSocket frames, both ways */
 			evbuffer_drain(in, (size_t)n);
-			send_from(s->cli, s->head, evbuffer_get_length(s->head));
+			send_from(s, s->cli, s->head, evbuffer_get_length(s->head));
 			s->resp_head_seen = s->resp.done = true;
 			s->client_keep = s->up_reusable = false;
 			return 2;
 		}
 		if (h.status < 200) { /* 100 Continue and the like: the client waits for it */
-			send_from(s->cli, s->head, evbuffer_get_length(s->head));
+			send_from(s, s->cli, s->head, evbuffer_get_length(s->head));
 		} else {
 			s->resp_head_seen = true;
 			s->resp.kind = h.body;
@@ -672,7 +729,7 @@ static void forward_response(struct px_session *s)
 	if (!s->resp_head_seen) {
 		int rc = read_response_head(s);
 		if (rc < 0) {
-			if (s->bytes_down == 0) {
+			if (s->resp_read == 0) {
 				fail_request(s, 502, "connect_failed", "sluice: invalid response from upstream");
 			} else {
 				session_close(s, "bad_request");
@@ -686,7 +743,7 @@ static void forward_response(struct px_session *s)
 			return;
 		}
 	}
-	long n = s->resp.done ? 0 : body_bytes(&s->resp, bufferevent_get_input(s->up), &s->bytes_down);
+	long n = s->resp.done ? 0 : body_bytes(&s->resp, bufferevent_get_input(s->up), &s->resp_read);
 	if (n < 0) {
 		log_msg("%s: bad chunked response from %s", s->id, s->host.text);
 		session_close(s, "bad_request");
@@ -705,9 +762,9 @@ static void open_tunnel(struct px_session *s)
 	arm_timer(s, s->srv->cfg.idle_timeout_s);
 	touch(s);
 	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
-		relay(s, s->cli, s->up, &s->bytes_up); /* sent before the tunnel opened */
+		relay(s, s->cli, s->up); /* sent before the tunnel opened */
 	if (evbuffer_get_length(bufferevent_get_input(s->up)))
-		relay(s, s->up, s->cli, &s->bytes_down); /* sent with the 101 */
+		relay(s, s->up, s->cli); /* sent with the 101 */
 	if (px_relay_start(s) == 0)
 		return;
 	bufferevent_setcb(s->up, NULL, up_write_cb, up_event_cb, s);
@@ -721,9 +778,10 @@ static void start_exchange(struct px_session *s)
 	s->resp_head_seen = false;
 	memset(&s->resp, 0, sizeof(s->resp));
 	bufferevent_setcb(s->up, NULL, up_write_cb, up_event_cb, s);
-	s->bytes_up += evbuffer_get_length(s->head);
+	s->resp_read = 0;
+	s->done_pending = false;
 	read_on(s, s->up); /* EV_WRITE is on from the start */
-	send_from(s->up, s->head, evbuffer_get_length(s->head));
+	send_from(s, s->up, s->head, evbuffer_get_length(s->head));
 	read_on(s, s->cli);
 	arm_timer(s, s->srv->cfg.idle_timeout_s);
 	touch(s);
@@ -745,7 +803,8 @@ static void connected(struct px_session *s)
 	}
 	if (!s->transparent) { /* written at once: the tunnel may leave the bufferevents next */
 		evbuffer_add(s->head, "HTTP/1.1 200 Connection established\r\n\r\n", 39);
-		send_from(s->cli, s->head, 39);
+		send_from(s, s->cli, s->head, 39);
+		s->down_own = 39; /* the proxy's answer, not the tunnel's bytes */
 	}
 	open_tunnel(s);
 }
@@ -1214,7 +1273,7 @@ static void cli_read_cb(struct bufferevent *bev, void *arg)
 		on_head(s);
 		break;
 	case PX_TUNNEL:
-		relay(s, s->cli, s->up, &s->bytes_up);
+		relay(s, s->cli, s->up);
 		break;
 	case PX_EXCHANGE:
 		forward_request_body(s);
@@ -1235,7 +1294,7 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
 	(void)bev;
 	touch(s);
 	if (s->phase == PX_TUNNEL)
-		relay(s, s->up, s->cli, &s->bytes_down);
+		relay(s, s->up, s->cli);
 	else if (s->phase == PX_EXCHANGE)
 		forward_response(s);
 	else
@@ -1249,6 +1308,11 @@ static void cli_write_cb(struct bufferevent *bev, void *arg)
 	if (s->phase == PX_DRAIN) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 			drained_close(s);
+		return;
+	}
+	if (s->phase == PX_EXCHANGE && s->done_pending) {
+		touch(s);
+		exchange_done(s);
 		return;
 	}
 	drained(s, s->cli);
@@ -1271,11 +1335,11 @@ static void tunnel_eof(struct px_session *s, bool from_client)
 {
 	if (from_client) {
 		s->cli_eof = true;
-		relay(s, s->cli, s->up, &s->bytes_up);
+		relay(s, s->cli, s->up);
 		drained(s, s->up);
 	} else {
 		s->up_eof = true;
-		relay(s, s->up, s->cli, &s->bytes_down);
+		relay(s, s->up, s->cli);
 		drained(s, s->cli);
 	}
 	if (s->cli_eof && s->up_eof && s->up_shut && s->cli_shut)
@@ -1298,8 +1362,9 @@ static void cli_event_cb(struct bufferevent *bev, short what, void *arg)
 		s->cli_eof = true;
 		return;
 	}
-	/* error, or EOF outside a tunnel: the client is gone */
-	session_close(s, NULL);
+	/* error, or EOF outside a tunnel: the client is gone (its close record,
+	 * if the request was allowed, says so) */
+	session_close(s, "client_closed");
 }
 
 static void up_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -1318,9 +1383,13 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 		tunnel_eof(s, false);
 		return;
 	}
+	if (s->phase == PX_EXCHANGE && s->done_pending) {
+		free_up(s); /* the answer is whole; the client is still being sent it */
+		return;
+	}
 	if (s->phase == PX_EXCHANGE && (what & BEV_EVENT_EOF) && s->resp_head_seen &&
 	    s->resp.kind == HTTP_BODY_CLOSE) {
-		long n = body_bytes(&s->resp, bufferevent_get_input(s->up), &s->bytes_down);
+		long n = body_bytes(&s->resp, bufferevent_get_input(s->up), &s->resp_read);
 		send_body(s, s->up, s->cli, n > 0 ? (size_t)n : 0);
 		s->resp.done = true;
 		s->req.done = true;
@@ -1333,7 +1402,7 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 		free_up(s); /* an idle kept-alive upstream went away */
 		return;
 	}
-	if (s->phase == PX_EXCHANGE && !s->resp_head_seen && s->bytes_down == 0) {
+	if (s->phase == PX_EXCHANGE && !s->resp_head_seen && s->resp_read == 0) {
 		fail_request(s, 502, "connect_failed", "sluice: upstream closed the connection without answering");
 		return;
 	}

@@ -377,4 +377,103 @@ check "the last proxy exits cleanly on SIGTERM" eq "$?" "0"
 check "no sanitizer report from any proxy run" \
 	bash -c "! grep -hE 'Sanitizer|runtime error' '$D/sluice.err' '$D/full.err'"
 
+
+# ---- close records: bytes that reached the client, and clients that left early --
+start_proxy
+# "reason bytes_up bytes_down" of the first close record after line $1 of the log
+close_after() {
+	local i out=
+	for i in $(seq 30); do
+		out=$(tail -n +$(($1 + 1)) "$LOG" | jq -r 'select(.phase=="close") | "\(.reason // "-") \(.bytes_up) \(.bytes_down)"' | head -1)
+		[ -n "$out" ] && break
+		sleep 0.1
+	done
+	echo "$out"
+}
+BIG=$((64 * 1024 * 1024))
+UPTO=$((2 * 1024 * 1024))
+mark=$(wc -l <"$LOG")
+read -r size head_size < <("${CURL[@]}" -o /dev/null -w '%{size_download} %{size_header}' http://allowed.test/big)
+read -r reason up down < <(close_after "$mark")
+check "HTTP: a whole 64 MiB download's close record has no reason" eq "${reason:-none}" "-"
+check "  and bytes_down is what curl received, head and body ($((size + head_size)))" \
+	eq "${down:-0}" "$((size + head_size))"
+# a client that reads nothing for a second: the whole answer (4 MiB) is read
+# from the origin while part of it still waits in the proxy for the client (its
+# close record must wait for those bytes)
+mark=$(wc -l <"$LOG")
+got=$(in_host python3 - <<'PY'
+import socket, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.settimeout(10)
+s.connect(("127.0.0.1", 3128))
+body = b"x" * (4 << 20)
+s.sendall(b"POST http://198.51.100.10:8081/echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+time.sleep(1)
+got = b""
+while b"\r\n\r\n" not in got or len(got) - got.index(b"\r\n\r\n") - 4 < len(body):
+    chunk = s.recv(1 << 20)
+    if not chunk:
+        break
+    got += chunk
+print(len(got))
+time.sleep(0.3)
+s.close()
+PY
+)
+read -r reason up down < <(close_after "$mark")
+check "HTTP: a slow reader's close record counts every byte it got (${got:-?}), no reason" \
+	eq "${down:-0} ${reason:-none}" "${got:-1} -"
+recorded >/dev/null
+mark=$(wc -l <"$LOG")
+chunked_to_recorder '3\r\nabc\r\n0\r\n\r\n' >/dev/null
+read -r head rest < <(recorded)
+read -r reason up down < <(close_after "$mark")
+check "HTTP: bytes_up is what the origin got, head and body ($((${head:-0} + ${rest:-0})))" \
+	eq "${up:-0}" "$((${head:-0} + ${rest:-0}))"
+mark=$(wc -l <"$LOG")
+got=$(in_host python3 - "$UPTO" <<'PY'
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.settimeout(10)
+s.connect(("127.0.0.1", 3128))
+s.sendall(b"GET http://allowed.test/big HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+want, got = int(sys.argv[1]), 0
+while got < want:
+    chunk = s.recv(min(1 << 20, want - got))
+    if not chunk:
+        break
+    got += len(chunk)
+time.sleep(0.5)  # more arrives unread: the close resets
+s.close()
+print(got)
+PY
+)
+read -r reason up down < <(close_after "$mark")
+check "HTTP: a client that read ${got:-?} bytes of /big and closed: reason client_closed" \
+	eq "${reason:-none}" "client_closed"
+check "  bytes_down at least what it read" test "${down:-0}" -ge "${got:-1}"
+check "  and not much more (${down:-?}): what the proxy read or queued is not counted" \
+	test "${down:-$BIG}" -lt $((UPTO + 1024 * 1024))
+mark=$(wc -l <"$LOG")
+read -r sent received < <(in_host python3 "$HERE/tunnel.py" whole 127.0.0.1 3128 allowed.test:80)
+read -r reason up down < <(close_after "$mark")
+check "CONNECT: a whole download's close record has no reason" eq "${reason:-none}" "-"
+check "  bytes_down is what the client received after the 200 (${received:-?})" \
+	test "${down:-0}" -eq "${received:-1}" -a "${received:-0}" -gt "$BIG"
+check "  and bytes_up what it sent (${sent:-?})" eq "${up:-0}" "${sent:-1}"
+mark=$(wc -l <"$LOG")
+got=$(in_host python3 "$HERE/tunnel.py" upto 127.0.0.1 3128 allowed.test:80 "$UPTO")
+read -r reason up down < <(close_after "$mark")
+check "CONNECT: a client that read ${got:-?} bytes of /big and closed: reason client_closed" \
+	eq "${reason:-none}" "client_closed"
+check "  bytes_down at least what it read" test "${down:-0}" -ge "${got:-1}"
+check "  and not much more (${down:-?})" test "${down:-$BIG}" -lt $((UPTO + 1024 * 1024))
+kill "$SLUICE_PID"
+wait "$SLUICE_PID"
+check "  the proxy exits cleanly on SIGTERM" eq "$?" "0"
+check "  no sanitizer report from it" bash -c "! grep -hE 'Sanitizer|runtime error' '$D/sluice.err'"
+
 finish

@@ -15,6 +15,10 @@ early:     send the CONNECT and 2 MiB in one go, before the 200 (what
 manyslow:  slowread on 32 tunnels at once (more than the relay's 16 large
            buffers); prints the RSS growth in KiB and how many tunnels then
            delivered all of /big.
+whole:     GET /big through the tunnel and read all of it; prints the bytes
+           sent and the bytes received after the 200.
+upto N:    GET /big through the tunnel, read N bytes of the answer, then close
+           with more still arriving (a reset); prints the bytes read.
 """
 import os
 import socket
@@ -45,7 +49,19 @@ def connect(host, port, target):
 
 def get_big(s, target):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-    s.sendall(b"GET /big HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % target.split(":")[0].encode())
+    req = b"GET /big HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % target.split(":")[0].encode()
+    s.sendall(req)
+    return len(req)
+
+
+def read_upto(s, n):
+    got = 0
+    while got < n:
+        chunk = s.recv(min(1 << 20, n - got))
+        if not chunk:
+            break
+        got += len(chunk)
+    return got
 
 
 def read_all(s):
@@ -136,6 +152,15 @@ def main():
         time.sleep(3)
         grown = rss_kib(pid) - before
         print(grown, read_all(s))
+    elif mode == "whole":
+        sent = get_big(s, target)
+        print(sent, read_all(s))
+    elif mode == "upto":
+        get_big(s, target)
+        got = read_upto(s, int(sys.argv[5]))
+        time.sleep(0.5)  # more arrives unread: the close resets
+        s.close()
+        print(got)
 
 
 if __name__ == "__main__":
