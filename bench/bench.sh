@@ -12,7 +12,7 @@
 # Needs (root): apt-get install squid tinyproxy nginx-light wrk dnsmasq-base unbound dnsperf bind9-dnsutils
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-SLUICE=${SLUICE:-$HERE/../build/sandbox/sluice}
+SLUICE=${SLUICE:-$HERE/../build/sluice}
 REPS=3 DUR=3 IDLE=5000 QUICK= NODNS= ONLY="direct squid tinyproxy sluice"
 while [ $# -gt 0 ]; do
 	case $1 in

@@ -12,7 +12,7 @@
 # Needs: apt-get install dnsmasq-base unbound dnsperf bind9-dnsutils (not part of CI).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-SLUICE=${SLUICE:-$HERE/../build/sandbox/sluice}
+SLUICE=${SLUICE:-$HERE/../build/sluice}
 REPS=3 DUR=5
 while [ $# -gt 0 ]; do
 	case $1 in

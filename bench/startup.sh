@@ -5,7 +5,7 @@
 # Needs root or unprivileged user namespaces; touches no network.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-SLUICE=${SLUICE:-$HERE/../build/sandbox/sluice}
+SLUICE=${SLUICE:-$HERE/../build/sluice}
 N=${1:-200}
 [ -x "$SLUICE" ] || { echo "build sluice first: $SLUICE is missing" >&2; exit 2; }
 LOG=$(mktemp /tmp/sluice-startup.XXXXXX)

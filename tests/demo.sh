@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 tests/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
-SLUICE=$PWD/build/sandbox/sluice
+SLUICE=$PWD/build/sluice
 set +e
 source tests/integration/world.sh
 world_up || { echo "could not build the demo world"; exit 1; }
