@@ -6,7 +6,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	build-essential cmake pkg-config clang libclang-rt-14-dev \
 	libevent-dev libc-ares-dev libssl-dev libnftnl-dev libmnl-dev \
-	libyaml-dev libjansson-dev libpsl-dev publicsuffix libcmocka-dev libseccomp-dev \
+	libyaml-dev libjansson-dev libpsl-dev publicsuffix libcmocka-dev libseccomp-dev zlib1g-dev \
 	nginx-light dnsmasq-base bind9-dnsutils curl jq openssl ca-certificates python3 iproute2 util-linux \
-	nftables iputils-ping git procps mount \
+	nftables iputils-ping git procps mount nodejs npm apt-utils gpg python3-pip \
 	>/dev/null

@@ -1,0 +1,122 @@
+/* store.h: the package cache's store on disk.
+ *
+ * DOC: Layout (DIR is --cache DIR)
+ *   DIR/blobs/ab/abcdef...   bodies, named by the SHA-256 of their bytes (hex)
+ *   DIR/meta/ab/abcdef...    one small JSON record per key, named by SHA-256(key)
+ *   DIR/tmp/                 bodies being written (flock'd by their writer)
+ *   DIR/usage                total bytes of blobs, updated under flock
+ * A body is written to DIR/tmp, hashed as it is written, checked against the
+ * hash the ecosystem publishes (when the caller knows one), fsynced, and
+ * renamed into blobs/; the record is written to a temporary file and renamed
+ * over the old one. A crash leaves the old entry or the new one, never a
+ * partial file that is served; temporary files whose writer is gone (no
+ * flock held) are removed when a store is opened. Many processes may share
+ * one store: renames are atomic and usage is counted under flock.
+ *
+ * Keys are "host/path?query" plus a variant (see cache_key); they never
+ * hold credentials (requests with Authorization or cookies are never stored).
+ */
+#ifndef SLUICE_CACHE_STORE_H
+#define SLUICE_CACHE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CACHE_KEY_MAX 2048
+
+struct cache_store;
+struct cache_writer;
+
+enum cache_alg { CACHE_ALG_NONE, CACHE_ALG_SHA1, CACHE_ALG_SHA256, CACHE_ALG_SHA512 };
+
+/* A digest an ecosystem publishes for an object (npm dist.integrity, Debian
+ * by-hash names and Packages, PyPI #sha256=). */
+struct cache_hash {
+	enum cache_alg alg;
+	uint8_t d[64];
+};
+
+/* What is kept about one stored response. */
+struct cache_entry {
+	char blob[65];              /* SHA-256 of the body, hex (filled by commit) */
+	uint64_t size;              /* body bytes */
+	int64_t stored_ms;          /* wall clock (ms) when fetched or last revalidated */
+	char etag[256];             /* validators, "" when upstream sent none */
+	char last_modified[64];
+	char content_type[256];     /* kept so the answer is the upstream's own */
+	char content_encoding[64];
+	char package[256];          /* "npm:express@4.21.2", "" when not known */
+};
+
+/*
+ * Open (creating as needed, mode 0700 directories) the store at dir with a
+ * cap of max_bytes, removing stray temporary files. Returns 0 or -errno.
+ */
+int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **out);
+void cache_store_close(struct cache_store *st);
+
+/*
+ * Look key up. Returns 0 with *e filled and *fd an O_RDONLY descriptor of the
+ * blob (the caller closes it), and marks the entry used (LRU); -ENOENT when
+ * there is no entry or its blob is gone (the stale record is dropped).
+ */
+int cache_lookup(struct cache_store *st, const char *key, struct cache_entry *e, int *fd);
+
+/* Rewrite key's record (after a 304: new stored_ms and validators). 0 or -errno. */
+int cache_update(struct cache_store *st, const char *key, const struct cache_entry *e);
+
+/* Drop key's record (its blob goes at the next gc or eviction). 0 or -ENOENT. */
+int cache_remove(struct cache_store *st, const char *key);
+
+/*
+ * Start writing a body. expect_len is the Content-Length when known (0 when
+ * not): that much is reserved at once, evicting least recently used entries
+ * as needed. Returns 0, or -ENOSPC when the body cannot fit under the cap,
+ * or -errno.
+ */
+int cache_writer_new(struct cache_store *st, uint64_t expect_len, struct cache_writer **out);
+
+/* The temporary file, for readers that follow a growing body with pread. */
+int cache_writer_fd(const struct cache_writer *w);
+
+/* Bytes written so far. */
+uint64_t cache_writer_size(const struct cache_writer *w);
+
+/* Append n bytes. Returns 0, or -ENOSPC past the cap or on a full disk
+ * (the writer is then only good for abort). */
+int cache_writer_write(struct cache_writer *w, const void *p, size_t n);
+
+/*
+ * Finish: check the body against want (when want->alg is not NONE), fsync,
+ * rename the blob into place and write key's record from *e (blob and size
+ * are filled in). Returns 0, -EBADMSG on a hash mismatch (nothing stored), or
+ * -errno. The writer is freed in every case.
+ */
+int cache_writer_commit(struct cache_writer *w, const char *key, struct cache_entry *e,
+			const struct cache_hash *want);
+
+/* Throw the body away and free the writer. */
+void cache_writer_abort(struct cache_writer *w);
+
+/* For `sluice cache`. */
+struct cache_stats {
+	uint64_t entries, blobs, bytes, max_bytes;
+	uint64_t hits, misses; /* counted in DIR/usage by every process using the store */
+};
+int cache_stats(struct cache_store *st, struct cache_stats *out);
+/* Count one hit or miss in the shared counters. */
+void cache_count(struct cache_store *st, bool hit);
+/* Re-hash every blob; drop the bad ones and the records pointing at them.
+ * *bad gets how many were dropped. 0 or -errno. */
+int cache_verify(struct cache_store *st, uint64_t *checked, uint64_t *bad);
+/* Evict least recently used entries until bytes <= max_bytes (and drop blobs
+ * no record names). *freed gets the bytes freed. 0 or -errno. */
+int cache_gc(struct cache_store *st, uint64_t max_bytes, uint64_t *freed);
+/* Remove every entry. 0 or -errno. */
+int cache_purge(struct cache_store *st);
+
+/* Parse "10G", "512M", "1048576" (K, M, G, T: powers of 1024). 0 or -EINVAL. */
+int cache_parse_size(const char *text, uint64_t *out);
+
+#endif
