@@ -543,6 +543,70 @@ static void v_unmask(struct loader *ld, const yaml_event_t *ev)
 	       quote(ev, q), join_names(pol_host_socket_name, POL_SOCK_COUNT, known, sizeof(known)));
 }
 
+/* "immutable HOST/PATTERN" | "revalidate HOST/PATTERN". */
+static int parse_cache_rule(struct span s, struct pol_cache_rule *r, const char **why)
+{
+	long sp = span_find(s, ' ');
+	struct span kind = span_sub(s, 0, sp < 0 ? 0 : (size_t)sp);
+	struct span rest = span_sub(s, (size_t)sp + 1, s.len);
+	long slash = span_find(rest, '/');
+	struct host h;
+
+	*why = "want 'immutable HOST/PATTERN' or 'revalidate HOST/PATTERN'";
+	if (sp < 0 || slash <= 0)
+		return -EINVAL;
+	if (kind.len == 9 && memcmp(kind.p, "immutable", 9) == 0)
+		r->immutable = true;
+	else if (!(kind.len == 10 && memcmp(kind.p, "revalidate", 10) == 0))
+		return -EINVAL;
+	struct span pat = span_sub(rest, (size_t)slash, rest.len);
+	const char *hwhy;
+	if (host_canonicalize(span_sub(rest, 0, (size_t)slash), &h, &hwhy) < 0 || h.kind != HOST_NAME) {
+		*why = "HOST must be a host name";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < pat.len; i++)
+		if ((unsigned char)pat.p[i] <= ' ' || pat.p[i] == 0x7f || pat.p[i] == '?' || pat.p[i] == '#') {
+			*why = "PATTERN is a path: no spaces, controls, '?' or '#'";
+			return -EINVAL;
+		}
+	if (pat.len > 256) {
+		*why = "PATTERN longer than 256 bytes";
+		return -EINVAL;
+	}
+	r->host = strdup(h.text);
+	r->pattern = strndup(pat.p, pat.len);
+	return r->host && r->pattern ? 0 : -ENOMEM;
+}
+
+static void v_cache(struct loader *ld, const yaml_event_t *ev)
+{
+	struct pol_cache_rules *l = &ld->pol->cache;
+	struct pol_cache_rule r = { 0 };
+	const char *why;
+	char q[QUOTE_MAX];
+
+	if (l->n >= MAX_LIST) {
+		err_at(ld, &ev->start_mark, "'cache' has more than %u entries", MAX_LIST);
+		return;
+	}
+	if (parse_cache_rule(scalar_span(ev), &r, &why) < 0 || !(r.text = strdup(scalar(ev)))) {
+		err_at(ld, &ev->start_mark, "invalid cache rule '%s': %s", quote(ev, q), why);
+		free(r.host);
+		free(r.pattern);
+		return;
+	}
+	struct pol_cache_rule *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	if (!v) {
+		free(r.text);
+		free(r.host);
+		free(r.pattern);
+		return;
+	}
+	l->v = v;
+	l->v[l->n++] = r;
+}
+
 static void v_preset(struct loader *ld, const yaml_event_t *ev);
 
 static const struct key_def keys[] = {
@@ -560,6 +624,7 @@ static const struct key_def keys[] = {
 	{ "hide", true, v_hide },
 	{ "show", true, v_show },
 	{ "ech", false, v_ech },
+	{ "cache", true, v_cache },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -824,6 +889,9 @@ int pol_load_buffer(const char *buf, size_t len, const char *filename, struct po
 	}
 	if (rc == 0 && !pol->name)
 		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < pol->cache.n; i++)
+		if (!pol->cache.v[i].ecosystem[0])
+			snprintf(pol->cache.v[i].ecosystem, sizeof(pol->cache.v[i].ecosystem), "%s", pol->name);
 	if (rc == 0 && (pol_index_build(&pol->allow) < 0 || pol_index_build(&pol->deny) < 0 ||
 			pol_index_build(&pol->preset) < 0))
 		rc = -ENOMEM;
@@ -833,6 +901,26 @@ int pol_load_buffer(const char *buf, size_t len, const char *filename, struct po
 	}
 	*out = pol;
 	return 0;
+}
+
+/* Move a preset's cache rules to the policy's, named after the preset. */
+static void cache_rules_take(struct pol_cache_rules *to, struct pol_cache_rules *from, const char *name)
+{
+	struct pol_cache_rule *v = realloc(to->v, (to->n + from->n) * sizeof(*v));
+
+	if (!v || !from->n)
+		return;
+	to->v = v;
+	for (size_t i = 0; i < from->n; i++) {
+		struct pol_cache_rule *r = &to->v[to->n++];
+		*r = from->v[i];
+		char *t = NULL;
+		if (asprintf(&t, "preset:%s:%s", name, r->text) >= 0) {
+			free(r->text);
+			r->text = t;
+		}
+	}
+	from->n = 0;
 }
 
 /* Presets are policies of their own, shipped in the binary; their allow
@@ -866,6 +954,7 @@ static void v_preset(struct loader *ld, const yaml_event_t *ev)
 		}
 	}
 	pp->allow.n = 0; /* entries moved */
+	cache_rules_take(&ld->pol->cache, &pp->cache, name);
 	pol_free(pp);
 }
 
@@ -925,6 +1014,12 @@ void pol_free(struct policy *p)
 	paths_free(&p->hide);
 	paths_free(&p->show);
 	paths_free(&p->unmask_paths);
+	for (size_t i = 0; i < p->cache.n; i++) {
+		free(p->cache.v[i].text);
+		free(p->cache.v[i].host);
+		free(p->cache.v[i].pattern);
+	}
+	free(p->cache.v);
 	free(p->name);
 	free(p);
 }

@@ -64,6 +64,22 @@ struct pol_paths {
 	size_t n;
 };
 
+/* A cache rule (key `cache`, "immutable HOST/PATTERN" or "revalidate
+ * HOST/PATTERN"): requests to HOST whose path matches PATTERN are stored.
+ * In PATTERN `*` matches within one path segment, `**` across segments. */
+struct pol_cache_rule {
+	char *text;      /* as written, with "preset:NAME:" before it for a preset's */
+	char *host;      /* canonical exact name */
+	char *pattern;   /* starts with '/' */
+	bool immutable;  /* served from the store without asking upstream */
+	char ecosystem[16]; /* the file's name: npm, debian, pypi, crates, go, or another */
+};
+
+struct pol_cache_rules {
+	struct pol_cache_rule *v;
+	size_t n;
+};
+
 struct policy {
 	char *name;
 	enum pol_mode mode;
@@ -77,6 +93,7 @@ struct policy {
 	struct pol_paths hide;         /* hidden, besides the built-in credential list */
 	struct pol_paths show;         /* taken off the built-in hidden list */
 	struct pol_paths unmask_paths; /* socket files left reachable (unmask: [/run/x.sock]) */
+	struct pol_cache_rules cache;  /* the cache key, own and the presets' */
 	bool ech_allow; /* ech: allow: a ClientHello with encrypted_client_hello is decided by
 			 * its outer server_name; by default (ech: deny) it is refused, no_name */
 };
