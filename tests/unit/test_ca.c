@@ -59,6 +59,7 @@ static int group_setup(void **state)
 	snprintf(f.dir, sizeof(f.dir), "%s/ca", f.base);
 	if (ca_load(f.dir, true, ca_registry_names, ca_nregistry_names, &f.ca, NULL, &err) < 0) {
 		fprintf(stderr, "setup: %s\n", err);
+		rm_rf(f.base);
 		return -1;
 	}
 	*state = &f;
