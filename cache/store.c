@@ -181,6 +181,11 @@ void cache_store_close(struct cache_store *st)
 	free(st);
 }
 
+uint64_t cache_store_cap(const struct cache_store *st)
+{
+	return st->max_bytes;
+}
+
 static int lock(int fd, int op)
 {
 	while (flock(fd, op) < 0)

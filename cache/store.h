@@ -74,6 +74,8 @@ int cache_default_dir(char *buf, size_t size);
  * none), for `sluice cache`. Returns 0 or -errno.
  */
 int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **out);
+/* The cap the store was opened with (or took from DIR/usage). */
+uint64_t cache_store_cap(const struct cache_store *st);
 /* Close the store (NULL is fine). Writers must be committed or aborted first. */
 void cache_store_close(struct cache_store *st);
 
