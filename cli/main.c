@@ -12,7 +12,8 @@ static const char usage[] =
 	"  sluice dns    --listen ADDR:PORT... --policy FILE [--upstream IP[:PORT]]... [--log PATH]\n"
 	"                [--ttl-floor SECONDS] [--ttl-ceiling SECONDS]\n"
 	"  sluice policy check FILE\n"
-	"  sluice policy explain [--resolve] [--resolver IP[:PORT]] FILE HOST[:PORT]\n";
+	"  sluice policy explain [--resolve] [--resolver IP[:PORT]] FILE HOST[:PORT]\n"
+	"  sluice cache  stats | verify | gc [--cache-max SIZE] | purge   [--cache DIR]\n";
 
 static const struct {
 	const char *name;
@@ -22,6 +23,7 @@ static const struct {
 	{ "dns", cmd_dns },
 	{ "run", cmd_run },
 	{ "policy", cmd_policy },
+	{ "cache", cmd_cache },
 };
 
 int main(int argc, char **argv)
