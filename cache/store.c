@@ -64,6 +64,15 @@ void cache_sub_path(const char *hex, char out[CACHE_SUB_PATH])
 	snprintf(out, CACHE_SUB_PATH, "%.2s/%s", hex, hex);
 }
 
+int cache_make_sub(int base, const char *hex)
+{
+	char sub[3] = { hex[0], hex[1], '\0' };
+
+	if (mkdirat(base, sub, 0700) == 0)
+		return fsync(base) < 0 ? -errno : 0; /* the new directory's own entry */
+	return errno == EEXIST ? 0 : -errno;
+}
+
 void cache_touch(int fd)
 {
 	struct timespec ts[2];

@@ -358,7 +358,11 @@ int cache_gc(struct cache_store *st, uint64_t max_bytes, uint64_t *freed)
 {
 	struct cache_usage u;
 	uint64_t evicted = 0;
-	int rc = gc_orphans(st, freed);
+	int rc = cache_tmp_sweep(st); /* crashed writers' files and reservations */
+
+	*freed = 0;
+	if (rc == 0)
+		rc = gc_orphans(st, freed);
 
 	if (rc < 0 || (rc = cache_usage_begin(st, &u)) < 0)
 		return rc;

@@ -67,6 +67,8 @@ int cache_sync_sub(int base, const char *path);
 int cache_tmp_create(struct cache_store *st, char name[CACHE_TMP_NAME]);
 /* Remove temporary files whose writer is gone. 0 or -errno. */
 int cache_tmp_sweep(struct cache_store *st);
+/* Create base's "ab" directory for hex if needed (fsyncing base). 0 or -errno. */
+int cache_make_sub(int base, const char *hex);
 /* Set fd's mtime to now, with the clock's full resolution (the LRU order). */
 void cache_touch(int fd);
 

@@ -205,7 +205,7 @@ int cache_sync_sub(int base, const char *path)
 /* Write the record to tmp/, fsync it and rename it over meta/ab/<hex>. */
 static int record_put(struct cache_store *st, const char *hex, const char *text)
 {
-	char name[CACHE_TMP_NAME], path[CACHE_SUB_PATH], sub[3] = { hex[0], hex[1], '\0' };
+	char name[CACHE_TMP_NAME], path[CACHE_SUB_PATH];
 	int fd = cache_tmp_create(st, name), rc = fd < 0 ? fd : 0;
 
 	cache_sub_path(hex, path);
@@ -215,8 +215,7 @@ static int record_put(struct cache_store *st, const char *hex, const char *text)
 		rc = -errno;
 	if (rc == 0) {
 		cache_touch(fd);
-		if (mkdirat(st->meta, sub, 0700) < 0 && errno != EEXIST)
-			rc = -errno;
+		rc = cache_make_sub(st->meta, hex);
 	}
 	if (rc == 0 && renameat(st->tmp, name, st->meta, path) < 0)
 		rc = -errno;
@@ -242,7 +241,7 @@ int cache_record_write(struct cache_store *st, const char *key, const struct cac
 	json_decref(o);
 	if (!text)
 		return -EINVAL; /* not UTF-8, or out of memory */
-	bool had = cache_record_read(st, hex, NULL, &old, NULL) == 0;
+	bool had = cache_record_read(st, hex, key, &old, NULL) == 0;
 	rc = record_put(st, hex, text);
 	free(text);
 	/* the blob the old record named goes with it (else only gc would find it) */

@@ -15,6 +15,7 @@
 
 #define RESERVE_STEP (64 * 1024) /* growth past the reservation, to lock less often */
 #define RESERVE_ROUNDS 8         /* evictions tried before giving up with -ENOSPC */
+#define EVICT_SLACK_SHIFT 6      /* evict 1/64 of the cap more than needed: fewer scans of meta/ */
 #define REHASH_CHUNK (64 * 1024)
 
 struct cache_writer {
@@ -47,7 +48,8 @@ static int reserve(struct cache_writer *w, uint64_t need)
 			w->reserved += rc == 0 ? need : 0;
 			return rc;
 		}
-		if ((rc = cache_evict(st, used - (st->max_bytes - need), &freed)) < 0)
+		uint64_t short_by = used - (st->max_bytes - need);
+		if ((rc = cache_evict(st, short_by + (st->max_bytes >> EVICT_SLACK_SHIFT), &freed)) < 0)
 			return rc;
 		if (freed == 0)
 			return -ENOSPC; /* the rest is other writers' reservations */
@@ -183,13 +185,14 @@ static int check(struct cache_writer *w, const struct cache_hash *want, char hex
 static int place(struct cache_writer *w, const char *hex)
 {
 	struct cache_store *st = w->st;
-	char path[CACHE_SUB_PATH], sub[3] = { hex[0], hex[1], '\0' };
+	char path[CACHE_SUB_PATH];
 	int64_t added = (int64_t)w->size;
 	struct stat sb;
 
 	cache_sub_path(hex, path);
-	if (mkdirat(st->blobs, sub, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	int rc = cache_make_sub(st->blobs, hex);
+	if (rc < 0)
+		return rc;
 	/* content addressed: an existing blob is this body, unless it was damaged */
 	if (linkat(st->tmp, w->name, st->blobs, path, 0) < 0) {
 		if (errno != EEXIST || fstatat(st->blobs, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
@@ -198,7 +201,7 @@ static int place(struct cache_writer *w, const char *hex)
 		if (added && renameat(st->tmp, w->name, st->blobs, path) < 0)
 			return -errno;
 	}
-	int rc = cache_sync_sub(st->blobs, path);
+	rc = cache_sync_sub(st->blobs, path);
 	if (rc == 0)
 		rc = cache_usage_add(st, added, -(int64_t)w->reserved);
 	if (rc == 0)
