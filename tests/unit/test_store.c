@@ -433,6 +433,59 @@ static void test_two_handles(void **state)
 	free(p);
 }
 
+/* The bytes DIR/usage counts (what writers reserve against). */
+static unsigned long long usage_bytes(const struct fixture *f, unsigned long long *reserved)
+{
+	char path[128], text[512];
+	unsigned long long bytes = 0;
+
+	snprintf(path, sizeof(path), "%s/usage", f->dir);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	assert_true(n > 0);
+	text[n] = '\0';
+	assert_int_equal(sscanf(text, "sluice-usage 1\nbytes %llu\nreserved %llu", &bytes, reserved), 2);
+	return bytes;
+}
+
+static void test_processes_share_usage(void **state)
+{
+	struct fixture *f = *state;
+	struct cache_stats s;
+	unsigned long long reserved;
+	pid_t pids[4];
+	int status;
+
+	/* four processes, each with its own handle, fill and evict the same 1 MiB store */
+	for (int i = 0; i < 4; i++) {
+		assert_true((pids[i] = fork()) >= 0);
+		if (pids[i] == 0) {
+			struct cache_store *st;
+			char key[32];
+			int bad = cache_store_open(f->dir, 1 * MIB, &st) != 0;
+			for (int j = 0; j < 12 && !bad; j++) {
+				snprintf(key, sizeof(key), "p%d/%d", i, j);
+				bad = put(st, key, (size_t)(60 + 10 * j) * KIB, (uint32_t)(100 + 16 * i + j), 0, NULL) != 0;
+			}
+			cache_store_close(st);
+			_exit(bad);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_int_equal(status, 0);
+	}
+	assert_int_equal(cache_stats(f->st, &s), 0);
+	assert_true(s.bytes <= 1 * MIB);
+	assert_true(s.entries > 0);
+	assert_int_equal(s.entries, s.blobs);
+	assert_int_equal(usage_bytes(f, &reserved), s.bytes);
+	assert_int_equal(reserved, 0);
+	assert_int_equal(count(f, "tmp"), 0);
+}
+
 /* Flip one byte in key's blob. */
 static void corrupt(const struct fixture *f, const char *key)
 {
@@ -645,6 +698,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_round_trip), T(test_other_hashes), T(test_hash_mismatch), T(test_abort),
 		T(test_stray_temp_files), T(test_lru_eviction), T(test_over_the_cap), T(test_two_handles),
+		T(test_processes_share_usage),
 		T(test_verify), T(test_gc), T(test_purge), T(test_bad_records),
 		T(test_keys), T(test_default_dir), T(test_cap_remembered),
 	};
