@@ -11,10 +11,20 @@
  * over the old one. A crash leaves the old entry or the new one, never a
  * partial file that is served; temporary files whose writer is gone (no
  * flock held) are removed when a store is opened. Many processes may share
- * one store: renames are atomic and usage is counted under flock.
+ * one store: renames are atomic and usage is counted under flock. A handle
+ * belongs to one thread at a time; one inherited over fork reopens its lock
+ * files on first use, so each process's locks are its own.
+ *
+ * A record's blob goes with it (replaced, removed or evicted), even when
+ * another key names the same bytes: that key then misses and is fetched
+ * again. Races between processes can cost a miss, never a wrong answer.
+ * cache_gc recounts DIR/usage from the files (after a crash, or files removed
+ * by hand).
  *
  * Keys are "host/path?query" plus a variant (see cache_key); they never
  * hold credentials (requests with Authorization or cookies are never stored).
+ * A key is UTF-8 text without NUL, shorter than CACHE_KEY_MAX; others get
+ * -EINVAL. It is kept inside its record and compared on lookup.
  */
 #ifndef SLUICE_CACHE_STORE_H
 #define SLUICE_CACHE_STORE_H
@@ -24,6 +34,7 @@
 #include <stdint.h>
 
 #define CACHE_KEY_MAX 2048
+#define CACHE_DEFAULT_MAX (10ULL << 30) /* --cache-max when not given */
 
 struct cache_store;
 struct cache_writer;
@@ -50,10 +61,22 @@ struct cache_entry {
 };
 
 /*
+ * The default --cache DIR: /var/cache/sluice for root, else
+ * $XDG_CACHE_HOME/sluice or $HOME/.cache/sluice. Writes into buf; 0,
+ * -ENOENT (no home) or -ENAMETOOLONG.
+ */
+int cache_default_dir(char *buf, size_t size);
+
+/*
  * Open (creating as needed, mode 0700 directories) the store at dir with a
- * cap of max_bytes, removing stray temporary files. Returns 0 or -errno.
+ * cap of max_bytes, removing stray temporary files. The cap is recorded in
+ * DIR/usage; max_bytes 0 takes the one recorded last (CACHE_DEFAULT_MAX when
+ * none), for `sluice cache`. Returns 0 or -errno.
  */
 int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **out);
+/* The cap the store was opened with (or took from DIR/usage). */
+uint64_t cache_store_cap(const struct cache_store *st);
+/* Close the store (NULL is fine). Writers must be committed or aborted first. */
 void cache_store_close(struct cache_store *st);
 
 /*
@@ -66,7 +89,8 @@ int cache_lookup(struct cache_store *st, const char *key, struct cache_entry *e,
 /* Rewrite key's record (after a 304: new stored_ms and validators). 0 or -errno. */
 int cache_update(struct cache_store *st, const char *key, const struct cache_entry *e);
 
-/* Drop key's record (its blob goes at the next gc or eviction). 0 or -ENOENT. */
+/* Drop key's record and its blob (descriptors already open stay readable).
+ * 0 or -ENOENT. */
 int cache_remove(struct cache_store *st, const char *key);
 
 /*
@@ -103,17 +127,22 @@ void cache_writer_abort(struct cache_writer *w);
 struct cache_stats {
 	uint64_t entries, blobs, bytes, max_bytes;
 	uint64_t hits, misses; /* counted in DIR/usage by every process using the store */
+	uint64_t reserved;     /* bytes held by writers in progress */
 };
+/* Count records and blobs (bytes: what the blobs hold on disk). 0 or -errno. */
 int cache_stats(struct cache_store *st, struct cache_stats *out);
 /* Count one hit or miss in the shared counters. */
 void cache_count(struct cache_store *st, bool hit);
 /* Re-hash every blob; drop the bad ones and the records pointing at them.
  * *bad gets how many were dropped. 0 or -errno. */
 int cache_verify(struct cache_store *st, uint64_t *checked, uint64_t *bad);
-/* Evict least recently used entries until bytes <= max_bytes (and drop blobs
- * no record names). *freed gets the bytes freed. 0 or -errno. */
+/* Evict least recently used entries until bytes <= max_bytes, drop records
+ * whose blob is gone and blobs no record names (unless younger than a minute:
+ * a commit may be on its way), and recount DIR/usage. *freed gets the bytes
+ * freed. 0 or -errno. */
 int cache_gc(struct cache_store *st, uint64_t max_bytes, uint64_t *freed);
-/* Remove every entry. 0 or -errno. */
+/* Remove every entry and zero the counters; files of live writers stay
+ * (their bodies are committed or aborted by them). 0 or -errno. */
 int cache_purge(struct cache_store *st);
 
 /* Parse "10G", "512M", "1048576" (K, M, G, T: powers of 1024). 0 or -EINVAL. */

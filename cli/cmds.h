@@ -11,6 +11,7 @@ int cmd_dns(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 /* Load a policy, printing every error; NULL on failure. */
 struct policy *cmd_load_policy(const char *spec);

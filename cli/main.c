@@ -13,7 +13,8 @@ static const char usage[] =
 	"                [--ttl-floor SECONDS] [--ttl-ceiling SECONDS]\n"
 	"  sluice policy check FILE\n"
 	"  sluice policy explain [--resolve] [--resolver IP[:PORT]] FILE HOST[:PORT]\n"
-	"  sluice ca     init | show   [--ca DIR]\n";
+	"  sluice ca     init | show   [--ca DIR]\n"
+	"  sluice cache  stats | verify | gc [--cache-max SIZE] | purge   [--cache DIR]\n";
 
 static const struct {
 	const char *name;
@@ -24,6 +25,7 @@ static const struct {
 	{ "run", cmd_run },
 	{ "policy", cmd_policy },
 	{ "ca", cmd_ca },
+	{ "cache", cmd_cache },
 };
 
 int main(int argc, char **argv)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# cli_test.sh SLUICE SRC: the policy command line, its exit codes and every
-# shipped example and preset.
+# cli_test.sh SLUICE SRC: the policy and cache command lines, their exit codes
+# and every shipped example and preset.
 set -u
 SLUICE=$1
 SRC=$2
@@ -48,4 +48,20 @@ check "unknown command: exit 2" bash -c "'$SLUICE' frobnicate 2>/dev/null; test 
 check "proxy without --policy: exit 2" bash -c "'$SLUICE' proxy --listen 127.0.0.1:1 2>/dev/null; test \$? -eq 2"
 check "proxy with a bad --resolver: exit 2" \
 	bash -c "'$SLUICE' proxy --listen 127.0.0.1:1 --policy '$G' --resolver 1.2.3 2>/dev/null; test \$? -eq 2"
+
+# the package cache's maintenance command (an empty store; the unit tests fill one)
+C=$D/cache
+check "cache stats on a new store" eq "$("$SLUICE" cache stats --cache "$C" | head -1)" "entries: 0"
+check "cache stats: no lookups yet" grep -qx 'hit_ratio: -' <("$SLUICE" cache stats --cache "$C")
+check "cache store directories are private" eq "$(stat -c %a "$C" "$C/blobs" "$C/meta" "$C/tmp" | sort -u)" "700"
+check "cache verify on an empty store: exit 0" bash -c "'$SLUICE' cache verify --cache '$C' >/dev/null"
+check "cache gc with a cap: exit 0" eq "$("$SLUICE" cache gc --cache-max 1M --cache "$C")" "freed: 0"
+check "cache purge keeps the directory" bash -c "'$SLUICE' cache purge --cache '$C' && test -d '$C/blobs'"
+check "cache gc with a bad size: exit 2" \
+	bash -c "'$SLUICE' cache gc --cache-max 12Q --cache '$C' 2>/dev/null; test \$? -eq 2"
+check "cache --cache-max is for gc only: exit 2" \
+	bash -c "'$SLUICE' cache stats --cache-max 1G --cache '$C' 2>/dev/null; test \$? -eq 2"
+check "cache unknown subcommand: exit 2" bash -c "'$SLUICE' cache frob 2>/dev/null; test \$? -eq 2"
+check "cache on an unusable directory: exit 1" \
+	bash -c "'$SLUICE' cache stats --cache /proc/self/nonexistent 2>/dev/null; test \$? -eq 1"
 finish

@@ -1,0 +1,273 @@
+/* store_record.c: the JSON records in DIR/meta (one per key, named by the
+ * SHA-256 of the key, holding the key itself) and lookups through them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_priv.h"
+
+#define RECORD_VERSION 1
+
+int cache_key_hex(const char *key, char out[CACHE_HEX_LEN + 1])
+{
+	uint8_t md[32];
+	unsigned mdlen = 0;
+	size_t len = key ? strnlen(key, CACHE_KEY_MAX) : 0;
+
+	if (len == 0 || len >= CACHE_KEY_MAX)
+		return -EINVAL;
+	json_t *text = json_stringn(key, len); /* the record keeps it: UTF-8 only */
+	if (!text)
+		return -EINVAL;
+	json_decref(text);
+	if (!EVP_Digest(key, len, md, &mdlen, EVP_sha256(), NULL))
+		return -ENOMEM;
+	cache_hex(md, sizeof(md), out);
+	return 0;
+}
+
+/* A string field of at most size - 1 bytes without NUL; "" when absent. */
+static int get_str(json_t *o, const char *name, char *out, size_t size)
+{
+	json_t *v = json_object_get(o, name);
+
+	if (!v) {
+		out[0] = '\0';
+		return 0;
+	}
+	const char *s = json_string_value(v);
+	size_t len = json_string_length(v);
+	if (!s || len >= size || strlen(s) != len)
+		return -EBADMSG;
+	memcpy(out, s, len + 1);
+	return 0;
+}
+
+static int parse_record(const char *buf, size_t len, const char *key, struct cache_entry *e)
+{
+	json_error_t jerr;
+	json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *size = json_object_get(o, "size"), *ms = json_object_get(o, "stored_ms");
+	const char *k = json_string_value(json_object_get(o, "key"));
+	int rc = -EBADMSG;
+
+	memset(e, 0, sizeof(*e));
+	if (!json_is_object(o) || json_integer_value(json_object_get(o, "v")) != RECORD_VERSION || !k ||
+	    (key && strcmp(k, key) != 0) || !json_is_integer(size) || json_integer_value(size) < 0 ||
+	    (ms && !json_is_integer(ms)))
+		goto out;
+	e->size = (uint64_t)json_integer_value(size);
+	e->stored_ms = ms ? (int64_t)json_integer_value(ms) : 0;
+	if (get_str(o, "blob", e->blob, sizeof(e->blob)) < 0 || !cache_is_hex(e->blob) ||
+	    get_str(o, "etag", e->etag, sizeof(e->etag)) < 0 ||
+	    get_str(o, "last_modified", e->last_modified, sizeof(e->last_modified)) < 0 ||
+	    get_str(o, "content_type", e->content_type, sizeof(e->content_type)) < 0 ||
+	    get_str(o, "content_encoding", e->content_encoding, sizeof(e->content_encoding)) < 0 ||
+	    get_str(o, "package", e->package, sizeof(e->package)) < 0)
+		goto out;
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+int cache_record_read(struct cache_store *st, const char *hex, const char *key, struct cache_entry *e,
+		      int *fdout)
+{
+	char path[CACHE_SUB_PATH], *buf = malloc(CACHE_RECORD_MAX + 1);
+	ssize_t n = 0;
+	int rc = 0;
+
+	cache_sub_path(hex, path);
+	int fd = buf ? openat(st->meta, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) : -1;
+	if (fd < 0) {
+		rc = buf ? -errno : -ENOMEM;
+		goto out;
+	}
+	for (ssize_t k = 1; k > 0 && n <= CACHE_RECORD_MAX; n += k)
+		if ((k = read(fd, buf + n, (size_t)(CACHE_RECORD_MAX + 1 - n))) < 0)
+			break;
+	rc = n > CACHE_RECORD_MAX ? -EBADMSG : parse_record(buf, (size_t)n, key, e);
+	if (rc == 0 && fdout) {
+		*fdout = fd;
+		fd = -1;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
+void cache_record_drop(struct cache_store *st, const char *hex, int fd)
+{
+	char path[CACHE_SUB_PATH];
+	struct stat a, b;
+
+	cache_sub_path(hex, path);
+	/* a writer may have renamed a good record in since we read the bad one */
+	if (fd >= 0 && (fstat(fd, &a) < 0 || fstatat(st->meta, path, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
+			a.st_ino != b.st_ino || a.st_dev != b.st_dev))
+		return;
+	unlinkat(st->meta, path, 0);
+}
+
+uint64_t cache_blob_drop(struct cache_store *st, const char *hex)
+{
+	char path[CACHE_SUB_PATH];
+	struct stat sb;
+
+	cache_sub_path(hex, path);
+	if (fstatat(st->blobs, path, &sb, AT_SYMLINK_NOFOLLOW) < 0 || unlinkat(st->blobs, path, 0) < 0)
+		return 0;
+	cache_usage_add(st, -(int64_t)sb.st_size, 0);
+	return (uint64_t)sb.st_size;
+}
+
+/* Open record hex for reading without parsing it into an entry (to drop it). */
+static int record_fd(struct cache_store *st, const char *hex)
+{
+	char path[CACHE_SUB_PATH];
+
+	cache_sub_path(hex, path);
+	return openat(st->meta, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+}
+
+int cache_lookup(struct cache_store *st, const char *key, struct cache_entry *e, int *fd)
+{
+	char hex[CACHE_HEX_LEN + 1], path[CACHE_SUB_PATH];
+	int rfd = -1, bfd = -1, rc = cache_key_hex(key, hex);
+	struct stat sb;
+
+	if (rc == 0)
+		rc = cache_record_read(st, hex, key, e, &rfd);
+	if (rc == -EBADMSG && (rfd = record_fd(st, hex)) >= 0)
+		goto drop;
+	if (rc < 0)
+		return rc == -EBADMSG ? -ENOENT : rc;
+	cache_sub_path(e->blob, path);
+	bfd = openat(st->blobs, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (bfd < 0 || fstat(bfd, &sb) < 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != e->size)
+		goto drop;
+	cache_touch(rfd);
+	close(rfd);
+	*fd = bfd;
+	return 0;
+drop:
+	cache_record_drop(st, hex, rfd);
+	close(rfd);
+	if (bfd >= 0)
+		close(bfd);
+	return -ENOENT;
+}
+
+static json_t *record_json(const char *key, const struct cache_entry *e)
+{
+	return json_pack("{si ss ss sI sI ss ss ss ss ss}", "v", RECORD_VERSION, "key", key, "blob", e->blob,
+			 "size", (json_int_t)e->size, "stored_ms", (json_int_t)e->stored_ms, "etag", e->etag,
+			 "last_modified", e->last_modified, "content_type", e->content_type,
+			 "content_encoding", e->content_encoding, "package", e->package);
+}
+
+int cache_write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return errno == EDQUOT ? -ENOSPC : -errno;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* fsync the directory that holds path ("ab/...") under base. */
+int cache_sync_sub(int base, const char *path)
+{
+	char sub[3] = { path[0], path[1], '\0' };
+	int fd = openat(base, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = fd < 0 || fsync(fd) < 0 ? -errno : 0;
+
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Write the record to tmp/, fsync it and rename it over meta/ab/<hex>. */
+static int record_put(struct cache_store *st, const char *hex, const char *text)
+{
+	char name[CACHE_TMP_NAME], path[CACHE_SUB_PATH];
+	int fd = cache_tmp_create(st, name), rc = fd < 0 ? fd : 0;
+
+	cache_sub_path(hex, path);
+	if (rc == 0)
+		rc = cache_write_all(fd, text, strlen(text));
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (rc == 0) {
+		cache_touch(fd);
+		rc = cache_make_sub(st->meta, hex);
+	}
+	if (rc == 0 && renameat(st->tmp, name, st->meta, path) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = cache_sync_sub(st->meta, path);
+	else if (fd >= 0)
+		unlinkat(st->tmp, name, 0);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int cache_record_write(struct cache_store *st, const char *key, const struct cache_entry *e)
+{
+	char hex[CACHE_HEX_LEN + 1];
+	struct cache_entry old;
+	int rc = cache_key_hex(key, hex);
+
+	if (rc < 0 || !cache_is_hex(e->blob))
+		return rc < 0 ? rc : -EINVAL;
+	json_t *o = record_json(key, e);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!text)
+		return -EINVAL; /* not UTF-8, or out of memory */
+	bool had = cache_record_read(st, hex, key, &old, NULL) == 0;
+	rc = record_put(st, hex, text);
+	free(text);
+	/* the blob the old record named goes with it (else only gc would find it) */
+	if (rc == 0 && had && strcmp(old.blob, e->blob) != 0)
+		cache_blob_drop(st, old.blob);
+	return rc;
+}
+
+int cache_update(struct cache_store *st, const char *key, const struct cache_entry *e)
+{
+	return cache_record_write(st, key, e);
+}
+
+int cache_remove(struct cache_store *st, const char *key)
+{
+	char hex[CACHE_HEX_LEN + 1], path[CACHE_SUB_PATH];
+	struct cache_entry old;
+	int rc = cache_key_hex(key, hex);
+
+	if (rc < 0)
+		return rc;
+	bool had = cache_record_read(st, hex, key, &old, NULL) == 0;
+	cache_sub_path(hex, path);
+	if (unlinkat(st->meta, path, 0) < 0)
+		return -errno;
+	if (had)
+		cache_blob_drop(st, old.blob);
+	return 0;
+}

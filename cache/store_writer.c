@@ -1,0 +1,248 @@
+/* store_writer.c: writing one body into the store: a flock'd file in
+ * DIR/tmp, hashed as it grows, its bytes reserved in DIR/usage (evicting the
+ * least recently used entries to make room), checked, fsynced and linked
+ * into blobs/ under its SHA-256 only when complete. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_priv.h"
+
+#define RESERVE_STEP (64 * 1024) /* growth past the reservation, to lock less often */
+#define RESERVE_ROUNDS 8         /* evictions tried before giving up with -ENOSPC */
+#define EVICT_SLACK_SHIFT 6      /* evict 1/64 of the cap more than needed: fewer scans of meta/ */
+#define REHASH_CHUNK (64 * 1024)
+
+struct cache_writer {
+	struct cache_store *st;
+	int fd;
+	char name[CACHE_TMP_NAME]; /* in DIR/tmp */
+	uint64_t size, reserved;
+	EVP_MD_CTX *sha256;
+	int err; /* set once a write failed: only abort is left */
+};
+
+/* Reserve need more bytes under the cap, evicting as needed. 0 or -ENOSPC/-errno. */
+static int reserve(struct cache_writer *w, uint64_t need)
+{
+	struct cache_store *st = w->st;
+
+	if (need > st->max_bytes)
+		return -ENOSPC;
+	for (int round = 0; round < RESERVE_ROUNDS; round++) {
+		struct cache_usage u;
+		uint64_t freed = 0;
+		int rc = cache_usage_begin(st, &u);
+		if (rc < 0)
+			return rc;
+		uint64_t used = u.bytes + u.reserved;
+		bool fits = used <= st->max_bytes - need;
+		if (fits)
+			u.reserved += need;
+		if ((rc = cache_usage_end(st, fits ? &u : NULL)) < 0 || fits) {
+			w->reserved += rc == 0 ? need : 0;
+			return rc;
+		}
+		uint64_t short_by = used - (st->max_bytes - need);
+		if ((rc = cache_evict(st, short_by + (st->max_bytes >> EVICT_SLACK_SHIFT), &freed)) < 0)
+			return rc;
+		if (freed == 0)
+			return -ENOSPC; /* the rest is other writers' reservations */
+	}
+	return -ENOSPC;
+}
+
+int cache_writer_new(struct cache_store *st, uint64_t expect_len, struct cache_writer **out)
+{
+	struct cache_writer *w = calloc(1, sizeof(*w));
+	int rc = w ? 0 : -ENOMEM;
+
+	if (!w)
+		return rc;
+	w->st = st;
+	w->fd = -1;
+	if (!(w->sha256 = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(w->sha256, EVP_sha256(), NULL)) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	/* the file exists (and is locked) before the reservation: see cache_tmp_sweep */
+	if ((w->fd = cache_tmp_create(st, w->name)) < 0) {
+		rc = w->fd;
+		goto err;
+	}
+	if (expect_len && (rc = reserve(w, expect_len)) < 0)
+		goto err;
+	*out = w;
+	return 0;
+err:
+	cache_writer_abort(w);
+	return rc;
+}
+
+int cache_writer_fd(const struct cache_writer *w)
+{
+	return w->fd;
+}
+
+uint64_t cache_writer_size(const struct cache_writer *w)
+{
+	return w->size;
+}
+
+/* Make room for n more bytes past the reservation. */
+static int grow(struct cache_writer *w, size_t n)
+{
+	uint64_t need = w->size + n - w->reserved;
+	uint64_t step = need < RESERVE_STEP ? RESERVE_STEP : need;
+
+	if (step > need && reserve(w, step) == 0)
+		return 0;
+	return reserve(w, need);
+}
+
+int cache_writer_write(struct cache_writer *w, const void *p, size_t n)
+{
+	int rc = w->err;
+
+	if (rc == 0 && n > UINT64_MAX - w->size)
+		rc = -EFBIG;
+	if (rc == 0 && w->size + n > w->reserved)
+		rc = grow(w, n);
+	if (rc == 0)
+		rc = cache_write_all(w->fd, p, n);
+	if (rc == 0 && !EVP_DigestUpdate(w->sha256, p, n))
+		rc = -ENOMEM;
+	if (rc < 0) {
+		w->err = rc;
+		return rc;
+	}
+	w->size += n;
+	return 0;
+}
+
+static const EVP_MD *alg_md(enum cache_alg alg)
+{
+	switch (alg) {
+	case CACHE_ALG_SHA1:
+		return EVP_sha1();
+	case CACHE_ALG_SHA256:
+		return EVP_sha256();
+	case CACHE_ALG_SHA512:
+		return EVP_sha512();
+	default:
+		return NULL;
+	}
+}
+
+/* Hash the written file again with md (for SHA-1 and SHA-512 wants). */
+static int rehash(struct cache_writer *w, const EVP_MD *md, uint8_t *out, unsigned *len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t *buf = malloc(REHASH_CHUNK);
+	int rc = ctx && buf && EVP_DigestInit_ex(ctx, md, NULL) ? 0 : -ENOMEM;
+
+	for (uint64_t off = 0; rc == 0 && off < w->size;) {
+		ssize_t k = pread(w->fd, buf, REHASH_CHUNK, (off_t)off);
+		if (k <= 0)
+			rc = k < 0 ? -errno : -EIO;
+		else if (!EVP_DigestUpdate(ctx, buf, (size_t)k))
+			rc = -ENOMEM;
+		off += k > 0 ? (uint64_t)k : 0;
+	}
+	if (rc == 0 && !EVP_DigestFinal_ex(ctx, out, len))
+		rc = -ENOMEM;
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+/* The body's SHA-256 in hex, after checking it against want. 0 or -EBADMSG. */
+static int check(struct cache_writer *w, const struct cache_hash *want, char hex[CACHE_HEX_LEN + 1])
+{
+	uint8_t md[32], other[EVP_MAX_MD_SIZE];
+	unsigned len = 0, olen = 0;
+	const EVP_MD *wmd = want ? alg_md(want->alg) : NULL;
+
+	if (!EVP_DigestFinal_ex(w->sha256, md, &len))
+		return -ENOMEM;
+	cache_hex(md, sizeof(md), hex);
+	if (!wmd)
+		return 0;
+	if (want->alg == CACHE_ALG_SHA256)
+		return CRYPTO_memcmp(md, want->d, sizeof(md)) ? -EBADMSG : 0;
+	int rc = rehash(w, wmd, other, &olen);
+	if (rc == 0 && (olen > sizeof(want->d) || CRYPTO_memcmp(other, want->d, olen)))
+		rc = -EBADMSG;
+	return rc;
+}
+
+/* Link the temporary file in as blobs/ab/<hex>, counting its bytes if new. */
+static int place(struct cache_writer *w, const char *hex)
+{
+	struct cache_store *st = w->st;
+	char path[CACHE_SUB_PATH];
+	int64_t added = (int64_t)w->size;
+	struct stat sb;
+
+	cache_sub_path(hex, path);
+	int rc = cache_make_sub(st->blobs, hex);
+	if (rc < 0)
+		return rc;
+	/* content addressed: an existing blob is this body, unless it was damaged */
+	if (linkat(st->tmp, w->name, st->blobs, path, 0) < 0) {
+		if (errno != EEXIST || fstatat(st->blobs, path, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		added = (uint64_t)sb.st_size == w->size ? 0 : (int64_t)w->size - (int64_t)sb.st_size;
+		if (added && renameat(st->tmp, w->name, st->blobs, path) < 0)
+			return -errno;
+	}
+	rc = cache_sync_sub(st->blobs, path);
+	if (rc == 0)
+		rc = cache_usage_add(st, added, -(int64_t)w->reserved);
+	if (rc == 0)
+		w->reserved = 0;
+	return rc;
+}
+
+int cache_writer_commit(struct cache_writer *w, const char *key, struct cache_entry *e,
+			const struct cache_hash *want)
+{
+	char hex[CACHE_HEX_LEN + 1], khex[CACHE_HEX_LEN + 1];
+	int rc = w->err;
+
+	if (rc == 0)
+		rc = cache_key_hex(key, khex); /* refused before anything is placed */
+	if (rc == 0)
+		rc = check(w, want, hex);
+	if (rc == 0 && fsync(w->fd) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = place(w, hex);
+	if (rc == 0) {
+		memcpy(e->blob, hex, sizeof(e->blob));
+		e->size = w->size;
+		rc = cache_record_write(w->st, key, e);
+	}
+	cache_writer_abort(w);
+	return rc;
+}
+
+void cache_writer_abort(struct cache_writer *w)
+{
+	if (!w)
+		return;
+	/* reservation first, file after: a live writer always has its file */
+	if (w->reserved)
+		cache_usage_add(w->st, 0, -(int64_t)w->reserved);
+	if (w->fd >= 0) {
+		unlinkat(w->st->tmp, w->name, 0);
+		close(w->fd);
+	}
+	EVP_MD_CTX_free(w->sha256);
+	free(w);
+}
