@@ -187,6 +187,8 @@ static json_t *build(const struct audit *a, const struct audit_rec *r)
 	put_str(o, "qtype", r->qtype);
 	put_str(o, "rcode", r->rcode);
 	put_str(o, "protocol", r->protocol);
+	put_str(o, "cache", r->cache);
+	put_str(o, "package", r->package);
 	if (r->ech)
 		json_object_set_new(o, "ech", json_true());
 	return o;

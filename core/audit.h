@@ -33,6 +33,8 @@ struct audit_rec {
 	const char *rcode;
 	const char *protocol; /* packet records: tcp | udp | icmp | icmpv6 | a number */
 	bool ech;             /* transparent: the ClientHello was encrypted (written only when true) */
+	const char *cache;    /* intercepted requests: hit | miss | revalidated | stale | bypass | verify_failed */
+	const char *package;  /* intercepted requests: "npm:express@4.21.2" */
 };
 
 /* Open the log: path, or NULL for stderr. server is the policy's name.
