@@ -80,7 +80,8 @@ static mode_t mode_of(const char *dir, const char *name)
 	char p[PATH_MAX];
 	struct stat st;
 
-	snprintf(p, sizeof(p), "%s%s%s", dir, *name ? "/" : "", name);
+	int n = snprintf(p, sizeof(p), "%s%s%s", dir, *name ? "/" : "", name);
+	assert_true(n > 0 && (size_t)n < sizeof(p));
 	assert_int_equal(stat(p, &st), 0);
 	return st.st_mode & 07777;
 }
