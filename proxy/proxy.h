@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct policy;
@@ -11,6 +12,7 @@ struct audit;
 struct rsv;
 struct px_server;
 struct bnd_table;
+struct px_cache;
 
 struct px_config {
 	const struct policy *pol;
@@ -22,7 +24,30 @@ struct px_config {
 	unsigned connect_timeout_s; /* per upstream address */
 	unsigned idle_timeout_s;   /* tunnel or exchange with no traffic */
 	bool reuseport;            /* px_server_listen shares its address with other workers (SO_REUSEPORT) */
+	struct px_cache *cache;    /* the package cache, or NULL */
 };
+
+/* The package cache's options (DESIGN.md CACHE OPTIONS). */
+struct px_cache_opts {
+	const char *dir;           /* --cache DIR */
+	uint64_t max_bytes;        /* --cache-max */
+	unsigned meta_ttl_s;       /* --meta-ttl */
+	bool offline;              /* --offline */
+	const char *ca_dir;        /* --ca DIR */
+	const char *upstream_ca;   /* --upstream-ca FILE, or NULL */
+};
+
+/*
+ * Open the package cache: the store in o->dir, the CA in o->ca_dir (made,
+ * with one stderr line, when missing), the TLS contexts for both sides.
+ * Returns 0, or -errno with a one-line reason in err.
+ */
+int px_cache_open(struct event_base *base, const struct policy *pol, const struct px_cache_opts *o,
+		  struct px_cache **out, char *err, size_t errsize);
+void px_cache_free(struct px_cache *pc);
+
+/* The CA certificate's file (for sluice run's trust bundle). */
+const char *px_cache_ca_path(const struct px_cache *pc);
 
 /* Fill cfg's limits with the defaults. */
 void px_config_defaults(struct px_config *cfg);

@@ -58,6 +58,7 @@ struct px_server {
 	bool transparent[PX_MAX_LISTENERS];
 	size_t nlst;
 	LIST_HEAD(, px_session) sessions;
+	LIST_HEAD(, px_cx) cxs;      /* connections the package cache took over */
 	size_t nconns;
 	uint64_t next_id;
 	unsigned epoch;
@@ -135,6 +136,15 @@ void px_session_free(struct px_session *s);
  * normal end, "client_closed" when the client went away first), and free the
  * session. */
 void px_session_close(struct px_session *s, const char *reason);
+
+/* intercept.c */
+/* Whether a connection to h:port is the package cache's: a cache rule names
+ * h, and it is TLS to 443 (with a CA that may vouch for h) or HTTP to 80. */
+bool px_cache_wants(const struct px_config *cfg, const struct host *h, uint16_t port, bool tls);
+/* Take an allowed session's client over (the session is freed). Returns 0,
+ * or -ENOMEM with the session untouched. */
+int px_cx_take(struct px_session *s, bool tls);
+void px_cx_free_all(struct px_server *srv);
 
 /* relay.c */
 /* Move an established tunnel's sockets to the relay. Returns 0, or

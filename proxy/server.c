@@ -133,6 +133,7 @@ int px_server_new(struct event_base *base, const struct px_config *cfg, struct p
 	srv->cfg = *cfg;
 	srv->epoch = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
 	LIST_INIT(&srv->sessions);
+	LIST_INIT(&srv->cxs);
 	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	srv->resume = evtimer_new(base, resume_cb, srv);
 	if (!srv->resume) {
@@ -203,6 +204,7 @@ void px_server_free(struct px_server *srv)
 {
 	if (!srv)
 		return;
+	px_cx_free_all(srv);
 	while (!LIST_EMPTY(&srv->sessions))
 		px_session_free(LIST_FIRST(&srv->sessions));
 	for (size_t i = 0; i < srv->nlst; i++)

@@ -929,6 +929,10 @@ static void decide(struct px_session *s, const struct addr *known)
 	}
 	s->dns_ms = -1;
 	s->connect_ms = -1;
+	/* a registry's TLS is the package cache's: upstream is dialed only for a miss */
+	if (!known && s->is_connect && !(s->transparent && s->http) && px_cache_wants(cfg, &s->host, s->port, true) &&
+	    px_cx_take(s, true) == 0)
+		return;
 	if (known) {
 		proceed(s, known, 1);
 		return;
@@ -1095,6 +1099,8 @@ static void on_head(struct px_session *s)
 		deny(s, POL_BAD_REQUEST, NULL, "CONNECT with a body");
 		return;
 	}
+	if (!s->is_connect && px_cache_wants(&s->srv->cfg, &s->host, s->port, false) && px_cx_take(s, false) == 0)
+		return; /* a plain registry request: the cache reads it, from the head on */
 	if (!s->is_connect) {
 		/* WebSocket only: an upgrade to h2c or the like would carry requests
 		 * for other hosts undecided; every other Upgrade is dropped, as before */

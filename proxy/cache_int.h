@@ -1,0 +1,172 @@
+/* cache_int.h: private to proxy/: the package cache's intercepted
+ * connections (intercept.c) and their upstream fetches (fetch.c).
+ *
+ * DOC: Theory of operation
+ * A connection to a host that a cache rule names is taken from its session
+ * once the policy allowed it: a CONNECT or transparent TLS connection to
+ * port 443 is answered and its TLS ended here with a leaf for the name the
+ * client asked for (the SNI must be that name); a plain HTTP request to
+ * port 80 is read as it is. Each request inside is decided again by the
+ * policy, then classified by the cache rules:
+ *   stored, immutable or fresh ─▶ served from the store (hit)
+ *   stored, older than --meta-ttl ─▶ conditional fetch: 304 revalidated,
+ *                                    200 miss, upstream down: stale
+ *   not stored ─▶ fetch (one per key: later clients follow it) ─▶ miss
+ *   anything else (other methods, Authorization, cookies) ─▶ bypass
+ * A fetch writes the body to the store's temporary file as it arrives;
+ * followers read that file as it grows, or, when the ecosystem publishes
+ * the object's hash, wait until it is checked and renamed. Upstream is
+ * dialed only for a fetch: a warm store serves with the registry down.
+ */
+#ifndef SLUICE_PROXY_CACHE_INT_H
+#define SLUICE_PROXY_CACHE_INT_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "proxy_int.h"
+#include "store.h"
+#include "verify.h"
+
+#define CX_BODY_MAX (1u << 20)    /* request bodies (bypass) and non-200 answers are held whole, up to this */
+#define CX_STALE_MAX_S (7 * 86400) /* stale metadata is served for at most this long past its fetch */
+#define CX_CHUNK (256u << 10)     /* bytes read from a file per turn */
+#define CX_POOL_MAX 8             /* idle upstream connections kept per host */
+#define CX_POOL_IDLE_S 30
+
+struct px_fetch;
+struct px_cx;
+
+struct px_upconn {                /* an idle upstream connection */
+	LIST_ENTRY(px_upconn) link;
+	struct px_cache *pc;
+	struct bufferevent *bev;
+	struct event *timer;
+	char key[HOST_NAME_LEN + 16]; /* host:port:tls */
+};
+
+struct px_cache {
+	struct event_base *base;
+	struct cache_store *store;
+	struct cache_expect *expect;
+	struct ca *ca;             /* NULL: no TLS interception (plain HTTP registries only) */
+	SSL_CTX *server_ctx, *client_ctx;
+	unsigned meta_ttl_s;
+	bool offline;
+	bool warned_full;          /* one stderr line when the store is full */
+	char learned[256][65];     /* blobs whose published hashes were learned lately */
+	unsigned nlearned;
+	LIST_HEAD(, px_fetch) fetches; /* in flight, shared by key */
+	LIST_HEAD(, px_upconn) idle;
+	size_t nidle;
+};
+
+/* One request inside an intercepted connection. */
+struct px_creq {
+	struct px_cx *cx;
+	LIST_ENTRY(px_creq) flink;  /* on its fetch's followers */
+	struct px_fetch *f;
+	char method[16];
+	char *target;               /* origin-form path and query */
+	struct span path;           /* of target, without the query */
+	const struct pol_cache_rule *rule;
+	const struct pol_entry *pol_rule;
+	char key[CACHE_KEY_MAX];
+	char package[256];
+	const char *cache;          /* the audit's cache word */
+	const char *fail;           /* the reason sluice's own error answer gave */
+	bool head_only, gzip, keep;
+	bool store_ok;              /* no Authorization, no cookies, a GET */
+	bool has_range;
+	uint64_t range_from, range_to; /* inclusive, when has_range */
+	bool cond_match;            /* the client's If-None-Match names the stored entry */
+	char inm[256];
+	struct cache_entry e;       /* the stored entry being served or revalidated */
+	bool have_entry;
+	int fd;                     /* serving from: a blob, or the fetch's growing file */
+	uint64_t off, end;          /* next byte, and the end of what is served */
+	bool streaming;             /* following a fetch's file as it grows */
+	bool started;               /* the answer's head has gone */
+	struct evbuffer *body;      /* a request body (bypass) */
+	int64_t t0;
+	uint64_t bytes;
+	int status;
+};
+
+/* One intercepted client connection. */
+struct px_cx {
+	LIST_ENTRY(px_cx) link;
+	struct px_server *srv;
+	struct px_cache *pc;
+	struct bufferevent *cli;    /* TLS filter over the socket, or the socket */
+	struct event *timer;
+	bool tls, explicit_plain, handshook, closing;
+	char id[32];
+	char event[16];
+	char sni[HOST_NAME_LEN + 1];
+	struct host host;
+	uint16_t port;
+	struct px_creq *req;
+	uint64_t bytes_up, bytes_down;
+	int64_t t_start;
+	const char *close_reason;
+};
+
+/* intercept.c */
+/* A fetch has news for a follower: its head, more bytes, the end, or failure. */
+void px_creq_fetch_news(struct px_creq *q);
+
+/* fetch.c */
+struct px_fetch {
+	LIST_ENTRY(px_fetch) link;  /* on pc->fetches when shared */
+	struct px_cache *pc;
+	struct px_server *srv;
+	bool shared, store, verify;
+	bool notifying;             /* telling its followers: they may leave, it stays */
+	struct cache_hash want;
+	char key[CACHE_KEY_MAX];
+	char host[HOST_NAME_LEN + 1];
+	uint16_t port;
+	bool tls;
+	struct evbuffer *req;       /* the request to send */
+	char method[16];            /* its method: how the answer is framed */
+	struct bufferevent *up;
+	bool pooled;                /* up came from the idle pool: one retry on a fresh one */
+	struct rsv_query *query;
+	struct addr addrs[RSV_MAX_ADDRS];
+	size_t naddrs, next_addr;
+	char remote[ADDR_TEXT_MAX + 8];
+	struct event *timer;
+	/* the answer */
+	bool head_seen, done, failed;
+	const char *fail_reason;    /* connect_failed, tls_failed, verify_failed, ... */
+	unsigned status;
+	uint64_t length;            /* Content-Length, 0 when none */
+	bool has_length, keep_alive;
+	struct px_body body;
+	char etag[256], last_modified[64], content_type[256], content_encoding[64];
+	struct cache_writer *w;
+	int rfd;                    /* the writer's file, for followers (dup'd per follower) */
+	struct evbuffer *mem;       /* non-200 answers, or a bypass / uncached body */
+	bool through;               /* bypass or uncached: one follower, fed from mem */
+	uint64_t got;               /* body bytes received */
+	struct cache_entry e;       /* after commit: what was stored */
+	bool committed;
+	LIST_HEAD(, px_creq) followers;
+	size_t nfollowers;
+};
+
+/* Start (or join, for a shared key) a fetch for q. cond: a stored entry to
+ * revalidate (If-None-Match / If-Modified-Since), or NULL; headers: more
+ * request header lines, each ending in CRLF. Returns 0, or -errno with
+ * nothing started. */
+int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char *headers);
+/* q stops following its fetch (its client left). */
+void px_fetch_leave(struct px_creq *q);
+/* q consumed mem (through mode): resume reading upstream when it drained. */
+void px_fetch_resume(struct px_fetch *f);
+void px_cache_pool_free(struct px_cache *pc);
+
+#endif

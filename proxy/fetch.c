@@ -1,0 +1,661 @@
+/* fetch.c: the package cache's upstream fetches.
+ *
+ * A fetch resolves the registry's name through the shared resolver, vets the
+ * answers as every connection's are, dials them in turn (TLS verified
+ * against the system's trust store and --upstream-ca, for port 443), sends
+ * one request and reads one answer. A 200 to a cacheable request goes to a
+ * store writer as it arrives, hashed, and is committed (checked against
+ * the published hash) at its end; anything else is held in memory for the
+ * followers, or, for a bypass, passed to its one follower as it comes.
+ * Upstream connections are kept idle for the next fetch to the same host.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache_int.h"
+#include "log.h"
+
+static void fetch_try(struct px_fetch *f);
+static void up_read_cb(struct bufferevent *bev, void *arg);
+static void up_event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* ---- idle pool ---------------------------------------------------------- */
+
+static void pool_drop(struct px_upconn *c)
+{
+	LIST_REMOVE(c, link);
+	c->pc->nidle--;
+	bufferevent_free(c->bev);
+	event_free(c->timer);
+	free(c);
+}
+
+static void pool_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pool_drop(arg);
+}
+
+static void pool_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	pool_drop(arg); /* closed or errored while idle */
+}
+
+static void pool_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	pool_drop(arg); /* bytes nobody asked for: not reusable */
+}
+
+static void conn_key(const struct px_fetch *f, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s:%u:%d", f->host, f->port, f->tls);
+}
+
+static void pool_put(struct px_fetch *f)
+{
+	struct px_cache *pc = f->pc;
+	struct px_upconn *c = pc->nidle < CX_POOL_MAX * 4 ? calloc(1, sizeof(*c)) : NULL;
+	struct timeval tv = { CX_POOL_IDLE_S, 0 };
+
+	if (!c || !(c->timer = evtimer_new(pc->base, pool_timer_cb, c))) {
+		free(c);
+		bufferevent_free(f->up);
+		f->up = NULL;
+		return;
+	}
+	c->pc = pc;
+	c->bev = f->up;
+	f->up = NULL;
+	conn_key(f, c->key, sizeof(c->key));
+	bufferevent_setcb(c->bev, pool_read_cb, NULL, pool_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ);
+	evtimer_add(c->timer, &tv);
+	LIST_INSERT_HEAD(&pc->idle, c, link);
+	pc->nidle++;
+}
+
+static struct bufferevent *pool_take(struct px_fetch *f)
+{
+	char key[sizeof(((struct px_upconn *)0)->key)];
+	struct px_upconn *c;
+
+	conn_key(f, key, sizeof(key));
+	LIST_FOREACH(c, &f->pc->idle, link)
+		if (strcmp(c->key, key) == 0) {
+			struct bufferevent *b = c->bev;
+			c->bev = NULL;
+			LIST_REMOVE(c, link);
+			f->pc->nidle--;
+			event_free(c->timer);
+			free(c);
+			return b;
+		}
+	return NULL;
+}
+
+void px_cache_pool_free(struct px_cache *pc)
+{
+	while (!LIST_EMPTY(&pc->idle))
+		pool_drop(LIST_FIRST(&pc->idle));
+}
+
+/* ---- end of a fetch ----------------------------------------------------- */
+
+/* Followers may leave while told (px_fetch_leave then leaves f alone):
+ * whoever notifies calls maybe_free after. */
+static void notify(struct px_fetch *f)
+{
+	struct px_creq *q, *next;
+
+	f->notifying = true;
+	for (q = LIST_FIRST(&f->followers); q; q = next) {
+		next = LIST_NEXT(q, flink);
+		px_creq_fetch_news(q);
+	}
+	f->notifying = false;
+}
+
+static void fetch_free(struct px_fetch *f)
+{
+	if (f->shared)
+		LIST_REMOVE(f, link);
+	rsv_cancel(f->query);
+	if (f->up)
+		bufferevent_free(f->up);
+	if (f->w)
+		cache_writer_abort(f->w);
+	if (f->timer)
+		event_free(f->timer);
+	if (f->req)
+		evbuffer_free(f->req);
+	if (f->mem)
+		evbuffer_free(f->mem);
+	free(f);
+}
+
+/* Free the fetch once nobody follows it and it is over, or is a bypass
+ * (a stored fetch goes on alone: the next client finds it stored). */
+static void maybe_free(struct px_fetch *f)
+{
+	if ((f->done || f->failed || f->through) && LIST_EMPTY(&f->followers) && !f->notifying)
+		fetch_free(f);
+}
+
+static void fail(struct px_fetch *f, const char *reason, const char *detail)
+{
+	if (f->failed || f->done)
+		return;
+	log_msg("cache: %s:%u: %s", f->host, f->port, detail);
+	f->failed = true;
+	f->fail_reason = reason;
+	if (f->w) {
+		cache_writer_abort(f->w);
+		f->w = NULL;
+	}
+	if (f->up) {
+		bufferevent_free(f->up);
+		f->up = NULL;
+	}
+	if (f->shared) { /* a later request starts afresh */
+		LIST_REMOVE(f, link);
+		f->shared = false;
+	}
+	notify(f);
+	maybe_free(f);
+}
+
+static void finish(struct px_fetch *f)
+{
+	bool reuse = f->keep_alive && f->up && evbuffer_get_length(bufferevent_get_input(f->up)) == 0;
+
+	if (f->w) {
+		struct cache_entry *e = &f->e;
+		e->stored_ms = (int64_t)time(NULL) * 1000;
+		snprintf(e->etag, sizeof(e->etag), "%s", f->etag);
+		snprintf(e->last_modified, sizeof(e->last_modified), "%s", f->last_modified);
+		snprintf(e->content_type, sizeof(e->content_type), "%s", f->content_type);
+		snprintf(e->content_encoding, sizeof(e->content_encoding), "%s", f->content_encoding);
+		int rc = cache_writer_commit(f->w, f->key, e, f->verify ? &f->want : NULL);
+		f->w = NULL;
+		if (rc == -EBADMSG) {
+			if (reuse)
+				pool_put(f);
+			fail(f, "verify_failed", "the body does not match its published hash: not stored");
+			return;
+		}
+		if (rc < 0)
+			log_msg("cache: %s:%u: not stored (%s)", f->host, f->port, strerror(-rc));
+		f->committed = rc == 0;
+	}
+	if (reuse)
+		pool_put(f);
+	else if (f->up) {
+		bufferevent_free(f->up);
+		f->up = NULL;
+	}
+	if (f->shared) {
+		LIST_REMOVE(f, link);
+		f->shared = false;
+	}
+	f->done = true;
+	notify(f);
+	maybe_free(f);
+}
+
+/* ---- the answer ---------------------------------------------------------- */
+
+static void keep_header(const struct http_head *h, const char *name, char *buf, size_t size)
+{
+	struct span v = http_header_value(h, name);
+	buf[0] = '\0';
+	if (v.p && v.len < size) {
+		for (size_t i = 0; i < v.len; i++)
+			if ((unsigned char)v.p[i] < ' ' || v.p[i] == 0x7f)
+				return;
+		span_copy(v, buf, size);
+	}
+}
+
+/* Whether the disk under the store has room for n more bytes. */
+static bool disk_has_room(struct px_fetch *f, uint64_t n)
+{
+	struct statvfs sv;
+	int fd = f->w ? cache_writer_fd(f->w) : -1;
+
+	if (fd < 0 || fstatvfs(fd, &sv) < 0)
+		return true;
+	return (uint64_t)sv.f_bavail * sv.f_frsize > n + (1u << 20);
+}
+
+/* A 200 to a cacheable request: open the writer, or pass it through. */
+static void start_store(struct px_fetch *f)
+{
+	int rc = cache_writer_new(f->pc->store, f->has_length ? f->length : 0, &f->w);
+
+	if (rc == 0 && f->has_length && !disk_has_room(f, f->length)) {
+		cache_writer_abort(f->w);
+		f->w = NULL;
+		rc = -ENOSPC;
+	}
+	if (rc == 0) {
+		f->rfd = cache_writer_fd(f->w);
+		return;
+	}
+	if (!f->pc->warned_full) {
+		log_msg("cache: the store is full (%s): answers pass through uncached", strerror(-rc));
+		f->pc->warned_full = true;
+	}
+	f->store = false;
+	f->through = true;
+}
+
+static int read_head(struct px_fetch *f)
+{
+	struct evbuffer *in = bufferevent_get_input(f->up);
+	size_t len = evbuffer_get_length(in), take = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD;
+	struct http_head h;
+	const char *why = "answer head too large";
+	long n = http_parse_response(span_of((const char *)evbuffer_pullup(in, (ssize_t)take), take),
+				     span_str(f->method), &h, &why);
+
+	if (n == 0)
+		return len >= HTTP_MAX_HEAD ? -E2BIG : 0;
+	if (n < 0) {
+		fail(f, "bad_request", why);
+		return -EINVAL;
+	}
+	f->head_seen = true;
+	f->status = h.status;
+	f->keep_alive = h.keep_alive;
+	f->has_length = h.body == HTTP_BODY_LENGTH;
+	f->length = h.length;
+	f->body.kind = h.body;
+	f->body.left = h.length;
+	f->body.done = h.body == HTTP_BODY_NONE || (h.body == HTTP_BODY_LENGTH && h.length == 0);
+	keep_header(&h, "etag", f->etag, sizeof(f->etag));
+	keep_header(&h, "last-modified", f->last_modified, sizeof(f->last_modified));
+	keep_header(&h, "content-type", f->content_type, sizeof(f->content_type));
+	keep_header(&h, "content-encoding", f->content_encoding, sizeof(f->content_encoding));
+	struct span cc = http_header_value(&h, "cache-control");
+	bool no_store = cc.p && (memmem(cc.p, cc.len, "no-store", 8) || memmem(cc.p, cc.len, "private", 7));
+	evbuffer_drain(in, (size_t)n);
+	if (f->status == 200 && f->store && !no_store && !(f->has_length && f->length == 0))
+		start_store(f);
+	else if (f->status == 200 && f->store)
+		f->store = false; /* an empty or private answer is passed on, never stored */
+	return 1;
+}
+
+/* Body data to the writer, or to mem. Returns -1 after failing f. */
+static int put_data(struct px_fetch *f, const char *p, size_t n)
+{
+	if (f->w) {
+		if (cache_writer_write(f->w, p, n) < 0) {
+			fail(f, "connect_failed", "the store is full or failing: this answer is not cached");
+			return -1;
+		}
+	} else {
+		if (!f->through && evbuffer_get_length(f->mem) + n > CX_BODY_MAX) {
+			fail(f, "connect_failed", "an answer that is not stored is larger than 1 MiB");
+			return -1;
+		}
+		evbuffer_add(f->mem, p, n);
+	}
+	f->got += n;
+	return 0;
+}
+
+/* Length-framed or until-close body bytes. */
+static int take_body(struct px_fetch *f)
+{
+	struct evbuffer *in = bufferevent_get_input(f->up);
+
+	while (!f->body.done && evbuffer_get_length(in)) {
+		size_t n = evbuffer_get_length(in);
+		n = n < CX_CHUNK ? n : CX_CHUNK;
+		if (f->body.kind == HTTP_BODY_LENGTH && n > f->body.left)
+			n = (size_t)f->body.left;
+		const char *p = (const char *)evbuffer_pullup(in, (ssize_t)n);
+		if (put_data(f, p, n) < 0)
+			return -1;
+		evbuffer_drain(in, n);
+		if (f->body.kind == HTTP_BODY_LENGTH) {
+			f->body.left -= n;
+			f->body.done = f->body.left == 0;
+		}
+	}
+	return 0;
+}
+
+/* A chunked body: the scanner frames it; only the chunks' data is kept.
+ * Inside a chunk (ch.left > 0) the data goes in one piece, the framing
+ * between chunks a byte at a time. */
+static int take_chunked(struct px_fetch *f)
+{
+	struct evbuffer *in = bufferevent_get_input(f->up);
+
+	while (!f->body.done && evbuffer_get_length(in)) {
+		size_t n = evbuffer_get_length(in);
+		n = n < CX_CHUNK ? n : CX_CHUNK;
+		const char *p = (const char *)evbuffer_pullup(in, (ssize_t)n);
+		size_t i = 0;
+		while (i < n && !f->body.done) {
+			uint64_t left = f->body.ch.left;
+			size_t k = left ? (n - i < left ? n - i : (size_t)left) : 1;
+			long c = http_chunked_scan(&f->body.ch, p + i, k, &f->body.done);
+			if (c < 0) {
+				evbuffer_drain(in, i);
+				fail(f, "bad_request", "bad chunked framing from upstream");
+				return -1;
+			}
+			if (left && put_data(f, p + i, (size_t)c) < 0)
+				return -1;
+			i += (size_t)c;
+		}
+		evbuffer_drain(in, i);
+	}
+	return 0;
+}
+
+static void up_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct px_fetch *f = arg;
+
+	(void)bev;
+	if (!f->head_seen) {
+		int rc = read_head(f);
+		if (rc <= 0) {
+			if (rc == -E2BIG)
+				fail(f, "bad_request", "answer head too large");
+			return;
+		}
+	}
+	int rc = f->body.kind == HTTP_BODY_CHUNKED ? take_chunked(f) : take_body(f);
+	if (rc < 0)
+		return;
+	if (f->through && evbuffer_get_length(f->mem) > CX_BODY_MAX && f->up)
+		bufferevent_disable(f->up, EV_READ); /* the client is slower: px_fetch_resume */
+	if (f->body.done) {
+		finish(f);
+		return;
+	}
+	notify(f);
+	maybe_free(f);
+}
+
+void px_fetch_resume(struct px_fetch *f)
+{
+	if (f->up && !f->done && !f->failed && evbuffer_get_length(f->mem) <= CX_BODY_MAX / 2)
+		bufferevent_enable(f->up, EV_READ);
+}
+
+static void tls_detail(char *buf, size_t size)
+{
+	unsigned long e = ERR_peek_last_error();
+	snprintf(buf, size, "TLS with upstream failed: %s", e ? ERR_reason_error_string(e) : "handshake failed");
+	ERR_clear_error();
+}
+
+static void up_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct px_fetch *f = arg;
+	char detail[300];
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		evtimer_del(f->timer);
+		bufferevent_enable(f->up, EV_READ | EV_WRITE);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && f->head_seen && f->body.kind == HTTP_BODY_CLOSE) {
+		up_read_cb(bev, f);
+		if (!f->failed && !f->done) {
+			f->keep_alive = false;
+			f->body.done = true;
+			finish(f);
+		}
+		return;
+	}
+	if (!f->head_seen && f->pooled) { /* a kept connection the server had closed: dial afresh */
+		bufferevent_free(f->up);
+		f->up = NULL;
+		f->pooled = false;
+		fetch_try(f);
+		return;
+	}
+	if (!f->head_seen && f->next_addr < f->naddrs) {
+		bufferevent_free(f->up);
+		f->up = NULL;
+		fetch_try(f);
+		return;
+	}
+	if (f->tls && !f->head_seen && (what & BEV_EVENT_ERROR) && ERR_peek_last_error()) {
+		tls_detail(detail, sizeof(detail));
+		fail(f, "tls_failed", detail);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "%s", f->head_seen ? "upstream closed before the end of the body" :
+		 "could not reach upstream");
+	fail(f, "connect_failed", detail);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_fetch *f = arg;
+
+	(void)fd;
+	(void)what;
+	if (f->up && !f->head_seen && f->next_addr < f->naddrs) {
+		bufferevent_free(f->up);
+		f->up = NULL;
+		fetch_try(f);
+		return;
+	}
+	fail(f, "connect_failed", "upstream timed out");
+}
+
+/* ---- dialing -------------------------------------------------------------- */
+
+static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)
+{
+	struct event_base *base = f->pc->base;
+	struct sockaddr_storage ss;
+	socklen_t len = addr_to_sockaddr(a, f->port, &ss);
+	struct bufferevent *b;
+
+	if (f->tls) {
+		SSL *ssl = SSL_new(f->pc->client_ctx);
+		if (!ssl)
+			return NULL;
+		SSL_set_tlsext_host_name(ssl, f->host);
+		SSL_set1_host(ssl, f->host);
+		b = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+						   BEV_OPT_CLOSE_ON_FREE);
+		if (!b) {
+			SSL_free(ssl);
+			return NULL;
+		}
+	} else if (!(b = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE))) {
+		return NULL;
+	}
+	if (bufferevent_socket_connect(b, (struct sockaddr *)&ss, (int)len) < 0) {
+		bufferevent_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static void send_request(struct px_fetch *f)
+{
+	struct evbuffer *copy = evbuffer_new();
+	struct timeval tv = { f->srv->cfg.connect_timeout_s ? f->srv->cfg.connect_timeout_s : 10, 0 };
+
+	bufferevent_setcb(f->up, up_read_cb, NULL, up_event_cb, f);
+	bufferevent_enable(f->up, EV_READ | EV_WRITE);
+	/* kept whole for a retry on a fresh connection */
+	if (copy) {
+		evbuffer_add(copy, evbuffer_pullup(f->req, -1), evbuffer_get_length(f->req));
+		bufferevent_write_buffer(f->up, copy);
+		evbuffer_free(copy);
+	}
+	evtimer_add(f->timer, &tv);
+}
+
+static void fetch_try(struct px_fetch *f)
+{
+	if (!f->pooled && (f->up = pool_take(f))) {
+		f->pooled = true;
+		send_request(f);
+		return;
+	}
+	while (f->next_addr < f->naddrs) {
+		const struct addr *a = &f->addrs[f->next_addr++];
+		addr_format(a, f->remote, sizeof(f->remote));
+		if ((f->up = dial(f, a))) {
+			send_request(f);
+			return;
+		}
+	}
+	fail(f, "connect_failed", "could not reach upstream");
+}
+
+static void resolved_cb(const struct rsv_result *res, void *arg)
+{
+	struct px_fetch *f = arg;
+	const struct addr *first_blocked;
+
+	f->query = NULL;
+	if (res->status < 0) {
+		fail(f, "resolve_failed", "the registry's name did not resolve");
+		return;
+	}
+	f->naddrs = pol_vet(f->srv->cfg.pol, res->addrs, res->naddrs, f->port, f->addrs, &first_blocked);
+	if (f->naddrs == 0) {
+		fail(f, first_blocked ? "blocked_address" : "resolve_failed",
+		     first_blocked ? "the registry resolved only to blocked addresses" : "no address");
+		return;
+	}
+	f->next_addr = 0;
+	f->pooled = true; /* the pool was tried first; dial now */
+	fetch_try(f);
+}
+
+static void lookup(struct px_fetch *f)
+{
+	struct rsv_result now;
+	struct bufferevent *b = pool_take(f);
+
+	if (b) { /* a kept connection needs no lookup */
+		f->up = b;
+		f->pooled = true;
+		send_request(f);
+		return;
+	}
+	int rc = rsv_lookup(f->srv->cfg.rsv, f->host, &now, resolved_cb, f, &f->query);
+	if (rc == 1)
+		resolved_cb(&now, f);
+	else if (rc < 0)
+		fail(f, "resolve_failed", "resolver unavailable");
+}
+
+/* ---- starting ------------------------------------------------------------ */
+
+static void build(struct px_fetch *f, const struct px_creq *q, const struct cache_entry *cond)
+{
+	const char *m = q->store_ok ? (q->head_only ? "GET" : q->method) : q->method;
+
+	snprintf(f->method, sizeof(f->method), "%s", m);
+	evbuffer_add_printf(f->req, "%s %s HTTP/1.1\r\nHost: %s\r\n", m, q->target, f->host);
+	if (q->store_ok) {
+		/* what the key names, exactly: the stored bytes are that representation */
+		evbuffer_add_printf(f->req, "Accept-Encoding: %s\r\n", q->gzip ? "gzip" : "identity");
+		if (cond && cond->etag[0])
+			evbuffer_add_printf(f->req, "If-None-Match: %s\r\n", cond->etag);
+		if (cond && cond->last_modified[0])
+			evbuffer_add_printf(f->req, "If-Modified-Since: %s\r\n", cond->last_modified);
+	}
+}
+
+static struct px_fetch *find_shared(struct px_cache *pc, const char *key)
+{
+	struct px_fetch *f;
+
+	LIST_FOREACH(f, &pc->fetches, link)
+		if (strcmp(f->key, key) == 0 && !f->failed && !f->done)
+			return f;
+	return NULL;
+}
+
+static void follow(struct px_fetch *f, struct px_creq *q)
+{
+	q->f = f;
+	LIST_INSERT_HEAD(&f->followers, q, flink);
+	f->nfollowers++;
+}
+
+int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char *headers)
+{
+	struct px_cache *pc = q->cx->pc;
+	struct px_fetch *f = q->store_ok && !cond ? find_shared(pc, q->key) : NULL;
+
+	if (f && !f->through) {
+		follow(f, q);
+		return 0;
+	}
+	if (!(f = calloc(1, sizeof(*f))))
+		return -ENOMEM;
+	f->pc = pc;
+	f->srv = q->cx->srv;
+	f->rfd = -1;
+	f->store = q->store_ok;
+	f->through = !q->store_ok;
+	snprintf(f->key, sizeof(f->key), "%s", q->key);
+	snprintf(f->e.package, sizeof(f->e.package), "%s", q->package);
+	snprintf(f->host, sizeof(f->host), "%s", q->cx->host.text);
+	f->port = q->cx->port;
+	f->tls = q->cx->tls;
+	f->verify = q->store_ok && cache_expect_find(pc->expect, f->host, q->path, &f->want);
+	f->req = evbuffer_new();
+	f->mem = evbuffer_new();
+	f->timer = evtimer_new(pc->base, timer_cb, f);
+	if (!f->req || !f->mem || !f->timer) {
+		fetch_free(f);
+		return -ENOMEM;
+	}
+	build(f, q, cond);
+	evbuffer_add(f->req, headers, strlen(headers));
+	evbuffer_add(f->req, "\r\n", 2);
+	if (q->body)
+		evbuffer_add_buffer(f->req, q->body);
+	if (f->store && !cond) {
+		f->shared = true;
+		LIST_INSERT_HEAD(&pc->fetches, f, link);
+	}
+	follow(f, q);
+	lookup(f);
+	return 0;
+}
+
+void px_fetch_leave(struct px_creq *q)
+{
+	struct px_fetch *f = q->f;
+
+	if (!f)
+		return;
+	LIST_REMOVE(q, flink);
+	f->nfollowers--;
+	q->f = NULL;
+	maybe_free(f);
+}

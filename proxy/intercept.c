@@ -1,0 +1,960 @@
+/* intercept.c: the package cache's client side: connections to registry
+ * hosts taken from their sessions, TLS ended with sluice's CA, and every
+ * request inside answered from the store or through a fetch (fetch.c).
+ * See cache_int.h for the theory of operation. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ca.h"
+#include "cache_int.h"
+#include "log.h"
+#include "rules.h"
+
+#define CX_OUT_HIGH (1u << 20) /* client output queued before reading more of a file */
+
+static void cx_next(struct px_cx *cx);
+static void pump(struct px_creq *q);
+
+/* ---- the cache itself ------------------------------------------------------ */
+
+static int client_ctx(const char *upstream_ca, SSL_CTX **out, char *err, size_t errsize)
+{
+	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+
+	if (!c)
+		return -ENOMEM;
+	SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_alpn_protos(c, (const unsigned char *)"\x08http/1.1", 9);
+	if (SSL_CTX_set_default_verify_paths(c) != 1 ||
+	    (upstream_ca && SSL_CTX_load_verify_locations(c, upstream_ca, NULL) != 1)) {
+		snprintf(err, errsize, "cannot read the trust store%s%s", upstream_ca ? " or " : "",
+			 upstream_ca ? upstream_ca : "");
+		SSL_CTX_free(c);
+		return -EINVAL;
+	}
+	*out = c;
+	return 0;
+}
+
+int px_cache_open(struct event_base *base, const struct policy *pol, const struct px_cache_opts *o,
+		  struct px_cache **out, char *err, size_t errsize)
+{
+	struct px_cache *pc = calloc(1, sizeof(*pc));
+	const char *hosts[64], *why = NULL;
+	int rc;
+
+	if (!pc)
+		return -ENOMEM;
+	pc->base = base;
+	pc->meta_ttl_s = o->meta_ttl_s;
+	pc->offline = o->offline;
+	LIST_INIT(&pc->fetches);
+	LIST_INIT(&pc->idle);
+	if ((rc = cache_store_open(o->dir, o->max_bytes, &pc->store)) < 0) {
+		snprintf(err, errsize, "cannot open the cache in %s: %s", o->dir, strerror(-rc));
+		goto fail;
+	}
+	if ((rc = cache_expect_new(1u << 18, &pc->expect)) < 0 ||
+	    (rc = client_ctx(o->upstream_ca, &pc->client_ctx, err, errsize)) < 0)
+		goto fail;
+	size_t nh = cache_rule_hosts(pol, hosts, 64);
+	bool created = false;
+	(void)nh;
+	rc = ca_load(o->ca_dir, true, ca_registry_names, ca_nregistry_names, &pc->ca, &created, &why);
+	if (rc < 0) {
+		snprintf(err, errsize, "%s", why ? why : strerror(-rc));
+		goto fail;
+	}
+	if (created)
+		log_msg("cache: made a CA for the registries: %s (trust it where `sluice proxy --cache` serves)",
+			ca_cert_path(pc->ca));
+	if ((rc = ca_server_ctx(pc->ca, &pc->server_ctx)) < 0) {
+		snprintf(err, errsize, "cannot make the TLS server context");
+		goto fail;
+	}
+	*out = pc;
+	return 0;
+fail:
+	px_cache_free(pc);
+	return rc < 0 ? rc : -EINVAL;
+}
+
+void px_cache_free(struct px_cache *pc)
+{
+	if (!pc)
+		return;
+	px_cache_pool_free(pc);
+	if (pc->server_ctx)
+		SSL_CTX_free(pc->server_ctx);
+	if (pc->client_ctx)
+		SSL_CTX_free(pc->client_ctx);
+	ca_free(pc->ca);
+	cache_expect_free(pc->expect);
+	cache_store_close(pc->store);
+	free(pc);
+}
+
+const char *px_cache_ca_path(const struct px_cache *pc)
+{
+	return pc->ca ? ca_cert_path(pc->ca) : NULL;
+}
+
+bool px_cache_wants(const struct px_config *cfg, const struct host *h, uint16_t port, bool tls)
+{
+	if (!cfg->cache || h->kind != HOST_NAME || !cache_host_cached(cfg->pol, h->text))
+		return false;
+	if (tls)
+		return port == 443 && cfg->cache->server_ctx && ca_permits(cfg->cache->ca, h->text);
+	return port == 80;
+}
+
+/* ---- records -------------------------------------------------------------- */
+
+static void log_req(struct px_creq *q, const char *phase, const char *reason)
+{
+	struct px_cx *cx = q->cx;
+	struct audit_rec r = audit_rec_init("http", phase);
+
+	r.session = cx->id;
+	r.host = cx->host.text;
+	r.port = cx->port;
+	r.method = q->method;
+	r.decision = q->status == 403 ? "deny" : "allow";
+	if (!reason && strcmp(phase, "close") == 0)
+		reason = q->fail;
+	r.reason = reason ? reason : strcmp(phase, "decision") == 0 ? "allowed" : NULL;
+	r.rule = q->pol_rule ? q->pol_rule->text : NULL;
+	r.cache = q->cache;
+	r.package = q->package[0] ? q->package : NULL;
+	if (strcmp(phase, "close") == 0) {
+		r.has_bytes = true;
+		r.bytes_up = q->body ? evbuffer_get_length(q->body) : 0;
+		r.bytes_down = q->bytes;
+		r.duration_ms = (long)(audit_now_ms() - q->t0);
+	}
+	audit_write_soon(cx->srv->cfg.audit, &r);
+}
+
+static void log_conn(struct px_cx *cx, const char *phase, const char *reason)
+{
+	struct audit_rec r = audit_rec_init(cx->event, phase);
+
+	r.session = cx->id;
+	r.host = cx->host.text;
+	r.port = cx->port;
+	r.sni = cx->sni[0] ? cx->sni : NULL;
+	r.decision = "allow";
+	r.reason = reason ? reason : strcmp(phase, "decision") == 0 ? "allowed" : NULL;
+	if (strcmp(phase, "close") == 0) {
+		r.has_bytes = true;
+		r.bytes_up = cx->bytes_up;
+		r.bytes_down = cx->bytes_down;
+		r.duration_ms = (long)(audit_now_ms() - cx->t_start);
+	}
+	audit_write_soon(cx->srv->cfg.audit, &r);
+}
+
+/* ---- connection lifecycle --------------------------------------------------- */
+
+static void creq_free(struct px_creq *q)
+{
+	if (!q)
+		return;
+	px_fetch_leave(q);
+	if (q->fd >= 0)
+		close(q->fd);
+	if (q->body)
+		evbuffer_free(q->body);
+	free(q->target);
+	free(q);
+}
+
+static void cx_free(struct px_cx *cx)
+{
+	if (cx->req) {
+		if (cx->req->started || cx->req->f)
+			log_req(cx->req, "close", cx->close_reason ? cx->close_reason : "client_closed");
+		cx->bytes_down += cx->req->bytes;
+		creq_free(cx->req);
+	}
+	if (cx->tls)
+		log_conn(cx, "close", cx->close_reason);
+	if (cx->cli)
+		bufferevent_free(cx->cli);
+	if (cx->timer)
+		event_free(cx->timer);
+	LIST_REMOVE(cx, link);
+	cx->srv->nconns--;
+	free(cx);
+}
+
+void px_cx_free_all(struct px_server *srv)
+{
+	while (!LIST_EMPTY(&srv->cxs))
+		cx_free(LIST_FIRST(&srv->cxs));
+}
+
+static void arm(struct px_cx *cx, unsigned s)
+{
+	struct timeval tv = { s ? s : 60, 0 };
+	evtimer_add(cx->timer, &tv);
+}
+
+/* Close once what is queued for the client is out. */
+static void cx_finish(struct px_cx *cx)
+{
+	cx->closing = true;
+	bufferevent_disable(cx->cli, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(cx->cli)) == 0)
+		cx_free(cx);
+}
+
+static const char *status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 206: return "Partial Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 416: return "Range Not Satisfiable";
+	case 502: return "Bad Gateway";
+	case 504: return "Gateway Timeout";
+	default: return "Status";
+	}
+}
+
+/* An answer of sluice's own: one line, the reason in X-Sluice-Reason. */
+static void answer_error(struct px_creq *q, int status, const char *reason, const char *line)
+{
+	struct px_cx *cx = q->cx;
+	struct evbuffer *out = bufferevent_get_output(cx->cli);
+
+	q->status = status;
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nX-Sluice-Reason: %s\r\nContent-Type: text/plain\r\n"
+			    "Content-Length: %zu\r\n%s\r\n%s\n", status, status_text(status), reason,
+			    strlen(line) + 1, q->keep ? "" : "Connection: close\r\n", line);
+	q->started = true;
+	q->end = q->off = 0;
+	q->bytes += strlen(line) + 1;
+	q->fail = reason;
+	log_req(q, "decision", reason);
+	log_msg("%s", line + (strncmp(line, "sluice: ", 8) == 0 ? 8 : 0));
+}
+
+/* ---- answering from a file ------------------------------------------------- */
+
+static void send_head(struct px_creq *q, int status, uint64_t length, const struct cache_entry *e)
+{
+	struct evbuffer *out = bufferevent_get_output(q->cx->cli);
+
+	q->status = status;
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
+	if (status != 304)
+		evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)length);
+	if (e && e->content_type[0])
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", e->content_type);
+	if (e && e->content_encoding[0])
+		evbuffer_add_printf(out, "Content-Encoding: %s\r\n", e->content_encoding);
+	if (e && e->etag[0])
+		evbuffer_add_printf(out, "ETag: %s\r\n", e->etag);
+	if (e && e->last_modified[0])
+		evbuffer_add_printf(out, "Last-Modified: %s\r\n", e->last_modified);
+	if (status == 206)
+		evbuffer_add_printf(out, "Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)q->range_from,
+				    (unsigned long long)q->range_to, (unsigned long long)e->size);
+	evbuffer_add_printf(out, "Accept-Ranges: bytes\r\nX-Sluice-Cache: %s\r\n%s\r\n", q->cache,
+			    q->keep ? "" : "Connection: close\r\n");
+	q->started = true;
+	log_req(q, "decision", NULL);
+}
+
+#define LEARN_MAX (256u << 20)
+
+/* Metadata served teaches the hashes it publishes (npm packuments, PyPI
+ * simple pages, Debian Packages), once per blob lately. */
+static void learn(struct px_creq *q, const struct cache_entry *e, int fd)
+{
+	struct px_cache *pc = q->cx->pc;
+	bool packages = q->path.len > 9 && (memmem(q->path.p, q->path.len, "/Packages", 9) != NULL);
+
+	if (!q->rule || (q->rule->immutable && !packages) || e->size == 0 || e->size > LEARN_MAX)
+		return;
+	for (unsigned i = 0; i < 256; i++)
+		if (strcmp(pc->learned[i], e->blob) == 0)
+			return;
+	char *buf = malloc(e->size);
+	if (buf && pread(fd, buf, e->size, 0) == (ssize_t)e->size) {
+		cache_expect_learn(pc->expect, q->rule, q->cx->host.text, q->path, e->content_encoding,
+				   span_of(buf, e->size));
+		snprintf(pc->learned[pc->nlearned++ % 256], 65, "%s", e->blob);
+	}
+	free(buf);
+}
+
+/* Serve e (its blob open as fd) to q: the whole body, a range, or a 304. */
+static void serve_entry(struct px_creq *q, const struct cache_entry *e, int fd)
+{
+	learn(q, e, fd);
+	q->fd = fd;
+	q->e = *e;
+	q->have_entry = true;
+	q->off = 0;
+	q->end = e->size;
+	if (q->cond_match) {
+		send_head(q, 304, 0, e);
+		q->end = 0;
+	} else if (q->has_range) {
+		if (q->range_to >= e->size)
+			q->range_to = e->size - 1;
+		if (e->size == 0 || q->range_from > q->range_to) {
+			answer_error(q, 416, "bad_request", "sluice: the range is outside the stored file");
+			pump(q);
+			return;
+		}
+		q->off = q->range_from;
+		q->end = q->range_to + 1;
+		send_head(q, 206, q->end - q->off, e);
+	} else {
+		send_head(q, 200, e->size, e);
+	}
+	if (q->head_only)
+		q->end = q->off;
+	pump(q);
+}
+
+/* The request is over: its close record, then the next one. */
+static void creq_done(struct px_creq *q, const char *reason)
+{
+	struct px_cx *cx = q->cx;
+	bool keep = q->keep && !reason;
+
+	if (q->status != 403) /* a denial has its one record */
+		log_req(q, "close", reason);
+	cx->bytes_down += q->bytes;
+	cx->req = NULL;
+	creq_free(q);
+	if (!keep) {
+		cx_finish(cx);
+		return;
+	}
+	arm(cx, cx->srv->cfg.idle_timeout_s);
+	cx_next(cx);
+}
+
+/* Move what can be sent of q's answer to the client's output. */
+static void pump(struct px_creq *q)
+{
+	struct px_cx *cx = q->cx;
+	struct evbuffer *out = bufferevent_get_output(cx->cli);
+
+	if (q->f && q->f->through) { /* bytes as they come from upstream */
+		size_t n = evbuffer_get_length(q->f->mem);
+		q->bytes += n;
+		evbuffer_add_buffer(out, q->f->mem);
+		px_fetch_resume(q->f);
+		if (!q->f->done)
+			return;
+		if (q->f->failed)
+			return;
+		px_fetch_leave(q);
+	}
+	while (q->fd >= 0 && q->off < q->end && evbuffer_get_length(out) < CX_OUT_HIGH) {
+		uint64_t n = q->end - q->off;
+		if (!cx->tls) { /* sendfile for the rest: nothing is copied */
+			int d = dup(q->fd);
+			if (d >= 0 && evbuffer_add_file(out, d, (ev_off_t)q->off, (ev_off_t)n) == 0) {
+				q->off += n;
+				q->bytes += n;
+				break;
+			}
+			if (d >= 0)
+				close(d);
+		}
+		n = n < CX_CHUNK ? n : CX_CHUNK;
+		struct evbuffer_iovec v;
+		if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1)
+			break;
+		ssize_t got = pread(q->fd, v.iov_base, (size_t)n, (off_t)q->off);
+		if (got <= 0) {
+			v.iov_len = 0;
+			evbuffer_commit_space(out, &v, 1);
+			cx->close_reason = "connect_failed";
+			creq_done(q, "connect_failed");
+			return;
+		}
+		v.iov_len = (size_t)got;
+		evbuffer_commit_space(out, &v, 1);
+		q->off += (uint64_t)got;
+		q->bytes += (uint64_t)got;
+	}
+	if (q->streaming || q->f)
+		return; /* more comes: px_creq_fetch_news */
+	if (q->off >= q->end && q->started)
+		creq_done(q, NULL);
+}
+
+/* ---- following a fetch ------------------------------------------------------ */
+
+static void serve_stale(struct px_creq *q)
+{
+	int fd;
+	struct cache_entry e;
+
+	if (cache_lookup(q->cx->pc->store, q->key, &e, &fd) < 0) {
+		answer_error(q, 502, "connect_failed", "sluice: the registry cannot be reached and the cache has no copy");
+		q->cache = "miss";
+		pump(q);
+		return;
+	}
+	q->cache = "stale";
+	serve_entry(q, &e, fd);
+}
+
+/* A fetch's non-200 answer, held whole, copied to this follower. */
+static void serve_held(struct px_creq *q, struct px_fetch *f)
+{
+	struct evbuffer *out = bufferevent_get_output(q->cx->cli);
+	size_t n = evbuffer_get_length(f->mem);
+
+	q->status = (int)f->status;
+	evbuffer_add_printf(out, "HTTP/1.1 %u %s\r\nContent-Length: %zu\r\n", f->status,
+			    status_text((int)f->status), n);
+	if (f->content_type[0])
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", f->content_type);
+	if (f->content_encoding[0])
+		evbuffer_add_printf(out, "Content-Encoding: %s\r\n", f->content_encoding);
+	evbuffer_add_printf(out, "X-Sluice-Cache: %s\r\n%s\r\n", q->cache, q->keep ? "" : "Connection: close\r\n");
+	if (!q->head_only)
+		evbuffer_add(out, evbuffer_pullup(f->mem, -1), n);
+	q->bytes += q->head_only ? 0 : n;
+	q->started = true;
+	log_req(q, "decision", NULL);
+}
+
+static void on_stored(struct px_creq *q, struct px_fetch *f)
+{
+	int fd;
+	struct cache_entry e;
+
+	px_fetch_leave(q);
+	(void)f;
+	if (cache_lookup(q->cx->pc->store, q->key, &e, &fd) < 0) {
+		answer_error(q, 502, "connect_failed", "sluice: the answer was fetched but could not be stored");
+		pump(q);
+		return;
+	}
+	serve_entry(q, &e, fd);
+}
+
+/* The head of a through (bypass) answer: status and the upstream's own
+ * content headers, then bytes as they come. */
+static void start_through(struct px_creq *q, struct px_fetch *f)
+{
+	struct evbuffer *out = bufferevent_get_output(q->cx->cli);
+
+	q->status = (int)f->status;
+	evbuffer_add_printf(out, "HTTP/1.1 %u %s\r\n", f->status, status_text((int)f->status));
+	if (f->has_length)
+		evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)f->length);
+	else
+		q->keep = false; /* the end of the body is the end of the connection */
+	if (f->content_type[0])
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", f->content_type);
+	if (f->content_encoding[0])
+		evbuffer_add_printf(out, "Content-Encoding: %s\r\n", f->content_encoding);
+	if (f->etag[0])
+		evbuffer_add_printf(out, "ETag: %s\r\n", f->etag);
+	evbuffer_add_printf(out, "X-Sluice-Cache: %s\r\n%s\r\n", q->cache, q->keep ? "" : "Connection: close\r\n");
+	q->started = true;
+	log_req(q, "decision", NULL);
+}
+
+void px_creq_fetch_news(struct px_creq *q)
+{
+	struct px_fetch *f = q->f;
+
+	if (f->failed) {
+		const char *why = f->fail_reason;
+		px_fetch_leave(q);
+		if (q->started) { /* cut: the client sees a short body */
+			q->cx->close_reason = why;
+			creq_done(q, why);
+			return;
+		}
+		if (strcmp(why, "verify_failed") == 0) {
+			q->cache = "verify_failed";
+			answer_error(q, 502, "verify_failed",
+				     "sluice: the registry's answer does not match its published hash: not stored, not served");
+		} else if (q->have_entry || !q->store_ok) {
+			if (q->have_entry) {
+				serve_stale(q);
+				return;
+			}
+			answer_error(q, 502, why, "sluice: the registry cannot be reached");
+		} else {
+			answer_error(q, 502, why, "sluice: the registry cannot be reached and the cache has no copy");
+		}
+		pump(q);
+		return;
+	}
+	if (!f->head_seen)
+		return;
+	if (f->status == 304 && q->have_entry) {
+		px_fetch_leave(q);
+		q->e.stored_ms = (int64_t)time(NULL) * 1000;
+		cache_update(q->cx->pc->store, q->key, &q->e);
+		q->cache = "revalidated";
+		on_stored(q, NULL);
+		return;
+	}
+	if (f->through) {
+		if (!q->started)
+			start_through(q, f);
+		pump(q); /* ends the request after the last byte */
+		return;
+	}
+	if (f->status != 200) {
+		if (f->done) {
+			px_fetch_leave(q);
+			serve_held(q, f);
+			creq_done(q, NULL);
+		}
+		return;
+	}
+	if (f->done && q->streaming) { /* the rest of what it has been reading */
+		q->end = f->got;
+		q->streaming = false;
+		px_fetch_leave(q);
+		pump(q);
+		return;
+	}
+	if (f->done) {
+		on_stored(q, f);
+		return;
+	}
+	if (f->verify || !f->has_length || q->has_range || q->cond_match || q->head_only)
+		return; /* served once checked and stored */
+	if (!q->started) {
+		q->fd = dup(f->rfd);
+		q->streaming = true;
+		q->e.size = f->length;
+		snprintf(q->e.content_type, sizeof(q->e.content_type), "%s", f->content_type);
+		snprintf(q->e.content_encoding, sizeof(q->e.content_encoding), "%s", f->content_encoding);
+		snprintf(q->e.etag, sizeof(q->e.etag), "%s", f->etag);
+		send_head(q, 200, f->length, &q->e);
+	}
+	q->end = f->got;
+	pump(q);
+}
+
+/* ---- requests --------------------------------------------------------------- */
+
+/* "bytes=A-B" or "bytes=A-": one range. */
+static bool parse_range(struct span v, struct px_creq *q)
+{
+	unsigned long long a = 0, b = UINT64_MAX;
+	char buf[64];
+
+	if (v.len >= sizeof(buf))
+		return false;
+	span_copy(v, buf, sizeof(buf));
+	int n = 0;
+	if (sscanf(buf, "bytes=%llu-%n", &a, &n) != 1 || n == 0)
+		return false;
+	if (buf[n] && (sscanf(buf + n, "%llu", &b) != 1 || b < a || strspn(buf + n, "0123456789") != strlen(buf + n)))
+		return false;
+	q->range_from = a;
+	q->range_to = b;
+	return true;
+}
+
+/* The client's headers passed upstream: for a stored request only those
+ * that shape the answer's content; for a bypass, every end-to-end one. */
+static void upstream_headers(const struct http_head *h, bool bypass, char *buf, size_t size)
+{
+	static const char *const keep[] = { "user-agent", "accept", "npm-command", "npm-session" };
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < h->nh; i++) {
+		struct span n = h->h[i].name, v = h->h[i].value;
+		bool take = false;
+		if (bypass)
+			take = !span_ieq(n, "host") && !http_is_hop_by_hop(h, n) && !span_ieq(n, "accept-encoding");
+		for (size_t k = 0; !bypass && k < sizeof(keep) / sizeof(keep[0]); k++)
+			take = take || span_ieq(n, keep[k]);
+		if (!take)
+			continue;
+		int w = snprintf(buf + o, size - o, "%.*s: %.*s\r\n", (int)n.len, n.p, (int)v.len, v.p);
+		if (w < 0 || (size_t)w >= size - o)
+			break;
+		o += (size_t)w;
+	}
+	if (bypass) {
+		struct span ae = http_header_value(h, "accept-encoding");
+		if (ae.p && o + ae.len + 40 < size)
+			snprintf(buf + o, size - o, "Accept-Encoding: %.*s\r\n", (int)ae.len, ae.p);
+	}
+}
+
+/* npm's two packument forms share a URL: the key names which one. */
+static const char *npm_form(const struct px_creq *q, const struct http_head *h)
+{
+	struct span a = http_header_value(h, "accept");
+
+	if (!q->rule || q->rule->immutable || strcmp(q->rule->ecosystem, "npm") != 0)
+		return NULL;
+	return a.p && memmem(a.p, a.len, "application/vnd.npm.install-v1+json", 35) ? "corgi" : "full";
+}
+
+static bool entry_fresh(const struct px_cache *pc, const struct cache_entry *e, const struct http_head *h)
+{
+	struct span cc = http_header_value(h, "cache-control");
+	int64_t age = (int64_t)time(NULL) * 1000 - e->stored_ms;
+
+	if (cc.p && (memmem(cc.p, cc.len, "max-age=0", 9) || memmem(cc.p, cc.len, "no-cache", 8)))
+		return false;
+	return age >= 0 && age < (int64_t)pc->meta_ttl_s * 1000;
+}
+
+/* Decide q: stored and fresh, revalidate, fetch, or bypass. */
+static void route(struct px_creq *q, const struct http_head *h)
+{
+	struct px_cache *pc = q->cx->pc;
+	char headers[8192];
+	struct cache_entry e;
+	int fd = -1;
+
+	upstream_headers(h, !q->store_ok, headers, sizeof(headers));
+	if (!q->store_ok) {
+		q->cache = "bypass";
+	} else if (cache_lookup(pc->store, q->key, &e, &fd) == 0) {
+		q->cond_match = q->inm[0] && e.etag[0] && strcmp(q->inm, e.etag) == 0;
+		bool fresh = q->rule->immutable || entry_fresh(pc, &e, h);
+		if (fresh || pc->offline) {
+			cache_count(pc->store, true);
+			q->cache = fresh ? "hit" : "stale";
+			serve_entry(q, &e, fd);
+			return;
+		}
+		close(fd);
+		q->e = e;
+		q->have_entry = true;
+		q->cache = "miss";
+		if (px_fetch_start(q, &e, headers) == 0)
+			return;
+		serve_stale(q);
+		return;
+	} else if (pc->offline) {
+		q->cache = "miss";
+		answer_error(q, 504, "connect_failed", "sluice: --offline, and the cache has no copy of this");
+		pump(q);
+		return;
+	} else if (q->has_range) {
+		q->cache = "bypass"; /* a range of an object not stored: passed through */
+		q->store_ok = false;
+		upstream_headers(h, true, headers, sizeof(headers));
+	} else {
+		q->cache = "miss";
+		cache_count(pc->store, false);
+	}
+	if (px_fetch_start(q, NULL, headers) < 0) {
+		answer_error(q, 502, "connect_failed", "sluice: out of memory");
+		pump(q);
+	}
+}
+
+/* The target in origin-form, and the host it names (Host for origin-form,
+ * the authority for the explicit proxy's absolute-form). */
+static int request_target(struct px_cx *cx, const struct http_head *h, struct span *target, const char **why)
+{
+	struct span t = h->target, auth;
+	struct host host;
+	uint16_t port;
+
+	if (cx->explicit_plain) {
+		if (t.len < 8 || !span_ieq(span_sub(t, 0, 7), "http://")) {
+			*why = "only absolute http:// targets";
+			return -EINVAL;
+		}
+		struct span rest = span_sub(t, 7, t.len);
+		long slash = span_find(rest, '/');
+		auth = span_sub(rest, 0, slash < 0 ? rest.len : (size_t)slash);
+		t = slash < 0 ? span_str("/") : span_sub(rest, (size_t)slash, rest.len);
+	} else {
+		auth = http_header_value(h, "host");
+	}
+	if (!t.len || t.p[0] != '/') {
+		*why = "the target must be a path";
+		return -EINVAL;
+	}
+	if (!auth.p || host_parse_authority(auth, cx->tls ? 443 : 80, &host, &port, why) < 0 ||
+	    strcmp(host.text, cx->host.text) != 0 || port != cx->port) {
+		*why = "the request names another host than the connection";
+		return -EINVAL;
+	}
+	*target = t;
+	return 0;
+}
+
+static void fill_request(struct px_creq *q, const struct http_head *h, struct span target)
+{
+	struct px_cx *cx = q->cx;
+	struct span ae = http_header_value(h, "accept-encoding"), inm = http_header_value(h, "if-none-match");
+	struct span range = http_header_value(h, "range");
+	long qm = span_find(target, '?');
+
+	span_copy(h->method, q->method, sizeof(q->method));
+	q->target = strndup(target.p, target.len);
+	q->path = span_of(q->target, qm < 0 ? target.len : (size_t)qm);
+	q->head_only = strcmp(q->method, "HEAD") == 0;
+	q->keep = h->keep_alive && h->minor == 1 && !cx->explicit_plain;
+	q->gzip = ae.p && memmem(ae.p, ae.len, "gzip", 4);
+	bool get = q->head_only || strcmp(q->method, "GET") == 0;
+	q->rule = get ? cache_rule_match(cx->srv->cfg.pol, cx->host.text, q->path) : NULL;
+	q->store_ok = q->rule && !http_header_value(h, "authorization").p && !http_header_value(h, "cookie").p &&
+		      h->body == HTTP_BODY_NONE;
+	if (range.p && !(q->has_range = parse_range(range, q)))
+		q->store_ok = false; /* a range form not served from the store: passed through */
+	if (inm.p && inm.len < sizeof(q->inm))
+		span_copy(inm, q->inm, sizeof(q->inm));
+	if (q->rule)
+		cache_package(q->rule, q->path, q->package, sizeof(q->package));
+	if (q->store_ok && cache_key(cx->host.text, cx->port, target, q->gzip, npm_form(q, h), q->key,
+				     sizeof(q->key)) < 0)
+		q->store_ok = false;
+}
+
+/* A request's head (and body) is complete in the input: answer it. */
+static void on_request(struct px_cx *cx, const struct http_head *h, long n)
+{
+	struct evbuffer *in = bufferevent_get_input(cx->cli);
+	struct px_creq *q = calloc(1, sizeof(*q));
+	struct pol_verdict v;
+	struct span target;
+	const char *why;
+
+	if (!q) {
+		cx_free(cx);
+		return;
+	}
+	q->cx = cx;
+	q->fd = -1;
+	q->t0 = audit_now_ms();
+	cx->req = q;
+	span_copy(h->method, q->method, sizeof(q->method));
+	if (request_target(cx, h, &target, &why) < 0) {
+		evbuffer_drain(in, (size_t)n);
+		answer_error(q, 400, "bad_request", why);
+		pump(q);
+		return;
+	}
+	fill_request(q, h, target);
+	pol_decide(cx->srv->cfg.pol, &cx->host, cx->port, &v);
+	q->pol_rule = v.rule;
+	evbuffer_drain(in, (size_t)n);
+	if (h->body == HTTP_BODY_LENGTH && h->length) {
+		q->body = evbuffer_new();
+		if (q->body)
+			evbuffer_remove_buffer(in, q->body, (size_t)h->length);
+		cx->bytes_up += h->length;
+	}
+	if (!v.allow && cx->srv->cfg.pol->mode != POL_REPORT) {
+		q->status = 403;
+		answer_error(q, 403, pol_reason_key(v.reason), "sluice: denied by the policy");
+		pump(q);
+		return;
+	}
+	route(q, h);
+}
+
+/* Read the next request, once the current one is answered. */
+static void cx_next(struct px_cx *cx)
+{
+	struct evbuffer *in = bufferevent_get_input(cx->cli);
+	size_t len = evbuffer_get_length(in), take = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD;
+	struct http_head h;
+	const char *why = "request head too large";
+
+	if (cx->req || cx->closing || len == 0)
+		return;
+	long n = http_parse_request(span_of((const char *)evbuffer_pullup(in, (ssize_t)take), take), &h, &why);
+	if (n == 0 && len < HTTP_MAX_HEAD)
+		return;
+	if (n > 0 && h.body == HTTP_BODY_CHUNKED) {
+		n = -EINVAL;
+		why = "a chunked request body to a registry";
+	} else if (n > 0 && h.body == HTTP_BODY_LENGTH && h.length > CX_BODY_MAX) {
+		n = -EINVAL;
+		why = "a request body larger than 1 MiB to a registry";
+	}
+	if (n <= 0) {
+		struct px_creq q0 = { .cx = cx, .fd = -1 };
+		snprintf(q0.method, sizeof(q0.method), "-");
+		q0.t0 = audit_now_ms();
+		answer_error(&q0, 400, "bad_request", why);
+		cx_finish(cx);
+		return;
+	}
+	if (h.body == HTTP_BODY_LENGTH && len < (size_t)n + h.length)
+		return; /* the body is on its way */
+	evtimer_del(cx->timer);
+	cx->bytes_up += (uint64_t)n;
+	on_request(cx, &h, n);
+}
+
+/* ---- client events ------------------------------------------------------------ */
+
+static void cli_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	cx_next(arg);
+}
+
+static void cli_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct px_cx *cx = arg;
+
+	(void)bev;
+	if (cx->closing) {
+		cx_free(cx);
+		return;
+	}
+	if (cx->req)
+		pump(cx->req);
+}
+
+static void cli_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct px_cx *cx = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		cx->handshook = true;
+		return;
+	}
+	if (!cx->handshook && cx->tls) {
+		unsigned long e = bufferevent_get_openssl_error(cx->cli);
+		log_msg("%s: TLS with the client for %s failed: %s", cx->id, cx->host.text,
+			e ? ERR_reason_error_string(e) : "the client closed during the handshake");
+		cx->close_reason = "tls_failed";
+	} else if (!cx->close_reason && cx->req) {
+		cx->close_reason = "client_closed";
+	}
+	cx_free(cx);
+}
+
+static void cx_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_cx *cx = arg;
+
+	(void)fd;
+	(void)what;
+	if (cx->req && (cx->req->f || cx->req->off < cx->req->end)) {
+		arm(cx, cx->srv->cfg.idle_timeout_s); /* busy: a fetch or a slow client */
+		return;
+	}
+	if (!cx->handshook && cx->tls)
+		cx->close_reason = "tls_failed";
+	cx_free(cx);
+}
+
+/* ---- taking a session over ------------------------------------------------------- */
+
+static struct bufferevent *client_bev(struct px_cx *cx, int fd, struct evbuffer *pending)
+{
+	struct event_base *base = cx->srv->base;
+	struct bufferevent *raw = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+
+	if (!raw) {
+		close(fd);
+		return NULL;
+	}
+	evbuffer_add_buffer(bufferevent_get_input(raw), pending);
+	if (!cx->tls)
+		return raw;
+	SSL *ssl = SSL_new(cx->pc->server_ctx);
+	if (!ssl || ca_expect_name(ssl, cx->host.text) < 0) {
+		SSL_free(ssl);
+		bufferevent_free(raw);
+		return NULL;
+	}
+	struct bufferevent *b = bufferevent_openssl_filter_new(base, raw, ssl, BUFFEREVENT_SSL_ACCEPTING,
+							       BEV_OPT_CLOSE_ON_FREE);
+	if (!b) {
+		SSL_free(ssl);
+		bufferevent_free(raw);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(b, 1);
+	if (evbuffer_get_length(bufferevent_get_input(raw)))
+		bufferevent_trigger(raw, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
+	return b;
+}
+
+int px_cx_take(struct px_session *s, bool tls)
+{
+	struct px_server *srv = s->srv;
+	struct px_cx *cx = calloc(1, sizeof(*cx));
+	struct evbuffer *pending = evbuffer_new();
+
+	if (!cx || !pending || !(cx->timer = evtimer_new(srv->base, cx_timer_cb, cx))) {
+		free(cx);
+		if (pending)
+			evbuffer_free(pending);
+		return -ENOMEM;
+	}
+	cx->srv = srv;
+	cx->pc = srv->cfg.cache;
+	cx->tls = tls;
+	cx->explicit_plain = !tls && !s->transparent;
+	cx->host = s->host;
+	cx->port = s->port;
+	cx->t_start = audit_now_ms();
+	snprintf(cx->id, sizeof(cx->id), "%s", s->id);
+	snprintf(cx->event, sizeof(cx->event), "%s", s->transparent ? "transparent" : tls ? "connect" : "http");
+	if (tls)
+		snprintf(cx->sni, sizeof(cx->sni), "%s", s->host.text);
+	/* the socket changes owner, with what it has sent so far */
+	px_readers_drop(s);
+	int fd = bufferevent_getfd(s->cli);
+	evbuffer_add_buffer(pending, bufferevent_get_input(s->cli));
+	bufferevent_setfd(s->cli, -1);
+	px_session_free(s);
+	srv->nconns++;
+	LIST_INSERT_HEAD(&srv->cxs, cx, link);
+	if (tls && !cx->explicit_plain && strcmp(cx->event, "connect") == 0 &&
+	    write(fd, "HTTP/1.1 200 Connection established\r\n\r\n", 39) != 39) {
+		close(fd);
+		evbuffer_free(pending);
+		cx_free(cx);
+		return 0;
+	}
+	cx->cli = client_bev(cx, fd, pending);
+	evbuffer_free(pending);
+	if (!cx->cli) {
+		cx_free(cx);
+		return 0;
+	}
+	if (tls)
+		log_conn(cx, "decision", NULL);
+	bufferevent_setcb(cx->cli, cli_read_cb, cli_write_cb, cli_event_cb, cx);
+	bufferevent_setwatermark(cx->cli, EV_WRITE, CX_OUT_HIGH / 2, 0);
+	bufferevent_enable(cx->cli, EV_READ | EV_WRITE);
+	arm(cx, srv->cfg.head_timeout_s);
+	if (!tls)
+		cx_next(cx);
+	return 0;
+}
