@@ -26,7 +26,7 @@
 #define MAX_WORKERS 64
 
 static const char usage[] = "usage: sluice proxy --listen ADDR:PORT... --policy FILE [--log PATH] "
-			    "[--resolver IP[:PORT]] [--workers N]";
+			    "[--resolver IP[:PORT]] [--workers N] " CMD_CACHE_USAGE;
 
 static int listen_all(struct px_server *srv, struct cli_opt *listen)
 {
@@ -46,12 +46,16 @@ static int serve(struct cli_opt *opts, unsigned worker, unsigned nworkers)
 {
 	struct daemon d = { 0 };
 	struct px_server *srv = NULL;
+	struct px_cache *cache = NULL;
 	struct cli_opt *listen = cli_get(opts, "--listen");
 	int rc = daemon_setup(&d, cli_get(opts, "--policy")->values[0], cli_get(opts, "--log"),
 			      cli_get(opts, "--resolver"), 0, 0);
 
+	if (rc == 0)
+		rc = cmd_cache_open(opts, d.base, d.pol, &cache);
 	if (rc == 0) {
-		struct px_config cfg = { .pol = d.pol, .audit = d.audit, .rsv = d.rsv, .reuseport = worker > 0 };
+		struct px_config cfg = { .pol = d.pol, .audit = d.audit, .rsv = d.rsv, .reuseport = worker > 0,
+					 .cache = cache };
 		px_config_defaults(&cfg);
 		rc = px_server_new(d.base, &cfg, &srv) < 0 ? 1 : listen_all(srv, listen);
 	}
@@ -64,6 +68,7 @@ static int serve(struct cli_opt *opts, unsigned worker, unsigned nworkers)
 		event_base_dispatch(d.base);
 	}
 	px_server_free(srv);
+	px_cache_free(cache);
 	daemon_free(&d);
 	return rc;
 }
@@ -83,9 +88,15 @@ static void stop_all(const pid_t *pid, unsigned n, int sig)
 static int run_workers(struct cli_opt *opts, unsigned n)
 {
 	struct policy *pol = cmd_load_policy(cli_get(opts, "--policy")->values[0]);
+	struct px_cache *cache = NULL;
 	if (!pol)
 		return 2;
+	/* the store and the CA are made once, before the workers share them */
+	int crc = cmd_cache_open(opts, NULL, pol, &cache);
+	px_cache_free(cache);
 	pol_free(pol);
+	if (crc)
+		return crc;
 
 	sigset_t wait_for, old;
 	sigemptyset(&wait_for);
@@ -157,6 +168,7 @@ int cmd_proxy(int argc, char **argv)
 		{ .name = "--log", .has_arg = true },
 		{ .name = "--resolver", .has_arg = true },
 		{ .name = "--workers", .has_arg = true },
+		CMD_CACHE_OPTIONS,
 		{ .name = NULL },
 	};
 	struct cli_opt *workers = cli_get(opts, "--workers");

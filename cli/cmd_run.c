@@ -50,6 +50,7 @@ struct run {
 	struct event *nflog_ev;
 	bool nflog_dropped;
 	struct event *sigs[5];
+	struct px_cache *cache;     /* --cache: the package cache, or NULL */
 	struct sbx_notify *notify;  /* refused system calls, answered and logged */
 	struct sbx_fs fs;           /* what the sandbox sees of the host's files */
 	pid_t child;
@@ -220,7 +221,7 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, co
 	if ((rc = build(sock, fs, &what)) < 0)
 		fail(what, -rc);
 	close(sock);
-	char **env = sbx_env(pol, keep, nkeep);
+	char **env = sbx_env(pol, keep, nkeep, fs->trust != NULL);
 	if (!env)
 		fail("cannot build the environment", ENOMEM);
 	pid_t init = fork(); /* pid 1 of the sandbox's PID namespace */
@@ -336,7 +337,8 @@ static void nflog_cb(evutil_socket_t fd, short what, void *arg)
 static int serve_fds(struct run *r, int fds[SBX_NFDS])
 {
 	r->bindings = bnd_new(0);
-	struct px_config pc = { .pol = r->d.pol, .audit = r->d.audit, .rsv = r->d.rsv, .bindings = r->bindings };
+	struct px_config pc = { .pol = r->d.pol, .audit = r->d.audit, .rsv = r->d.rsv, .bindings = r->bindings,
+				.cache = r->cache };
 	struct dns_config dc = { .pol = r->d.pol, .audit = r->d.audit, .rsv = r->d.rsv, .bindings = r->bindings,
 				 .on_bind = bind_cb, .bind_arg = r };
 
@@ -419,7 +421,36 @@ static int setup(struct run *r, struct cli_opt *opts, const char *cmd)
 		if (!(r->d.pol->name = strdup(name->values[0])))
 			return -ENOMEM;
 	}
-	return daemon_open(&r->d, cli_get(opts, "--log"), cli_get(opts, "--resolver"), 0, 0) ? -EINVAL : 0;
+	if (daemon_open(&r->d, cli_get(opts, "--log"), cli_get(opts, "--resolver"), 0, 0))
+		return -EINVAL;
+	return cmd_cache_open(opts, r->d.base, r->d.pol, &r->cache) ? -EINVAL : 0;
+}
+
+/* With --cache, the sandbox trusts the CA (and sees neither the store nor
+ * the CA's key: what it could write there, a host would serve or sign). */
+static int plan_trust(struct run *r, struct cli_opt *opts)
+{
+	const char *hide[2] = { cli_get(opts, "--cache")->values[0], NULL };
+	char ca_dir[4096];
+	const char *path = r->cache ? px_cache_ca_path(r->cache) : NULL;
+
+	if (!path)
+		return 0;
+	snprintf(ca_dir, sizeof(ca_dir), "%s", path);
+	char *slash = strrchr(ca_dir, '/');
+	if (slash)
+		*slash = '\0';
+	hide[1] = ca_dir;
+	FILE *f = fopen(path, "re");
+	char pem[16384];
+	size_t n = f ? fread(pem, 1, sizeof(pem) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	pem[n] = '\0';
+	int rc = n ? sbx_fs_trust(&r->fs, pem, hide, 2) : -EIO;
+	if (rc < 0)
+		log_msg("run: cannot make the sandbox trust %s: %s", path, strerror(-rc));
+	return rc;
 }
 
 static void run_free(struct run *r)
@@ -427,6 +458,7 @@ static void run_free(struct run *r)
 	sbx_notify_free(r->notify);
 	sbx_fs_done(&r->fs);
 	px_server_free(r->px);
+	px_cache_free(r->cache);
 	dns_server_free(r->dns);
 	bnd_free(r->bindings);
 	nft_close(r->nft);
@@ -474,6 +506,7 @@ int cmd_run(int argc, char **argv)
 		{ .name = "--log", .has_arg = true },
 		{ .name = "--env", .has_arg = true, .repeat = true },
 		{ .name = "--resolver", .has_arg = true },
+		CMD_CACHE_OPTIONS,
 		{ .name = NULL },
 	};
 	struct run r = { 0 };
@@ -482,7 +515,7 @@ int cmd_run(int argc, char **argv)
 	int first = cli_parse(argc, argv, 2, opts);
 	if (first < 0 || first >= argc) {
 		log_msg("usage: sluice run [--policy FILE|PRESET] [--name NAME] [--log PATH] [--env NAME]... "
-			"[--resolver IP[:PORT]] -- CMD [ARG]...");
+			"[--resolver IP[:PORT]] " CMD_CACHE_USAGE " -- CMD [ARG]...");
 		return first < 0 ? 2 : EXIT_SLUICE;
 	}
 	if (setup(&r, opts, argv[first]) < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -498,7 +531,7 @@ int cmd_run(int argc, char **argv)
 		keep[r.d.pol->nenv + i] = (char *)env->values[i];
 	struct cli_opt *pol = cli_get(opts, "--policy"), *log = cli_get(opts, "--log");
 	const char *protect[] = { pol->n ? pol->values[0] : NULL, log->n ? log->values[0] : NULL };
-	if (sbx_fs_plan(r.d.pol, protect, 2, &r.fs) < 0) {
+	if (sbx_fs_plan(r.d.pol, protect, 2, &r.fs) < 0 || plan_trust(&r, opts) < 0) {
 		free(keep);
 		close(sv[0]);
 		close(sv[1]);

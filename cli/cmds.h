@@ -13,6 +13,22 @@ int cmd_policy(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 
+struct cli_opt;
+struct event_base;
+struct px_cache;
+
+/* CACHE OPTIONS, for a command's option table. */
+#define CMD_CACHE_OPTIONS                                                                  \
+	{ .name = "--cache", .has_arg = true }, { .name = "--cache-max", .has_arg = true }, \
+	{ .name = "--meta-ttl", .has_arg = true }, { .name = "--offline" },                 \
+	{ .name = "--ca", .has_arg = true }, { .name = "--upstream-ca", .has_arg = true }
+#define CMD_CACHE_USAGE "[--cache DIR [--cache-max SIZE] [--meta-ttl SECONDS] [--offline] [--ca DIR] [--upstream-ca FILE]]"
+
+/* Open the package cache that CACHE OPTIONS in opts ask for (*out NULL
+ * without --cache). Returns 0, or an exit status after a one-line message. */
+int cmd_cache_open(struct cli_opt *opts, struct event_base *base, const struct policy *pol,
+		   struct px_cache **out);
+
 /* Load a policy, printing every error; NULL on failure. */
 struct policy *cmd_load_policy(const char *spec);
 

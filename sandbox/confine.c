@@ -43,8 +43,14 @@ static bool kept(const char *entry, char *const *keep, size_t nkeep)
 	return false;
 }
 
-char **sbx_env(const struct policy *pol, char *const *keep, size_t nkeep)
+char **sbx_env(const struct policy *pol, char *const *keep, size_t nkeep, bool trust)
 {
+	/* the package cache's CA, for the clients that do not read the system bundle */
+	static char *const ca[] = {
+		"NODE_EXTRA_CA_CERTS=" SBX_TRUST_FILE, "SSL_CERT_FILE=" SBX_TRUST_FILE,
+		"REQUESTS_CA_BUNDLE=" SBX_TRUST_FILE,  "PIP_CERT=" SBX_TRUST_FILE,
+		"CARGO_HTTP_CAINFO=" SBX_TRUST_FILE,   "GIT_SSL_CAINFO=" SBX_TRUST_FILE,
+	};
 	extern char **environ;
 	static char *const proxy[] = {
 		"HTTP_PROXY=http://127.0.0.1:3128", "HTTPS_PROXY=http://127.0.0.1:3128",
@@ -53,7 +59,7 @@ char **sbx_env(const struct policy *pol, char *const *keep, size_t nkeep)
 		"NO_PROXY=localhost,127.0.0.1,::1", "no_proxy=localhost,127.0.0.1,::1",
 		"NODE_USE_ENV_PROXY=1",
 	};
-	size_t n = 0, cap = sizeof(proxy) / sizeof(proxy[0]) + 1;
+	size_t n = 0, cap = sizeof(proxy) / sizeof(proxy[0]) + sizeof(ca) / sizeof(ca[0]) + 1;
 
 	for (char **e = environ; *e; e++)
 		cap++;
@@ -73,6 +79,17 @@ char **sbx_env(const struct policy *pol, char *const *keep, size_t nkeep)
 	}
 	for (size_t i = 0; i < sizeof(proxy) / sizeof(proxy[0]); i++)
 		env[n++] = proxy[i];
+	for (size_t i = 0; trust && i < sizeof(ca) / sizeof(ca[0]); i++) {
+		/* set here, not taken from the caller */
+		for (size_t k = 0; k < n; k++)
+			if (strncmp(env[k], ca[i], (size_t)(strchr(ca[i], '=') - ca[i]) + 1) == 0)
+				env[k] = ca[i];
+		bool set = false;
+		for (size_t k = 0; k < n; k++)
+			set = set || env[k] == ca[i];
+		if (!set)
+			env[n++] = ca[i];
+	}
 	return env;
 }
 

@@ -536,6 +536,7 @@ void sbx_fs_done(struct sbx_fs *fs)
 		free(s->path);
 	}
 	free(fs->standins);
+	free(fs->trust);
 	paths_free(&fs->writable);
 	paths_free(&fs->scratch);
 	paths_free(&fs->readonly);
@@ -772,6 +773,58 @@ static int mask_sockets(const struct sbx_fs *fs)
 	return 0;
 }
 
+int sbx_fs_trust(struct sbx_fs *fs, const char *ca_pem, const char *const *hide, size_t nhide)
+{
+	FILE *f = fopen(SBX_SYSTEM_BUNDLE, "re");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	int rc = 0;
+
+	if (!m) {
+		if (f)
+			fclose(f);
+		return -ENOMEM;
+	}
+	if (f) {
+		char chunk[65536];
+		size_t n;
+		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+			fwrite(chunk, 1, n, m);
+		fclose(f);
+	}
+	fprintf(m, "\n# sluice package cache CA\n%s", ca_pem);
+	if (fclose(m) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	free(fs->trust);
+	fs->trust = buf;
+	fs->trust_len = len;
+	for (size_t i = 0; i < nhide && rc == 0; i++)
+		if (hide[i] && access(hide[i], F_OK) == 0)
+			rc = sbx_paths_add(&fs->hidden, hide[i]);
+	return rc;
+}
+
+/* The trust bundle into the private /tmp, and over the system's. */
+static int apply_trust(const struct sbx_fs *fs)
+{
+	int fd = open(SBX_TRUST_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, fs->trust, fs->trust_len);
+	close(fd);
+	if (n != (ssize_t)fs->trust_len)
+		return -EIO;
+	if (access(SBX_SYSTEM_BUNDLE, F_OK) < 0)
+		return 0;
+	if (mount(SBX_TRUST_FILE, SBX_SYSTEM_BUNDLE, NULL, MS_BIND, NULL) < 0)
+		return -errno;
+	return set_ro(SBX_SYSTEM_BUNDLE, true, false);
+}
+
 int sbx_fs_apply(const struct sbx_fs *fs, const char **what)
 {
 	struct carried c[64];
@@ -814,6 +867,9 @@ int sbx_fs_apply(const struct sbx_fs *fs, const char **what)
 		return rc;
 	*what = "mask host sockets";
 	if ((rc = mask_sockets(fs)) < 0)
+		return rc;
+	*what = "trust the package cache's CA";
+	if (fs->trust && (rc = apply_trust(fs)) < 0)
 		return rc;
 	*what = "mount the sandbox's /sys";
 	if (mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)

@@ -54,6 +54,8 @@ struct sbx_fs {
 				    * bound onto themselves so they cannot be renamed away */
 	struct sbx_standin *standins;
 	size_t nstandins;
+	char *trust;               /* a CA bundle (PEM) the sandbox trusts instead of the system's, or NULL */
+	size_t trust_len;
 	uid_t uid;
 	gid_t gid;
 };
@@ -66,6 +68,15 @@ struct sbx_fs {
  * message naming the path.
  */
 int sbx_fs_plan(const struct policy *pol, const char *const *protect, size_t nprotect, struct sbx_fs *fs);
+
+/* Where the sandbox finds fs->trust: SBX_TRUST_FILE, also bound read-only
+ * over the system bundle (SBX_SYSTEM_BUNDLE) when that exists. */
+#define SBX_TRUST_FILE "/tmp/.sluice-ca-bundle.pem"
+#define SBX_SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* Plan the package cache's trust: the system bundle with ca_pem after it,
+ * and the cache's own directories (its store, its CA key) hidden. 0 or -errno. */
+int sbx_fs_trust(struct sbx_fs *fs, const char *ca_pem, const char *const *hide, size_t nhide);
 
 /* In the child, after unshare(CLONE_NEWNS | CLONE_NEWNET): build the view.
  * 0, or -errno with *what naming the step that failed. */

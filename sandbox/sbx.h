@@ -13,6 +13,7 @@
 #ifndef SLUICE_SBX_H
 #define SLUICE_SBX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -51,9 +52,10 @@ int sbx_recv_fds(int sock, int *fds, size_t n);
 
 /* The command's environment: a base set of the current one and the names
  * in keep (less the variables that name a host socket pol leaves masked,
- * each with a line on stderr), and the proxy variables. NULL-terminated, or
- * NULL on ENOMEM. */
-char **sbx_env(const struct policy *pol, char *const *keep, size_t nkeep);
+ * each with a line on stderr), and the proxy variables; with trust, the
+ * variables that point TLS clients at the package cache's bundle
+ * (SBX_TRUST_FILE). NULL-terminated, or NULL on ENOMEM. */
+char **sbx_env(const struct policy *pol, char *const *keep, size_t nkeep, bool trust);
 
 /* Close every descriptor above stderr except keep (-1: none). 0 or -errno. */
 int sbx_close_fds(int keep);
