@@ -254,7 +254,7 @@ static void test_unknown_key(void **state)
 	(void)state;
 	expect_only_error("version: 1\nwritable: [/srv]\n",
 			  "t.yaml:2:1: unknown key 'writable' (known: version, name, mode, allow, presets, ports, deny, "
-			  "allow_private, env, unmask, write, hide, show, ech)");
+			  "allow_private, env, unmask, write, hide, show, ech, cache)");
 }
 
 /* ech: deny (the default) or allow, a single value quoted when wrong. */
