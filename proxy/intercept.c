@@ -882,7 +882,12 @@ static struct bufferevent *client_bev(struct px_cx *cx, int fd, struct evbuffer 
 		close(fd);
 		return NULL;
 	}
-	evbuffer_add_buffer(bufferevent_get_input(raw), pending);
+	/* a socket bufferevent's input takes bytes only from its socket: thawed
+	 * for the ones the session read before the hand-over */
+	struct evbuffer *in = bufferevent_get_input(raw);
+	evbuffer_unfreeze(in, 0);
+	evbuffer_add_buffer(in, pending);
+	evbuffer_freeze(in, 0);
 	if (!cx->tls)
 		return raw;
 	SSL *ssl = SSL_new(cx->pc->server_ctx);
@@ -930,7 +935,11 @@ int px_cx_take(struct px_session *s, bool tls)
 	/* the socket changes owner, with what it has sent so far */
 	px_readers_drop(s);
 	int fd = bufferevent_getfd(s->cli);
-	evbuffer_add_buffer(pending, bufferevent_get_input(s->cli));
+	/* copied: the input may be frozen while its callback runs */
+	struct evbuffer *in = bufferevent_get_input(s->cli);
+	size_t len = evbuffer_get_length(in);
+	if (len)
+		evbuffer_add(pending, evbuffer_pullup(in, (ev_ssize_t)len), len);
 	bufferevent_setfd(s->cli, -1);
 	px_session_free(s);
 	srv->nconns++;
