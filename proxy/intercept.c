@@ -700,10 +700,11 @@ static int request_target(struct px_cx *cx, const struct http_head *h, struct sp
 		*why = "the target must be a path";
 		return -EINVAL;
 	}
-	if (!auth.p || host_parse_authority(auth, cx->tls ? 443 : 80, &host, &port, why) < 0 ||
-	    strcmp(host.text, cx->host.text) != 0 || port != cx->port) {
-		*why = "the request names another host than the connection";
+	if (!auth.p || host_parse_authority(auth, cx->tls ? 443 : 80, &host, &port, why) < 0)
 		return -EINVAL;
+	if (strcmp(host.text, cx->host.text) != 0 || port != cx->port) {
+		*why = "the request names another host than the connection";
+		return -EXDEV;
 	}
 	*target = t;
 	return 0;
@@ -720,7 +721,7 @@ static void fill_request(struct px_creq *q, const struct http_head *h, struct sp
 	q->target = strndup(target.p, target.len);
 	q->path = span_of(q->target, qm < 0 ? target.len : (size_t)qm);
 	q->head_only = strcmp(q->method, "HEAD") == 0;
-	q->keep = h->keep_alive && h->minor == 1 && !cx->explicit_plain;
+	q->keep = h->keep_alive && h->minor == 1;
 	q->gzip = ae.p && memmem(ae.p, ae.len, "gzip", 4);
 	bool get = q->head_only || strcmp(q->method, "GET") == 0;
 	q->rule = get ? cache_rule_match(cx->srv->cfg.pol, cx->host.text, q->path) : NULL;
@@ -735,6 +736,26 @@ static void fill_request(struct px_creq *q, const struct http_head *h, struct sp
 	if (q->store_ok && cache_key(cx->host.text, cx->port, target, q->gzip, npm_form(q, h), q->key,
 				     sizeof(q->key)) < 0)
 		q->store_ok = false;
+}
+
+/* The explicit proxy's client asks for another host on this connection:
+ * the socket and what it sent go back to a session of the proxy. */
+static void hand_back(struct px_cx *cx)
+{
+	struct evbuffer *pending = evbuffer_new();
+	struct px_server *srv = cx->srv;
+	struct evbuffer *in = bufferevent_get_input(cx->cli);
+	int fd = bufferevent_getfd(cx->cli);
+
+	if (!pending) {
+		cx_free(cx);
+		return;
+	}
+	evbuffer_add_buffer(pending, in);
+	bufferevent_setfd(cx->cli, -1);
+	cx_free(cx);
+	px_session_resume(srv, fd, pending);
+	evbuffer_free(pending);
 }
 
 /* A request's head (and body) is complete in the input: answer it. */
@@ -755,7 +776,14 @@ static void on_request(struct px_cx *cx, const struct http_head *h, long n)
 	q->t0 = audit_now_ms();
 	cx->req = q;
 	span_copy(h->method, q->method, sizeof(q->method));
-	if (request_target(cx, h, &target, &why) < 0) {
+	int rc = request_target(cx, h, &target, &why);
+	if (rc == -EXDEV && cx->explicit_plain) { /* another host: the proxy's session decides it */
+		creq_free(q);
+		cx->req = NULL;
+		hand_back(cx);
+		return;
+	}
+	if (rc < 0) {
 		evbuffer_drain(in, (size_t)n);
 		answer_error(q, 400, "bad_request", why);
 		pump(q);

@@ -131,6 +131,9 @@ struct px_session {
 /* session.c */
 void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa);
 void px_session_start_transparent(struct px_server *srv, evutil_socket_t fd);
+/* A session for an explicit proxy client whose next request (its bytes in
+ * pending, which are taken) the package cache does not serve. */
+void px_session_resume(struct px_server *srv, evutil_socket_t fd, struct evbuffer *pending);
 void px_session_free(struct px_session *s);
 /* Log the close record (if the request was allowed), with reason (NULL for a
  * normal end, "client_closed" when the client went away first), and free the

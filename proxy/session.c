@@ -1497,6 +1497,20 @@ void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct so
 		arm_timer(s, srv->cfg.head_timeout_s);
 }
 
+void px_session_resume(struct px_server *srv, evutil_socket_t fd, struct evbuffer *pending)
+{
+	struct px_session *s = session_new(srv, fd);
+
+	if (!s)
+		return;
+	struct evbuffer *in = bufferevent_get_input(s->cli);
+	evbuffer_unfreeze(in, 0); /* as if read from the socket */
+	evbuffer_add_buffer(in, pending);
+	evbuffer_freeze(in, 0);
+	arm_timer(s, srv->cfg.head_timeout_s);
+	on_head(s);
+}
+
 void px_session_start_transparent(struct px_server *srv, evutil_socket_t fd)
 {
 	struct px_session *s = session_new(srv, fd);
