@@ -35,6 +35,7 @@
 #define CX_CHUNK (256u << 10)     /* bytes read from a file per turn */
 #define CX_POOL_MAX 8             /* idle upstream connections kept per host */
 #define CX_POOL_IDLE_S 30
+#define CX_HDR_MAX 16384
 
 struct px_fetch;
 struct px_cx;
@@ -83,6 +84,9 @@ struct px_creq {
 	uint64_t range_from, range_to; /* inclusive, when has_range */
 	bool cond_match;            /* the client's If-None-Match names the stored entry */
 	char inm[256];
+	bool no_cache;              /* Cache-Control: max-age=0 or no-cache */
+	char hdr_store[2048];       /* request headers sent upstream for a stored request */
+	char *hdr_bypass;           /* ... and for a bypass: every end-to-end one (CX_HDR_MAX) */
 	struct cache_entry e;       /* the stored entry being served or revalidated */
 	bool have_entry;
 	int fd;                     /* serving from: a blob, or the fetch's growing file */

@@ -174,6 +174,7 @@ static void creq_free(struct px_creq *q)
 	if (q->body)
 		evbuffer_free(q->body);
 	free(q->target);
+	free(q->hdr_bypass);
 	free(q);
 }
 
@@ -619,30 +620,28 @@ static const char *npm_form(const struct px_creq *q, const struct http_head *h)
 	return a.p && memmem(a.p, a.len, "application/vnd.npm.install-v1+json", 35) ? "corgi" : "full";
 }
 
-static bool entry_fresh(const struct px_cache *pc, const struct cache_entry *e, const struct http_head *h)
+static bool entry_fresh(const struct px_cache *pc, const struct px_creq *q, const struct cache_entry *e)
 {
-	struct span cc = http_header_value(h, "cache-control");
 	int64_t age = (int64_t)time(NULL) * 1000 - e->stored_ms;
 
-	if (cc.p && (memmem(cc.p, cc.len, "max-age=0", 9) || memmem(cc.p, cc.len, "no-cache", 8)))
+	if (q->no_cache)
 		return false;
 	return age >= 0 && age < (int64_t)pc->meta_ttl_s * 1000;
 }
 
 /* Decide q: stored and fresh, revalidate, fetch, or bypass. */
-static void route(struct px_creq *q, const struct http_head *h)
+static void route(struct px_creq *q)
 {
 	struct px_cache *pc = q->cx->pc;
-	char headers[8192];
+	const char *headers = q->store_ok ? q->hdr_store : q->hdr_bypass ? q->hdr_bypass : "";
 	struct cache_entry e;
 	int fd = -1;
 
-	upstream_headers(h, !q->store_ok, headers, sizeof(headers));
 	if (!q->store_ok) {
 		q->cache = "bypass";
 	} else if (cache_lookup(pc->store, q->key, &e, &fd) == 0) {
 		q->cond_match = q->inm[0] && e.etag[0] && strcmp(q->inm, e.etag) == 0;
-		bool fresh = q->rule->immutable || entry_fresh(pc, &e, h);
+		bool fresh = q->rule->immutable || entry_fresh(pc, q, &e);
 		if (fresh || pc->offline) {
 			cache_count(pc->store, true);
 			q->cache = fresh ? "hit" : "stale";
@@ -665,7 +664,7 @@ static void route(struct px_creq *q, const struct http_head *h)
 	} else if (q->has_range) {
 		q->cache = "bypass"; /* a range of an object not stored: passed through */
 		q->store_ok = false;
-		upstream_headers(h, true, headers, sizeof(headers));
+		headers = q->hdr_bypass ? q->hdr_bypass : "";
 	} else {
 		q->cache = "miss";
 		cache_count(pc->store, false);
@@ -736,6 +735,12 @@ static void fill_request(struct px_creq *q, const struct http_head *h, struct sp
 	if (q->store_ok && cache_key(cx->host.text, cx->port, target, q->gzip, npm_form(q, h), q->key,
 				     sizeof(q->key)) < 0)
 		q->store_ok = false;
+	struct span cc = http_header_value(h, "cache-control");
+	q->no_cache = cc.p && (memmem(cc.p, cc.len, "max-age=0", 9) || memmem(cc.p, cc.len, "no-cache", 8));
+	/* the head's bytes are drained before the answer: what is needed of it is copied */
+	upstream_headers(h, false, q->hdr_store, sizeof(q->hdr_store));
+	if ((q->hdr_bypass = malloc(CX_HDR_MAX)))
+		upstream_headers(h, true, q->hdr_bypass, CX_HDR_MAX);
 }
 
 /* The explicit proxy's client asks for another host on this connection:
@@ -805,7 +810,7 @@ static void on_request(struct px_cx *cx, const struct http_head *h, long n)
 		pump(q);
 		return;
 	}
-	route(q, h);
+	route(q);
 }
 
 /* Read the next request, once the current one is answered. */
