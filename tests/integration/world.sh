@@ -5,6 +5,7 @@
 #   inet ns  (the origins)             vi<id> 198.51.100.10 (nginx, origin.py)
 #                                             198.51.100.53 (dnsmasq)
 #                                             2001:db8::10  (nginx)
+#                                (cache_world.sh: 198.51.100.20, 2001:db8::20, the registries)
 # Only TEST-NET and documentation addresses: a stray packet goes nowhere.
 # world_up registers world_down on EXIT, so a failing test still cleans up.
 
@@ -14,6 +15,7 @@ NS_NET=sli$WORLD_ID
 # not under /tmp: the sandbox gets a private /tmp and could not see it there
 WORLD_DIR=$(mktemp -d /var/lib/sluice-world.XXXXXX)
 WORLD_PIDS=()
+WORLD_DNSMASQ_ARGS=() # more dnsmasq options (cache_world.sh adds the registries' names)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 in_host() { ip netns exec "$NS_HOST" "$@"; }
@@ -114,7 +116,7 @@ start_dnsmasq() {
 		--host-record=target.test,198.51.100.10 --cname=alias.test,target.test \
 		--host-record=inside.test,10.9.9.9 --cname=sneaky.test,inside.test \
 		--txt-record=txt.test,"hello sluice" --mx-host=mail.test,target.test,10 \
-		--txt-record=big.test,"$seg","$seg","$seg"
+		--txt-record=big.test,"$seg","$seg","$seg" "${WORLD_DNSMASQ_ARGS[@]}"
 }
 
 world_up() {
@@ -154,6 +156,7 @@ check() {
 	else
 		T_FAIL=$((T_FAIL + 1))
 		echo "not ok - $name"
+		return 1 # so that `check ... || <show more>` can say why
 	fi
 }
 
