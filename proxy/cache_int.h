@@ -85,6 +85,8 @@ struct px_creq {
 	bool cond_match;            /* the client's If-None-Match names the stored entry */
 	char inm[256];
 	bool no_cache;              /* Cache-Control: max-age=0 or no-cache */
+	char form[220];             /* the representation, in the key ("corgi", "accept=...") */
+	char accept[200];           /* the Accept sent upstream for a stored request */
 	char hdr_store[2048];       /* request headers sent upstream for a stored request */
 	char *hdr_bypass;           /* ... and for a bypass: every end-to-end one (CX_HDR_MAX) */
 	struct cache_entry e;       /* the stored entry being served or revalidated */

@@ -585,7 +585,7 @@ static bool parse_range(struct span v, struct px_creq *q)
  * that shape the answer's content; for a bypass, every end-to-end one. */
 static void upstream_headers(const struct http_head *h, bool bypass, char *buf, size_t size)
 {
-	static const char *const keep[] = { "user-agent", "accept", "npm-command", "npm-session" };
+	static const char *const keep[] = { "user-agent" };
 	size_t o = 0;
 
 	buf[0] = '\0';
@@ -610,14 +610,33 @@ static void upstream_headers(const struct http_head *h, bool bypass, char *buf, 
 	}
 }
 
-/* npm's two packument forms share a URL: the key names which one. */
-static const char *npm_form(const struct px_creq *q, const struct http_head *h)
+/* The representation a stored request asks for, as part of its key, and the
+ * Accept sent upstream for it: the stored bytes are exactly that answer. npm's
+ * two packument forms are told apart by name; other metadata is keyed by the
+ * client's own Accept (PyPI's simple API negotiates JSON or HTML); immutable
+ * files have one form. */
+static void stored_form(struct px_creq *q, const struct http_head *h)
 {
 	struct span a = http_header_value(h, "accept");
+	bool printable = a.p && a.len < 200;
 
-	if (!q->rule || q->rule->immutable || strcmp(q->rule->ecosystem, "npm") != 0)
-		return NULL;
-	return a.p && memmem(a.p, a.len, "application/vnd.npm.install-v1+json", 35) ? "corgi" : "full";
+	q->form[0] = q->accept[0] = '\0';
+	if (!q->rule || q->rule->immutable)
+		return;
+	if (strcmp(q->rule->ecosystem, "npm") == 0) {
+		bool corgi = a.p && memmem(a.p, a.len, "application/vnd.npm.install-v1+json", 35);
+		snprintf(q->form, sizeof(q->form), "%s", corgi ? "corgi" : "full");
+		snprintf(q->accept, sizeof(q->accept), "%s",
+			 corgi ? "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*" :
+				 "application/json");
+		return;
+	}
+	for (size_t i = 0; printable && i < a.len; i++)
+		printable = a.p[i] >= ' ' && a.p[i] < 0x7f;
+	if (printable) {
+		span_copy(a, q->accept, sizeof(q->accept));
+		snprintf(q->form, sizeof(q->form), "accept=%s", q->accept);
+	}
 }
 
 static bool entry_fresh(const struct px_cache *pc, const struct px_creq *q, const struct cache_entry *e)
@@ -732,13 +751,16 @@ static void fill_request(struct px_creq *q, const struct http_head *h, struct sp
 		span_copy(inm, q->inm, sizeof(q->inm));
 	if (q->rule)
 		cache_package(q->rule, q->path, q->package, sizeof(q->package));
-	if (q->store_ok && cache_key(cx->host.text, cx->port, target, q->gzip, npm_form(q, h), q->key,
-				     sizeof(q->key)) < 0)
+	stored_form(q, h);
+	if (q->store_ok && cache_key(cx->host.text, cx->port, target, q->gzip, q->form, q->key, sizeof(q->key)) < 0)
 		q->store_ok = false;
 	struct span cc = http_header_value(h, "cache-control");
 	q->no_cache = cc.p && (memmem(cc.p, cc.len, "max-age=0", 9) || memmem(cc.p, cc.len, "no-cache", 8));
 	/* the head's bytes are drained before the answer: what is needed of it is copied */
 	upstream_headers(h, false, q->hdr_store, sizeof(q->hdr_store));
+	if (q->accept[0] && strlen(q->hdr_store) + strlen(q->accept) + 12 < sizeof(q->hdr_store))
+		snprintf(q->hdr_store + strlen(q->hdr_store), sizeof(q->hdr_store) - strlen(q->hdr_store),
+			 "Accept: %s\r\n", q->accept);
 	if ((q->hdr_bypass = malloc(CX_HDR_MAX)))
 		upstream_headers(h, true, q->hdr_bypass, CX_HDR_MAX);
 }

@@ -210,6 +210,17 @@ run() {
 	(cd "$dir" && in_host timeout -k 5 "$CLIENT_TIMEOUT" "$SLUICE" run --policy "$D/cache.yaml" --log "$RLOG" --resolver 198.51.100.53 \
 		--cache "$RCACHE" --upstream-ca "$D/ca.pem" --ca "$CADIR" --meta-ttl 0 -- "$@" 2>>"$D/run.err")
 }
+# the sandbox sees neither the store (it could plant what a host serves
+# later) nor the CA's key (it could sign for the registries), and trusts
+# the CA through the bundle sluice put over the system's
+mkdir -p "$D/rb-probe"
+out=$(run "$D/rb-probe" sh -c "ls -A '$RCACHE' | wc -l; cat '$CADIR/key.pem' 2>&1 | head -c 40; echo;
+	grep -c 'sluice package cache CA' /etc/ssl/certs/ca-certificates.crt;
+	(echo x > /etc/ssl/certs/ca-certificates.crt) 2>/dev/null && echo writable || echo read-only; echo \$SSL_CERT_FILE" 2>&1)
+check "run: the store and the CA's key are hidden, the bundle is read-only and names the CA" \
+	eq "$(sed -n '1p;3p;4p;5p' <<<"$out" | tr '\n' ' ')" "0 1 read-only /tmp/.sluice-ca-bundle.pem " || say <<<"$out"
+check "  the key reads as nothing" eq "$(sed -n 2p <<<"$out" | grep -c 'BEGIN')" "0"
+check "  the host's bundle is untouched" eq "$(grep -c 'sluice package cache CA' /etc/ssl/certs/ca-certificates.crt)" "0"
 npm_env "" /tmp/sluice-npm
 npm_project "$D/rb-cold"
 mark=$(lines "$RLOG")
