@@ -648,6 +648,43 @@ static bool entry_fresh(const struct px_cache *pc, const struct px_creq *q, cons
 	return age >= 0 && age < (int64_t)pc->meta_ttl_s * 1000;
 }
 
+/* An npm tarball to fetch whose integrity this process has not seen: the
+ * packument may be in the store from an earlier install (npm ci with a
+ * lockfile asks for none); its hashes are learned from there. */
+static void learn_packument(struct px_creq *q)
+{
+	static const char *const forms[] = { "corgi", "full" };
+	struct px_cx *cx = q->cx;
+	struct cache_hash h;
+	char name[300], path[310], key[CACHE_KEY_MAX];
+	struct cache_entry e;
+	int fd;
+
+	if (strcmp(q->rule->ecosystem, "npm") != 0 || !q->rule->immutable ||
+	    cache_expect_find(cx->pc->expect, cx->host.text, q->path, &h) ||
+	    sscanf(q->package, "npm:%299[^ ]", name) != 1)
+		return;
+	char *at = strrchr(name, '@');
+	if (!at || at == name)
+		return;
+	*at = '\0';
+	char *slash = strchr(name, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(path, sizeof(path), "/%s%s%s", name, slash ? "%2f" : "", slash ? slash + 1 : "");
+	const struct pol_cache_rule *rule = cache_rule_match(cx->srv->cfg.pol, cx->host.text, span_str(path));
+	for (size_t i = 0; rule && i < 4; i++) {
+		if (cache_key(cx->host.text, cx->port, span_str(path), i < 2, forms[i % 2], key, sizeof(key)) < 0 ||
+		    cache_lookup(cx->pc->store, key, &e, &fd) < 0)
+			continue;
+		struct px_creq probe = { .cx = cx, .rule = rule, .path = span_str(path) };
+		learn(&probe, &e, fd);
+		close(fd);
+		if (cache_expect_find(cx->pc->expect, cx->host.text, q->path, &h))
+			return;
+	}
+}
+
 /* Decide q: stored and fresh, revalidate, fetch, or bypass. */
 static void route(struct px_creq *q)
 {
@@ -687,6 +724,7 @@ static void route(struct px_creq *q)
 	} else {
 		q->cache = "miss";
 		cache_count(pc->store, false);
+		learn_packument(q);
 	}
 	if (px_fetch_start(q, NULL, headers) < 0) {
 		answer_error(q, 502, "connect_failed", "sluice: out of memory");
