@@ -906,9 +906,10 @@ int pol_load_buffer(const char *buf, size_t len, const char *filename, struct po
 /* Move a preset's cache rules to the policy's, named after the preset. */
 static void cache_rules_take(struct pol_cache_rules *to, struct pol_cache_rules *from, const char *name)
 {
+	if (!from->n) /* realloc to 0 bytes would free the list */
+		return;
 	struct pol_cache_rule *v = realloc(to->v, (to->n + from->n) * sizeof(*v));
-
-	if (!v || !from->n)
+	if (!v)
 		return;
 	to->v = v;
 	for (size_t i = 0; i < from->n; i++) {
