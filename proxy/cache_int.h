@@ -53,7 +53,8 @@ struct px_cache {
 	struct cache_store *store;
 	struct cache_expect *expect;
 	struct ca *ca;             /* NULL: no TLS interception (plain HTTP registries only) */
-	SSL_CTX *server_ctx, *client_ctx;
+	SSL_CTX *server_ctx, *client_ctx; /* client_ctx: made at the first fetch */
+	char *upstream_ca;
 	unsigned meta_ttl_s;
 	bool offline;
 	bool warned_full;          /* one stderr line when the store is full */
@@ -174,5 +175,7 @@ void px_fetch_leave(struct px_creq *q);
 /* q consumed mem (through mode): resume reading upstream when it drained. */
 void px_fetch_resume(struct px_fetch *f);
 void px_cache_pool_free(struct px_cache *pc);
+/* intercept.c: the upstream TLS context, made on first use. 0 or -errno. */
+int px_cache_client_ctx(struct px_cache *pc);
 
 #endif

@@ -476,6 +476,8 @@ static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)
 	struct bufferevent *b;
 
 	if (f->tls) {
+		if (px_cache_client_ctx(f->pc) < 0)
+			return NULL;
 		SSL *ssl = SSL_new(f->pc->client_ctx);
 		if (!ssl)
 			return NULL;

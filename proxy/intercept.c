@@ -20,9 +20,22 @@
 #define CX_OUT_HIGH (1u << 20) /* client output queued before reading more of a file */
 
 static void cx_next(struct px_cx *cx);
+static int client_ctx(const char *upstream_ca, SSL_CTX **out, char *err, size_t errsize);
 static void pump(struct px_creq *q);
 
 /* ---- the cache itself ------------------------------------------------------ */
+
+int px_cache_client_ctx(struct px_cache *pc)
+{
+	char err[300];
+
+	if (pc->client_ctx)
+		return 0;
+	int rc = client_ctx(pc->upstream_ca, &pc->client_ctx, err, sizeof(err));
+	if (rc < 0)
+		log_msg("cache: %s", err);
+	return rc;
+}
 
 static int client_ctx(const char *upstream_ca, SSL_CTX **out, char *err, size_t errsize)
 {
@@ -62,9 +75,15 @@ int px_cache_open(struct event_base *base, const struct policy *pol, const struc
 		snprintf(err, errsize, "cannot open the cache in %s: %s", o->dir, strerror(-rc));
 		goto fail;
 	}
-	if ((rc = cache_expect_new(1u << 18, &pc->expect)) < 0 ||
-	    (rc = client_ctx(o->upstream_ca, &pc->client_ctx, err, errsize)) < 0)
+	if ((rc = cache_expect_new(1u << 18, &pc->expect)) < 0)
 		goto fail;
+	/* the trust store is read at the first fetch (tens of ms): a warm
+	 * store never needs it; a bad --upstream-ca is refused now */
+	if (o->upstream_ca && (access(o->upstream_ca, R_OK) < 0 || !(pc->upstream_ca = strdup(o->upstream_ca)))) {
+		snprintf(err, errsize, "cannot read --upstream-ca %s", o->upstream_ca);
+		rc = -EINVAL;
+		goto fail;
+	}
 	size_t nh = cache_rule_hosts(pol, hosts, 64);
 	bool created = false;
 	(void)nh;
@@ -97,6 +116,7 @@ void px_cache_free(struct px_cache *pc)
 	if (pc->client_ctx)
 		SSL_CTX_free(pc->client_ctx);
 	ca_free(pc->ca);
+	free(pc->upstream_ca);
 	cache_expect_free(pc->expect);
 	cache_store_close(pc->store);
 	free(pc);
