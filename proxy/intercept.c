@@ -535,6 +535,8 @@ void px_creq_fetch_news(struct px_creq *q)
 		return;
 	}
 	if (f->done && q->streaming) { /* the rest of what it has been reading */
+		if (f->committed) /* a packument streamed as it came still teaches its hashes */
+			learn(q, &f->e, q->fd);
 		q->end = f->got;
 		q->streaming = false;
 		px_fetch_leave(q);
