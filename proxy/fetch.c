@@ -497,7 +497,10 @@ static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)
 	return b;
 }
 
-static void send_request(struct px_fetch *f)
+/* fresh: f->up is still connecting; the timer (connect_timeout_s) runs
+ * until it connects. A kept connection is connected already: no timer, or
+ * it would cut a body that takes longer than that. */
+static void send_request(struct px_fetch *f, bool fresh)
 {
 	struct evbuffer *copy = evbuffer_new();
 	struct timeval tv = { f->srv->cfg.connect_timeout_s ? f->srv->cfg.connect_timeout_s : 10, 0 };
@@ -510,21 +513,22 @@ static void send_request(struct px_fetch *f)
 		bufferevent_write_buffer(f->up, copy);
 		evbuffer_free(copy);
 	}
-	evtimer_add(f->timer, &tv);
+	if (fresh)
+		evtimer_add(f->timer, &tv);
 }
 
 static void fetch_try(struct px_fetch *f)
 {
 	if (!f->pooled && (f->up = pool_take(f))) {
 		f->pooled = true;
-		send_request(f);
+		send_request(f, false);
 		return;
 	}
 	while (f->next_addr < f->naddrs) {
 		const struct addr *a = &f->addrs[f->next_addr++];
 		addr_format(a, f->remote, sizeof(f->remote));
 		if ((f->up = dial(f, a))) {
-			send_request(f);
+			send_request(f, true);
 			return;
 		}
 	}
@@ -560,7 +564,7 @@ static void lookup(struct px_fetch *f)
 	if (b) { /* a kept connection needs no lookup */
 		f->up = b;
 		f->pooled = true;
-		send_request(f);
+		send_request(f, false);
 		return;
 	}
 	int rc = rsv_lookup(f->srv->cfg.rsv, f->host, &now, resolved_cb, f, &f->query);
