@@ -520,6 +520,16 @@ void px_creq_fetch_news(struct px_creq *q)
 		on_stored(q, NULL);
 		return;
 	}
+	if (f->through && !q->started && f->nfollowers > 1) {
+		/* a pass-through answer feeds one client (pump moves its bytes):
+		 * the others ask again, each on its own fetch */
+		px_fetch_leave(q);
+		if (px_fetch_start(q, NULL, q->store_ok ? q->hdr_store : q->hdr_bypass ? q->hdr_bypass : "") < 0) {
+			answer_error(q, 502, "connect_failed", "sluice: out of memory");
+			pump(q);
+		}
+		return;
+	}
 	if (f->through) {
 		if (!q->started)
 			start_through(q, f);
