@@ -340,8 +340,9 @@ static int take_body(struct px_fetch *f)
 }
 
 /* A chunked body: the scanner frames it; only the chunks' data is kept.
- * Inside a chunk (ch.left > 0) the data goes in one piece, the framing
- * between chunks a byte at a time. */
+ * Inside a chunk the data goes in one piece, the framing between chunks a
+ * byte at a time (ch.left is not enough to tell: it also holds a chunk
+ * size while its digits are read). */
 static int take_chunked(struct px_fetch *f)
 {
 	struct evbuffer *in = bufferevent_get_input(f->up);
@@ -352,15 +353,16 @@ static int take_chunked(struct px_fetch *f)
 		const char *p = (const char *)evbuffer_pullup(in, (ssize_t)n);
 		size_t i = 0;
 		while (i < n && !f->body.done) {
+			bool data = http_chunked_in_data(&f->body.ch);
 			uint64_t left = f->body.ch.left;
-			size_t k = left ? (n - i < left ? n - i : (size_t)left) : 1;
+			size_t k = data ? (n - i < left ? n - i : (size_t)left) : 1;
 			long c = http_chunked_scan(&f->body.ch, p + i, k, &f->body.done);
 			if (c < 0) {
 				evbuffer_drain(in, i);
 				fail(f, "bad_request", "bad chunked framing from upstream");
 				return -1;
 			}
-			if (left && put_data(f, p + i, (size_t)c) < 0)
+			if (data && put_data(f, p + i, (size_t)c) < 0)
 				return -1;
 			i += (size_t)c;
 		}
