@@ -142,6 +142,8 @@ static void fetch_free(struct px_fetch *f)
 		evbuffer_free(f->req);
 	if (f->mem)
 		evbuffer_free(f->mem);
+	if (f->spool >= 0)
+		close(f->spool);
 	free(f);
 }
 
@@ -298,15 +300,48 @@ static int read_head(struct px_fetch *f)
 	return 1;
 }
 
+/* The store or the disk filled while the body was being written: when no
+ * client has been sent any of it yet, and no published hash would go
+ * unchecked, it passes through instead, what was written first (the
+ * spool, kept open), then the rest as it comes. false: it cannot. */
+static bool spill(struct px_fetch *f, int err)
+{
+	struct px_creq *q;
+
+	if (f->verify || LIST_EMPTY(&f->followers))
+		return false;
+	LIST_FOREACH(q, &f->followers, flink)
+		if (q->started)
+			return false;
+	if ((f->spool = dup(f->rfd)) < 0)
+		return false;
+	f->spool_len = cache_writer_size(f->w);
+	cache_writer_abort(f->w);
+	f->w = NULL;
+	f->rfd = -1;
+	f->store = false;
+	f->through = true;
+	if (f->shared) {
+		LIST_REMOVE(f, link);
+		f->shared = false;
+	}
+	if (!f->pc->warned_full) {
+		log_msg("cache: the store is full (%s): answers pass through uncached", strerror(-err));
+		f->pc->warned_full = true;
+	}
+	return true;
+}
+
 /* Body data to the writer, or to mem. Returns -1 after failing f. */
 static int put_data(struct px_fetch *f, const char *p, size_t n)
 {
-	if (f->w) {
-		if (cache_writer_write(f->w, p, n) < 0) {
-			fail(f, "connect_failed", "the store is full or failing: this answer is not cached");
-			return -1;
-		}
-	} else {
+	int rc;
+
+	if (f->w && (rc = cache_writer_write(f->w, p, n)) < 0 && !spill(f, rc)) {
+		fail(f, "connect_failed", "the store is full or failing: this answer is not cached");
+		return -1;
+	}
+	if (!f->w) {
 		if (!f->through && evbuffer_get_length(f->mem) + n > CX_BODY_MAX) {
 			fail(f, "connect_failed", "an answer that is not stored is larger than 1 MiB");
 			return -1;
@@ -625,6 +660,7 @@ int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char
 	f->pc = pc;
 	f->srv = q->cx->srv;
 	f->rfd = -1;
+	f->spool = -1;
 	f->store = q->store_ok;
 	f->through = !q->store_ok;
 	snprintf(f->key, sizeof(f->key), "%s", q->key);

@@ -360,17 +360,6 @@ static void pump(struct px_creq *q)
 	struct px_cx *cx = q->cx;
 	struct evbuffer *out = bufferevent_get_output(cx->cli);
 
-	if (q->f && q->f->through) { /* bytes as they come from upstream */
-		size_t n = evbuffer_get_length(q->f->mem);
-		q->bytes += n;
-		evbuffer_add_buffer(out, q->f->mem);
-		px_fetch_resume(q->f);
-		if (!q->f->done)
-			return;
-		if (q->f->failed)
-			return;
-		px_fetch_leave(q);
-	}
 	while (q->fd >= 0 && q->off < q->end && evbuffer_get_length(out) < CX_OUT_HIGH) {
 		uint64_t n = q->end - q->off;
 		if (!cx->tls) { /* sendfile for the rest: nothing is copied */
@@ -399,6 +388,19 @@ static void pump(struct px_creq *q)
 		evbuffer_commit_space(out, &v, 1);
 		q->off += (uint64_t)got;
 		q->bytes += (uint64_t)got;
+	}
+	if (q->f && q->f->through) { /* bytes as they come from upstream */
+		if (q->fd >= 0 && q->off < q->end)
+			return; /* after the spool's */
+		size_t n = evbuffer_get_length(q->f->mem);
+		q->bytes += n;
+		evbuffer_add_buffer(out, q->f->mem);
+		px_fetch_resume(q->f);
+		if (!q->f->done)
+			return;
+		if (q->f->failed)
+			return;
+		px_fetch_leave(q);
 	}
 	if (q->streaming || q->f)
 		return; /* more comes: px_creq_fetch_news */
@@ -478,6 +480,10 @@ static void start_through(struct px_creq *q, struct px_fetch *f)
 	if (f->etag[0])
 		evbuffer_add_printf(out, "ETag: %s\r\n", f->etag);
 	evbuffer_add_printf(out, "X-Sluice-Cache: %s\r\n%s\r\n", q->cache, q->keep ? "" : "Connection: close\r\n");
+	if (f->spool >= 0 && (q->fd = dup(f->spool)) >= 0) { /* written before the store filled */
+		q->off = 0;
+		q->end = f->spool_len;
+	}
 	q->started = true;
 	log_req(q, "decision", NULL);
 }
