@@ -156,6 +156,8 @@ struct px_fetch {
 	char etag[256], last_modified[64], content_type[256], content_encoding[64];
 	struct cache_writer *w;
 	int rfd;                    /* the writer's file, for followers (dup'd per follower) */
+	int spool;                  /* the store filled mid-body: its file so far (-1: none) */
+	uint64_t spool_len;         /* ... and how much of it, served ahead of mem (through) */
 	struct evbuffer *mem;       /* non-200 answers, or a bypass / uncached body */
 	bool through;               /* bypass or uncached: one follower, fed from mem */
 	uint64_t got;               /* body bytes received */

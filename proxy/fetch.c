@@ -142,6 +142,8 @@ static void fetch_free(struct px_fetch *f)
 		evbuffer_free(f->req);
 	if (f->mem)
 		evbuffer_free(f->mem);
+	if (f->spool >= 0)
+		close(f->spool);
 	free(f);
 }
 
@@ -298,15 +300,48 @@ static int read_head(struct px_fetch *f)
 	return 1;
 }
 
+/* The store or the disk filled while the body was being written: when no
+ * client has been sent any of it yet, and no published hash would go
+ * unchecked, it passes through instead, what was written first (the
+ * spool, kept open), then the rest as it comes. false: it cannot. */
+static bool spill(struct px_fetch *f, int err)
+{
+	struct px_creq *q;
+
+	if (f->verify || LIST_EMPTY(&f->followers))
+		return false;
+	LIST_FOREACH(q, &f->followers, flink)
+		if (q->started)
+			return false;
+	if ((f->spool = dup(f->rfd)) < 0)
+		return false;
+	f->spool_len = cache_writer_size(f->w);
+	cache_writer_abort(f->w);
+	f->w = NULL;
+	f->rfd = -1;
+	f->store = false;
+	f->through = true;
+	if (f->shared) {
+		LIST_REMOVE(f, link);
+		f->shared = false;
+	}
+	if (!f->pc->warned_full) {
+		log_msg("cache: the store is full (%s): answers pass through uncached", strerror(-err));
+		f->pc->warned_full = true;
+	}
+	return true;
+}
+
 /* Body data to the writer, or to mem. Returns -1 after failing f. */
 static int put_data(struct px_fetch *f, const char *p, size_t n)
 {
-	if (f->w) {
-		if (cache_writer_write(f->w, p, n) < 0) {
-			fail(f, "connect_failed", "the store is full or failing: this answer is not cached");
-			return -1;
-		}
-	} else {
+	int rc;
+
+	if (f->w && (rc = cache_writer_write(f->w, p, n)) < 0 && !spill(f, rc)) {
+		fail(f, "connect_failed", "the store is full or failing: this answer is not cached");
+		return -1;
+	}
+	if (!f->w) {
 		if (!f->through && evbuffer_get_length(f->mem) + n > CX_BODY_MAX) {
 			fail(f, "connect_failed", "an answer that is not stored is larger than 1 MiB");
 			return -1;
@@ -340,8 +375,9 @@ static int take_body(struct px_fetch *f)
 }
 
 /* A chunked body: the scanner frames it; only the chunks' data is kept.
- * Inside a chunk (ch.left > 0) the data goes in one piece, the framing
- * between chunks a byte at a time. */
+ * Inside a chunk the data goes in one piece, the framing between chunks a
+ * byte at a time (ch.left is not enough to tell: it also holds a chunk
+ * size while its digits are read). */
 static int take_chunked(struct px_fetch *f)
 {
 	struct evbuffer *in = bufferevent_get_input(f->up);
@@ -352,15 +388,16 @@ static int take_chunked(struct px_fetch *f)
 		const char *p = (const char *)evbuffer_pullup(in, (ssize_t)n);
 		size_t i = 0;
 		while (i < n && !f->body.done) {
+			bool data = http_chunked_in_data(&f->body.ch);
 			uint64_t left = f->body.ch.left;
-			size_t k = left ? (n - i < left ? n - i : (size_t)left) : 1;
+			size_t k = data ? (n - i < left ? n - i : (size_t)left) : 1;
 			long c = http_chunked_scan(&f->body.ch, p + i, k, &f->body.done);
 			if (c < 0) {
 				evbuffer_drain(in, i);
 				fail(f, "bad_request", "bad chunked framing from upstream");
 				return -1;
 			}
-			if (left && put_data(f, p + i, (size_t)c) < 0)
+			if (data && put_data(f, p + i, (size_t)c) < 0)
 				return -1;
 			i += (size_t)c;
 		}
@@ -499,7 +536,10 @@ static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)
 	return b;
 }
 
-static void send_request(struct px_fetch *f)
+/* fresh: f->up is still connecting; the timer (connect_timeout_s) runs
+ * until it connects. A kept connection is connected already: no timer, or
+ * it would cut a body that takes longer than that. */
+static void send_request(struct px_fetch *f, bool fresh)
 {
 	struct evbuffer *copy = evbuffer_new();
 	struct timeval tv = { f->srv->cfg.connect_timeout_s ? f->srv->cfg.connect_timeout_s : 10, 0 };
@@ -512,21 +552,22 @@ static void send_request(struct px_fetch *f)
 		bufferevent_write_buffer(f->up, copy);
 		evbuffer_free(copy);
 	}
-	evtimer_add(f->timer, &tv);
+	if (fresh)
+		evtimer_add(f->timer, &tv);
 }
 
 static void fetch_try(struct px_fetch *f)
 {
 	if (!f->pooled && (f->up = pool_take(f))) {
 		f->pooled = true;
-		send_request(f);
+		send_request(f, false);
 		return;
 	}
 	while (f->next_addr < f->naddrs) {
 		const struct addr *a = &f->addrs[f->next_addr++];
 		addr_format(a, f->remote, sizeof(f->remote));
 		if ((f->up = dial(f, a))) {
-			send_request(f);
+			send_request(f, true);
 			return;
 		}
 	}
@@ -562,7 +603,7 @@ static void lookup(struct px_fetch *f)
 	if (b) { /* a kept connection needs no lookup */
 		f->up = b;
 		f->pooled = true;
-		send_request(f);
+		send_request(f, false);
 		return;
 	}
 	int rc = rsv_lookup(f->srv->cfg.rsv, f->host, &now, resolved_cb, f, &f->query);
@@ -621,6 +662,7 @@ int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char
 	f->pc = pc;
 	f->srv = q->cx->srv;
 	f->rfd = -1;
+	f->spool = -1;
 	f->store = q->store_ok;
 	f->through = !q->store_ok;
 	snprintf(f->key, sizeof(f->key), "%s", q->key);

@@ -437,6 +437,11 @@ static const char *chunk_byte(struct http_chunked *c, char b)
 	return "bytes after the last chunk";
 }
 
+bool http_chunked_in_data(const struct http_chunked *c)
+{
+	return c->state == CH_DATA;
+}
+
 long http_chunked_scan(struct http_chunked *c, const char *p, size_t n, bool *done)
 {
 	size_t i = 0;

@@ -88,5 +88,8 @@ struct http_chunked {
  * last byte ends the scan and sets *done), or -EINVAL on bad framing, with
  * why, at and byte set; once it has failed, every later call fails. */
 long http_chunked_scan(struct http_chunked *c, const char *p, size_t n, bool *done);
+/* Whether the scanner is inside a chunk's data (c->left bytes of it left);
+ * outside it, c->left may hold a chunk size still being read. */
+bool http_chunked_in_data(const struct http_chunked *c);
 
 #endif

@@ -380,17 +380,6 @@ static void pump(struct px_creq *q)
 	struct px_cx *cx = q->cx;
 	struct evbuffer *out = bufferevent_get_output(cx->cli);
 
-	if (q->f && q->f->through) { /* bytes as they come from upstream */
-		size_t n = evbuffer_get_length(q->f->mem);
-		q->bytes += n;
-		evbuffer_add_buffer(out, q->f->mem);
-		px_fetch_resume(q->f);
-		if (!q->f->done)
-			return;
-		if (q->f->failed)
-			return;
-		px_fetch_leave(q);
-	}
 	while (q->fd >= 0 && q->off < q->end && evbuffer_get_length(out) < CX_OUT_HIGH) {
 		uint64_t n = q->end - q->off;
 		if (!cx->tls) { /* sendfile for the rest: nothing is copied */
@@ -419,6 +408,19 @@ static void pump(struct px_creq *q)
 		evbuffer_commit_space(out, &v, 1);
 		q->off += (uint64_t)got;
 		q->bytes += (uint64_t)got;
+	}
+	if (q->f && q->f->through) { /* bytes as they come from upstream */
+		if (q->fd >= 0 && q->off < q->end)
+			return; /* after the spool's */
+		size_t n = evbuffer_get_length(q->f->mem);
+		q->bytes += n;
+		evbuffer_add_buffer(out, q->f->mem);
+		px_fetch_resume(q->f);
+		if (!q->f->done)
+			return;
+		if (q->f->failed)
+			return;
+		px_fetch_leave(q);
 	}
 	if (q->streaming || q->f)
 		return; /* more comes: px_creq_fetch_news */
@@ -498,6 +500,10 @@ static void start_through(struct px_creq *q, struct px_fetch *f)
 	if (f->etag[0])
 		evbuffer_add_printf(out, "ETag: %s\r\n", f->etag);
 	evbuffer_add_printf(out, "X-Sluice-Cache: %s\r\n%s\r\n", q->cache, q->keep ? "" : "Connection: close\r\n");
+	if (f->spool >= 0 && (q->fd = dup(f->spool)) >= 0) { /* written before the store filled */
+		q->off = 0;
+		q->end = f->spool_len;
+	}
 	q->started = true;
 	log_req(q, "decision", NULL);
 }
@@ -540,6 +546,16 @@ void px_creq_fetch_news(struct px_creq *q)
 		on_stored(q, NULL);
 		return;
 	}
+	if (f->through && !q->started && f->nfollowers > 1) {
+		/* a pass-through answer feeds one client (pump moves its bytes):
+		 * the others ask again, each on its own fetch */
+		px_fetch_leave(q);
+		if (px_fetch_start(q, NULL, q->store_ok ? q->hdr_store : q->hdr_bypass ? q->hdr_bypass : "") < 0) {
+			answer_error(q, 502, "connect_failed", "sluice: out of memory");
+			pump(q);
+		}
+		return;
+	}
 	if (f->through) {
 		if (!q->started)
 			start_through(q, f);
@@ -555,6 +571,8 @@ void px_creq_fetch_news(struct px_creq *q)
 		return;
 	}
 	if (f->done && q->streaming) { /* the rest of what it has been reading */
+		if (f->committed) /* a packument streamed as it came still teaches its hashes */
+			learn(q, &f->e, q->fd);
 		q->end = f->got;
 		q->streaming = false;
 		px_fetch_leave(q);
