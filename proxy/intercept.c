@@ -917,6 +917,9 @@ static struct bufferevent *client_bev(struct px_cx *cx, int fd, struct evbuffer 
 	}
 	/* a socket bufferevent's input takes bytes only from its socket: thawed
 	 * for the ones the session read before the hand-over */
+	/* libevent writes at most 16 KiB per turn of the loop unless told:
+	 * a turn (an epoll_wait) per TLS record halved a hit's throughput */
+	bufferevent_set_max_single_write(raw, CX_OUT_HIGH);
 	struct evbuffer *in = bufferevent_get_input(raw);
 	evbuffer_unfreeze(in, 0);
 	evbuffer_add_buffer(in, pending);
@@ -937,6 +940,9 @@ static struct bufferevent *client_bev(struct px_cx *cx, int fd, struct evbuffer 
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(b, 1);
+	/* the filter moves all it is given to the socket's output unless that
+	 * has a high mark: without one a hit of N bytes was held whole in memory */
+	bufferevent_setwatermark(raw, EV_WRITE, CX_OUT_HIGH / 2, CX_OUT_HIGH);
 	if (evbuffer_get_length(bufferevent_get_input(raw)))
 		bufferevent_trigger(raw, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
 	return b;
