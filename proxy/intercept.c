@@ -5,10 +5,13 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -909,6 +912,10 @@ static void cx_timer_cb(evutil_socket_t fd, short what, void *arg)
 static struct bufferevent *client_bev(struct px_cx *cx, int fd, struct evbuffer *pending)
 {
 	struct event_base *base = cx->srv->base;
+	/* an answer is a head and then its body, in writes of their own: with
+	 * Nagle the body's last segment waited for the client's delayed ACK of
+	 * the head, 40 ms for each small object on a kept-alive connection */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	struct bufferevent *raw = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 
 	if (!raw) {
