@@ -279,7 +279,7 @@ blob_run() {
 }
 HZ=$(getconf CLK_TCK)
 # squid's answers to the URLs matching $1: "TCP_MEM_HIT 152, TCP_MISS 76"
-squid_log() { awk -v re="$1" '$7 ~ re {sub("/.*", "", $4); print $4}' "$RUN/squid/access.log" | sort | uniq -c | awk '{printf "%s%s %s", NR > 1 ? ", " : "", $2, $1}'; }
+squid_log() { awk -v re="$1" '$7 ~ re {sub("/.*", "", $4); print $4}' "$RUN/squid/access.log" | sort | uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1}'; }
 
 # ---- npm --------------------------------------------------------------------------
 NPMV=(direct sluice verdaccio squid)
