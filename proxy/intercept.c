@@ -5,10 +5,13 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1007,6 +1010,10 @@ static void cx_timer_cb(evutil_socket_t fd, short what, void *arg)
 static struct bufferevent *client_bev(struct px_cx *cx, int fd, struct evbuffer *pending)
 {
 	struct event_base *base = cx->srv->base;
+	/* an answer is a head and then its body, in writes of their own: with
+	 * Nagle the body's last segment waited for the client's delayed ACK of
+	 * the head, 40 ms for each small object on a kept-alive connection */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 	struct bufferevent *raw = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 
 	if (!raw) {
@@ -1015,6 +1022,9 @@ static struct bufferevent *client_bev(struct px_cx *cx, int fd, struct evbuffer 
 	}
 	/* a socket bufferevent's input takes bytes only from its socket: thawed
 	 * for the ones the session read before the hand-over */
+	/* libevent writes at most 16 KiB per turn of the loop unless told:
+	 * a turn (an epoll_wait) per TLS record halved a hit's throughput */
+	bufferevent_set_max_single_write(raw, CX_OUT_HIGH);
 	struct evbuffer *in = bufferevent_get_input(raw);
 	evbuffer_unfreeze(in, 0);
 	evbuffer_add_buffer(in, pending);
@@ -1035,6 +1045,9 @@ static struct bufferevent *client_bev(struct px_cx *cx, int fd, struct evbuffer 
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(b, 1);
+	/* the filter moves all it is given to the socket's output unless that
+	 * has a high mark: without one a hit of N bytes was held whole in memory */
+	bufferevent_setwatermark(raw, EV_WRITE, CX_OUT_HIGH / 2, CX_OUT_HIGH);
 	if (evbuffer_get_length(bufferevent_get_input(raw)))
 		bufferevent_trigger(raw, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
 	return b;
