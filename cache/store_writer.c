@@ -18,11 +18,14 @@
 #define EVICT_SLACK_SHIFT 6      /* evict 1/64 of the cap more than needed: fewer scans of meta/ */
 #define REHASH_CHUNK (64 * 1024)
 
+#define WRITEBACK_STEP (4u << 20)
+
 struct cache_writer {
 	struct cache_store *st;
 	int fd;
 	char name[CACHE_TMP_NAME]; /* in DIR/tmp */
 	uint64_t size, reserved;
+	uint64_t flushed;        /* bytes handed to writeback already (sync_file_range) */
 	EVP_MD_CTX *sha256;
 	int err; /* set once a write failed: only abort is left */
 };
@@ -122,6 +125,12 @@ int cache_writer_write(struct cache_writer *w, const void *p, size_t n)
 		return rc;
 	}
 	w->size += n;
+	/* start writeback as the body comes, so the fsync at commit, which
+	 * the caller waits for, has little left to write */
+	if (w->size - w->flushed >= WRITEBACK_STEP) {
+		(void)sync_file_range(w->fd, (off64_t)w->flushed, (off64_t)(w->size - w->flushed), SYNC_FILE_RANGE_WRITE);
+		w->flushed = w->size;
+	}
 	return 0;
 }
 

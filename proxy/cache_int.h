@@ -148,6 +148,8 @@ struct px_fetch {
 	struct event *timer;
 	/* the answer */
 	bool head_seen, done, failed;
+	bool body_complete;         /* every byte is in the file; the commit comes next */
+	char path[4096];            /* the request's path, for learning what it publishes */
 	const char *fail_reason;    /* connect_failed, tls_failed, verify_failed, ... */
 	unsigned status;
 	uint64_t length;            /* Content-Length, 0 when none */
@@ -177,6 +179,9 @@ void px_fetch_leave(struct px_creq *q);
 /* q consumed mem (through mode): resume reading upstream when it drained. */
 void px_fetch_resume(struct px_fetch *f);
 void px_cache_pool_free(struct px_cache *pc);
+/* intercept.c: learn the hashes a just stored metadata body publishes. */
+void px_cache_learn_stored(struct px_cache *pc, struct px_server *srv, const char *key, const char *host,
+			   const char *path);
 /* intercept.c: the upstream TLS context, made on first use. 0 or -errno. */
 int px_cache_client_ctx(struct px_cache *pc);
 

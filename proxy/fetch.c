@@ -182,6 +182,12 @@ static void finish(struct px_fetch *f)
 {
 	bool reuse = f->keep_alive && f->up && evbuffer_get_length(bufferevent_get_input(f->up)) == 0;
 
+	if (f->w && !f->verify) {
+		/* followers reading the file as it grew have every byte: they
+		 * finish now, not after the fsync below */
+		f->body_complete = true;
+		notify(f);
+	}
 	if (f->w) {
 		struct cache_entry *e = &f->e;
 		e->stored_ms = (int64_t)time(NULL) * 1000;
@@ -200,6 +206,8 @@ static void finish(struct px_fetch *f)
 		if (rc < 0)
 			log_msg("cache: %s:%u: not stored (%s)", f->host, f->port, strerror(-rc));
 		f->committed = rc == 0;
+		if (f->committed)
+			px_cache_learn_stored(f->pc, f->srv, f->key, f->host, f->path);
 	}
 	if (reuse)
 		pool_put(f);
@@ -520,6 +528,7 @@ static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)
 			return NULL;
 		SSL_set_tlsext_host_name(ssl, f->host);
 		SSL_set1_host(ssl, f->host);
+		SSL_set_read_ahead(ssl, 1); /* a record in one read, not its header then its body */
 		b = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
 						   BEV_OPT_CLOSE_ON_FREE);
 		if (!b) {
@@ -533,6 +542,8 @@ static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)
 		bufferevent_free(b);
 		return NULL;
 	}
+	/* libevent reads 16 KiB a turn unless told: a turn per TLS record */
+	bufferevent_set_max_single_read(b, CX_CHUNK);
 	return b;
 }
 
@@ -667,6 +678,7 @@ int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char
 	f->through = !q->store_ok;
 	snprintf(f->key, sizeof(f->key), "%s", q->key);
 	snprintf(f->e.package, sizeof(f->e.package), "%s", q->package);
+	snprintf(f->path, sizeof(f->path), "%.*s", (int)q->path.len, q->path.p);
 	snprintf(f->host, sizeof(f->host), "%s", q->cx->host.text);
 	f->port = q->cx->port;
 	f->tls = q->cx->tls;

@@ -327,6 +327,22 @@ static void learn(struct px_creq *q, const struct cache_entry *e, int fd)
 	free(buf);
 }
 
+void px_cache_learn_stored(struct px_cache *pc, struct px_server *srv, const char *key, const char *host,
+			   const char *path)
+{
+	struct px_cx cx = { .srv = srv, .pc = pc };
+	struct cache_entry e;
+	int fd;
+
+	snprintf(cx.host.text, sizeof(cx.host.text), "%s", host);
+	struct px_creq probe = { .cx = &cx, .path = span_str(path) };
+	probe.rule = cache_rule_match(srv->cfg.pol, host, probe.path);
+	if (!probe.rule || cache_lookup(pc->store, key, &e, &fd) < 0)
+		return;
+	learn(&probe, &e, fd); /* a packument streamed as it came teaches its hashes too */
+	close(fd);
+}
+
 /* Serve e (its blob open as fd) to q: the whole body, a range, or a 304. */
 static void serve_entry(struct px_creq *q, const struct cache_entry *e, int fd)
 {
@@ -573,9 +589,7 @@ void px_creq_fetch_news(struct px_creq *q)
 		}
 		return;
 	}
-	if (f->done && q->streaming) { /* the rest of what it has been reading */
-		if (f->committed) /* a packument streamed as it came still teaches its hashes */
-			learn(q, &f->e, q->fd);
+	if ((f->done || f->body_complete) && q->streaming) { /* the rest of what it has been reading */
 		q->end = f->got;
 		q->streaming = false;
 		px_fetch_leave(q);
