@@ -232,13 +232,32 @@ static void arm(struct px_cx *cx, unsigned s)
 	evtimer_add(cx->timer, &tv);
 }
 
-/* Close once what is queued for the client is out. */
+/* Whether everything queued for the client went to the kernel: the TLS
+ * filter's socket too, since freeing the filter drops what its socket holds. */
+static bool cx_drained(struct px_cx *cx)
+{
+	struct bufferevent *u = cx->tls ? bufferevent_get_underlying(cx->cli) : NULL;
+
+	return evbuffer_get_length(bufferevent_get_output(cx->cli)) == 0 &&
+	       (!u || evbuffer_get_length(bufferevent_get_output(u)) == 0);
+}
+
+/* Close once what is queued for the client is out (or after the idle
+ * timeout). The filter's socket drains without telling us: polled. */
 static void cx_finish(struct px_cx *cx)
 {
-	cx->closing = true;
-	bufferevent_disable(cx->cli, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(cx->cli)) == 0)
+	struct timeval tv = { 0, 10 * 1000 };
+
+	if (!cx->closing) {
+		cx->closing = true;
+		cx->close_by = audit_now_ms() + 1000 * (int64_t)(cx->srv->cfg.idle_timeout_s ? cx->srv->cfg.idle_timeout_s : 60);
+		bufferevent_disable(cx->cli, EV_READ);
+	}
+	if (cx_drained(cx) || audit_now_ms() >= cx->close_by) {
 		cx_free(cx);
+		return;
+	}
+	evtimer_add(cx->timer, &tv);
 }
 
 static const char *status_text(int status)
@@ -977,7 +996,7 @@ static void cli_write_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (cx->closing) {
-		cx_free(cx);
+		cx_finish(cx);
 		return;
 	}
 	if (cx->req)
@@ -1010,6 +1029,10 @@ static void cx_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (cx->closing) {
+		cx_finish(cx);
+		return;
+	}
 	if (cx->req && (cx->req->f || cx->req->off < cx->req->end)) {
 		arm(cx, cx->srv->cfg.idle_timeout_s); /* busy: a fetch or a slow client */
 		return;
