@@ -528,7 +528,6 @@ static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)
 			return NULL;
 		SSL_set_tlsext_host_name(ssl, f->host);
 		SSL_set1_host(ssl, f->host);
-		SSL_set_read_ahead(ssl, 1); /* a record in one read, not its header then its body */
 		b = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
 						   BEV_OPT_CLOSE_ON_FREE);
 		if (!b) {
