@@ -414,11 +414,21 @@ static int take_chunked(struct px_fetch *f)
 	return 0;
 }
 
+/* Upstream has this long for its next bytes once connected (the proxy's
+ * idle timeout): an origin that accepts and stalls does not hold its
+ * clients for ever. */
+static void arm_idle(struct px_fetch *f)
+{
+	struct timeval tv = { f->srv->cfg.idle_timeout_s ? f->srv->cfg.idle_timeout_s : 300, 0 };
+	evtimer_add(f->timer, &tv);
+}
+
 static void up_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct px_fetch *f = arg;
 
 	(void)bev;
+	arm_idle(f);
 	if (!f->head_seen) {
 		int rc = read_head(f);
 		if (rc <= 0) {
@@ -460,7 +470,7 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
-		evtimer_del(f->timer);
+		arm_idle(f);
 		bufferevent_enable(f->up, EV_READ | EV_WRITE);
 		return;
 	}
@@ -508,7 +518,11 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		fetch_try(f);
 		return;
 	}
-	fail(f, "connect_failed", "upstream timed out");
+	if (f->through && evbuffer_get_length(f->mem) > CX_BODY_MAX / 2) {
+		arm_idle(f); /* paused for a slow client, not stalled */
+		return;
+	}
+	fail(f, "connect_failed", f->head_seen ? "upstream stalled in the middle of its answer" : "upstream timed out");
 }
 
 /* ---- dialing -------------------------------------------------------------- */
@@ -564,6 +578,8 @@ static void send_request(struct px_fetch *f, bool fresh)
 	}
 	if (fresh)
 		evtimer_add(f->timer, &tv);
+	else
+		arm_idle(f); /* a kept connection is up: only its silence counts */
 }
 
 static void fetch_try(struct px_fetch *f)

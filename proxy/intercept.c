@@ -451,6 +451,10 @@ static void pump(struct px_creq *q)
 		if (q->fd >= 0 && q->off < q->end)
 			return; /* after the spool's */
 		size_t n = evbuffer_get_length(q->f->mem);
+		if (q->head_only) { /* a HEAD fetched as GET: the body is not the client's */
+			evbuffer_drain(q->f->mem, n);
+			n = 0;
+		}
 		q->bytes += n;
 		evbuffer_add_buffer(out, q->f->mem);
 		px_fetch_resume(q->f);
