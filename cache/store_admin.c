@@ -41,19 +41,29 @@ static int scan_sub(struct cache_store *st, int base, const char *sub,
 	return rc;
 }
 
+/* A DIR stream of base itself (base stays open), or NULL with *err set. */
+static DIR *open_dir(int base, int *err)
+{
+	int fd = openat(base, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+	if (!d) {
+		*err = -errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	return d;
+}
+
 /* Call fn for every well-named file under base (blobs/ or meta/); stop at its error. */
 static int scan(struct cache_store *st, int base, int (*fn)(struct cache_store *, const char *, void *),
 		void *arg)
 {
-	int fd = openat(base, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	int rc = 0;
+	DIR *d = open_dir(base, &rc);
 
-	if (!d) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return rc;
-	}
 	for (struct dirent *de; rc == 0 && (de = readdir(d));)
 		if (is_sub(de->d_name))
 			rc = scan_sub(st, base, de->d_name, fn, arg);
@@ -377,15 +387,11 @@ int cache_gc(struct cache_store *st, uint64_t max_bytes, uint64_t *freed)
 /* Remove every file in base's subdirectories and the subdirectories. */
 static int empty_dir(int base)
 {
-	int fd = openat(base, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	int rc = 0;
+	DIR *d = open_dir(base, &rc);
 
-	if (!d) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return rc;
-	}
 	for (struct dirent *de; (de = readdir(d));) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
