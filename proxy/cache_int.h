@@ -79,6 +79,8 @@ struct px_creq {
 	char package[256];
 	const char *cache;          /* the audit's cache word */
 	const char *fail;           /* the reason sluice's own error answer gave */
+	bool report_only;           /* denied by the policy, let through by mode: report */
+	enum pol_reason report_reason;
 	bool head_only, gzip, keep;
 	bool store_ok;              /* no Authorization, no cookies, a GET */
 	bool has_range;
@@ -120,6 +122,10 @@ struct px_cx {
 	int64_t t_start;
 	int64_t close_by;           /* closing: given up on the client draining at this time (ms) */
 	const char *close_reason;
+	/* the connection's own decision (TLS), as its session made it */
+	bool report_only;           /* mode: report let a denied name through: would_deny */
+	enum pol_reason report_reason;
+	const struct pol_entry *rule;
 };
 
 /* intercept.c */

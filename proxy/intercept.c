@@ -87,9 +87,7 @@ int px_cache_open(struct event_base *base, const struct policy *pol, const struc
 		rc = -EINVAL;
 		goto fail;
 	}
-	size_t nh = cache_rule_hosts(pol, hosts, 64);
 	bool created = false;
-	(void)nh;
 	rc = ca_load(o->ca_dir, true, ca_registry_names, ca_nregistry_names, &pc->ca, &created, &why);
 	if (rc < 0) {
 		snprintf(err, errsize, "%s", why ? why : strerror(-rc));
@@ -102,6 +100,12 @@ int px_cache_open(struct event_base *base, const struct policy *pol, const struc
 		snprintf(err, errsize, "cannot make the TLS server context");
 		goto fail;
 	}
+	/* a policy's own cache rule for a name the CA may not vouch for (a
+	 * private registry) is served over plain HTTP only: said once */
+	for (size_t i = 0, n = cache_rule_hosts(pol, hosts, 64); i < n; i++)
+		if (!ca_permits(pc->ca, hosts[i]))
+			log_msg("cache: %s is outside the CA's name constraints: its TLS stays a tunnel, uncached "
+				"(only its plain HTTP is cached)", hosts[i]);
 	*out = pc;
 	return 0;
 fail:
@@ -150,10 +154,12 @@ static void log_req(struct px_creq *q, const char *phase, const char *reason)
 	r.host = cx->host.text;
 	r.port = cx->port;
 	r.method = q->method;
-	r.decision = q->status == 403 ? "deny" : "allow";
+	r.decision = q->status == 403 ? "deny" : q->report_only ? "would_deny" : "allow";
 	if (!reason && strcmp(phase, "close") == 0)
 		reason = q->fail;
-	r.reason = reason ? reason : strcmp(phase, "decision") == 0 ? "allowed" : NULL;
+	if (!reason && strcmp(phase, "decision") == 0)
+		reason = pol_reason_key(q->report_only ? q->report_reason : POL_ALLOWED);
+	r.reason = reason;
 	r.rule = q->pol_rule ? q->pol_rule->text : NULL;
 	r.cache = q->cache;
 	r.package = q->package[0] ? q->package : NULL;
@@ -174,8 +180,11 @@ static void log_conn(struct px_cx *cx, const char *phase, const char *reason)
 	r.host = cx->host.text;
 	r.port = cx->port;
 	r.sni = cx->sni[0] ? cx->sni : NULL;
-	r.decision = "allow";
-	r.reason = reason ? reason : strcmp(phase, "decision") == 0 ? "allowed" : NULL;
+	r.decision = cx->report_only ? "would_deny" : "allow";
+	if (!reason && strcmp(phase, "decision") == 0)
+		reason = pol_reason_key(cx->report_only ? cx->report_reason : POL_ALLOWED);
+	r.reason = reason;
+	r.rule = cx->rule ? cx->rule->text : NULL;
 	if (strcmp(phase, "close") == 0) {
 		r.has_bytes = true;
 		r.bytes_up = cx->bytes_up;
@@ -942,11 +951,21 @@ static void on_request(struct px_cx *cx, const struct http_head *h, long n)
 			evbuffer_remove_buffer(in, q->body, (size_t)h->length);
 		cx->bytes_up += h->length;
 	}
-	if (!v.allow && cx->srv->cfg.pol->mode != POL_REPORT) {
+	if (!v.allow && (cx->srv->cfg.pol->mode != POL_REPORT || v.reason == POL_METADATA_HOST)) {
+		char hint[320], line[640];
+		pol_hint(&v, cx->host.text, cx->port, NULL, hint, sizeof(hint));
+		snprintf(line, sizeof(line), "sluice: %s %s:%u denied (%s): %s", q->method, cx->host.text, cx->port,
+			 pol_reason_key(v.reason), hint);
 		q->status = 403;
-		answer_error(q, 403, pol_reason_key(v.reason), "sluice: denied by the policy");
+		answer_error(q, 403, pol_reason_key(v.reason), line);
 		pump(q);
 		return;
+	}
+	if (!v.allow) { /* mode: report: as the proxy's own requests */
+		q->report_only = true;
+		q->report_reason = v.reason;
+		log_msg("report: %s %s:%u would be denied (%s)", q->method, cx->host.text, cx->port,
+			pol_reason_key(v.reason));
 	}
 	route(q);
 }
@@ -1117,6 +1136,9 @@ int px_cx_take(struct px_session *s, bool tls)
 	snprintf(cx->event, sizeof(cx->event), "%s", s->transparent ? "transparent" : tls ? "connect" : "http");
 	if (tls)
 		snprintf(cx->sni, sizeof(cx->sni), "%s", s->host.text);
+	cx->report_only = s->report_only;
+	cx->report_reason = s->verdict.reason;
+	cx->rule = s->verdict.rule;
 	/* the socket changes owner, with what it has sent so far */
 	px_readers_drop(s);
 	int fd = bufferevent_getfd(s->cli);
@@ -1129,6 +1151,8 @@ int px_cx_take(struct px_session *s, bool tls)
 	px_session_free(s);
 	srv->nconns++;
 	LIST_INSERT_HEAD(&srv->cxs, cx, link);
+	if (tls) /* before any byte: a close record always has its decision */
+		log_conn(cx, "decision", NULL);
 	if (tls && !cx->explicit_plain && strcmp(cx->event, "connect") == 0 &&
 	    write(fd, "HTTP/1.1 200 Connection established\r\n\r\n", 39) != 39) {
 		close(fd);
@@ -1142,8 +1166,6 @@ int px_cx_take(struct px_session *s, bool tls)
 		cx_free(cx);
 		return 0;
 	}
-	if (tls)
-		log_conn(cx, "decision", NULL);
 	bufferevent_setcb(cx->cli, cli_read_cb, cli_write_cb, cli_event_cb, cx);
 	bufferevent_setwatermark(cx->cli, EV_WRITE, CX_OUT_HIGH / 2, 0);
 	bufferevent_enable(cx->cli, EV_READ | EV_WRITE);

@@ -113,6 +113,25 @@ check "  no path in the log" test "$(grep -c '"cache"' "$LOG")" -gt 0 -a "$(grep
 # a host no preset marks cacheable stays a blind tunnel: the origin's own certificate
 check "proxy: allowed.test is tunnelled, not intercepted (the world's CA verifies it)" \
 	eq "$("${CURL[@]}" --cacert "$D/ca.pem" https://allowed.test/)" "hello from allowed.test"
+# mode: report: a registry its own cache rule names but no allow entry does
+# is intercepted and served, and every record says would_deny, with the reason
+cat >"$D/report.yaml" <<'YAML'
+version: 1
+name: reportcache
+mode: report
+cache: ["immutable registry.npmjs.org/*/-/*.tgz"]
+allow_private: ["198.51.100.0/24", "2001:db8::/32"]
+YAML
+RLOGR=$D/report.log
+world_bg "$NS_HOST" "$SLUICE" proxy --listen 127.0.0.1:3138 --policy "$D/report.yaml" --resolver 198.51.100.53 \
+	--cache "$D/store-report" --upstream-ca "$D/ca.pem" --ca "$CADIR" --log "$RLOGR" 2>>"$D/sluice.err"
+wait_port "$NS_HOST" 127.0.0.1 3138
+T0=https://registry.npmjs.org/sluice-pkg-00/-/sluice-pkg-00-1.0.0.tgz
+code=$(in_client curl -sS --max-time 10 -x http://127.0.0.1:3138 --cacert "$SCA" -o /dev/null -w '%{http_code}' "$T0")
+check "proxy, mode: report: a registry no entry allows is served through the cache (200)" eq "$code" "200"
+check "  its connect and http decision records say would_deny (not_allowed)" \
+	eq "$(jq -r 'select(.phase=="decision") | "\(.event) \(.decision) \(.reason)"' "$RLOGR" | sort -u | tr '\n' ' ')" \
+	"connect would_deny not_allowed http would_deny not_allowed "
 # a request with credentials is passed on, never stored
 grep -qx '@sluice-test/lib-03@1.0.0' "$NPM_LOCK_TARBALLS" && echo "# fixture changed: lib-03@1.0.0 is locked"
 T=https://registry.npmjs.org/@sluice-test/lib-03/-/lib-03-1.0.0.tgz
