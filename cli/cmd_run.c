@@ -7,6 +7,7 @@
  * writes to stdout: it belongs to the command.
  */
 #include <errno.h>
+#include <limits.h>
 #include <linux/keyctl.h>
 #include <netinet/in.h>
 #include <event2/event.h>
@@ -430,24 +431,21 @@ static int setup(struct run *r, struct cli_opt *opts, const char *cmd)
  * the CA's key: what it could write there, a host would serve or sign). */
 static int plan_trust(struct run *r, struct cli_opt *opts)
 {
-	const char *hide[2] = { cli_get(opts, "--cache")->values[0], NULL };
-	char ca_dir[4096];
 	const char *path = r->cache ? px_cache_ca_path(r->cache) : NULL;
+	char store[PATH_MAX], ca_dir[PATH_MAX];
 
 	if (!path)
 		return 0;
-	snprintf(ca_dir, sizeof(ca_dir), "%s", path);
+	/* absolute, as the mounts that cover them need */
+	if (!realpath(cli_get(opts, "--cache")->values[0], store) || !realpath(path, ca_dir)) {
+		log_msg("run: cannot resolve the cache's directories: %s", strerror(errno));
+		return -errno;
+	}
 	char *slash = strrchr(ca_dir, '/');
-	if (slash)
+	if (slash && slash != ca_dir)
 		*slash = '\0';
-	hide[1] = ca_dir;
-	FILE *f = fopen(path, "re");
-	char pem[16384];
-	size_t n = f ? fread(pem, 1, sizeof(pem) - 1, f) : 0;
-	if (f)
-		fclose(f);
-	pem[n] = '\0';
-	int rc = n ? sbx_fs_trust(&r->fs, pem, hide, 2) : -EIO;
+	const char *hide[2] = { store, ca_dir };
+	int rc = sbx_fs_trust(&r->fs, px_cache_ca_pem(r->cache), hide, 2);
 	if (rc < 0)
 		log_msg("run: cannot make the sandbox trust %s: %s", path, strerror(-rc));
 	return rc;

@@ -134,6 +134,11 @@ const char *px_cache_ca_path(const struct px_cache *pc)
 	return pc->ca ? ca_cert_path(pc->ca) : NULL;
 }
 
+const char *px_cache_ca_pem(const struct px_cache *pc)
+{
+	return pc->ca ? ca_pem(pc->ca) : NULL;
+}
+
 bool px_cache_wants(const struct px_config *cfg, const struct host *h, uint16_t port, bool tls)
 {
 	if (!cfg->cache || h->kind != HOST_NAME || !cache_host_cached(cfg->pol, h->text))

@@ -48,6 +48,8 @@ void px_cache_free(struct px_cache *pc);
 
 /* The CA certificate's file (for sluice run's trust bundle). */
 const char *px_cache_ca_path(const struct px_cache *pc);
+/* The CA certificate as PEM (owned by pc). */
+const char *px_cache_ca_pem(const struct px_cache *pc);
 
 /* Fill cfg's limits with the defaults. */
 void px_config_defaults(struct px_config *cfg);
