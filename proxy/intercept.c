@@ -287,6 +287,7 @@ static const char *status_text(int status)
 	case 413: return "Content Too Large";
 	case 416: return "Range Not Satisfiable";
 	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	default: return "Status";
 	}
@@ -947,6 +948,12 @@ static void on_request(struct px_cx *cx, const struct http_head *h, long n)
 		return;
 	}
 	fill_request(q, h, target);
+	if (!audit_ok(cx->srv->cfg.audit)) { /* fail closed, as every other request */
+		evbuffer_drain(in, (size_t)n);
+		answer_error(q, 503, "limit", "sluice: the audit log cannot be written; refusing new requests");
+		pump(q);
+		return;
+	}
 	pol_decide(cx->srv->cfg.pol, &cx->host, cx->port, &v);
 	q->pol_rule = v.rule;
 	evbuffer_drain(in, (size_t)n);

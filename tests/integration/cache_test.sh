@@ -132,6 +132,15 @@ check "proxy, mode: report: a registry no entry allows is served through the cac
 check "  its connect and http decision records say would_deny (not_allowed)" \
 	eq "$(jq -r 'select(.phase=="decision") | "\(.event) \(.decision) \(.reason)"' "$RLOGR" | sort -u | tr '\n' ' ')" \
 	"connect would_deny not_allowed http would_deny not_allowed "
+# an audit log that cannot be written: the cache refuses too (fail closed)
+world_bg "$NS_HOST" "$SLUICE" proxy --listen 127.0.0.1:3139 --policy "$D/cache.yaml" --resolver 198.51.100.53 \
+	--cache "$D/store-full" --upstream-ca "$D/ca.pem" --ca "$CADIR" --log /dev/full 2>"$D/full.err"
+wait_port "$NS_HOST" 127.0.0.1 3139
+U=http://deb.debian.org/debian/dists/bookworm/InRelease
+in_client curl -s --max-time 10 -x http://127.0.0.1:3139 -o /dev/null "$U"
+check "proxy --cache, log on a full disk: the next registry request gets 503 limit" \
+	eq "$(in_client curl -s --max-time 10 -x http://127.0.0.1:3139 -o /dev/null -D - "$U" | tr -d '\r' |
+		awk '/^HTTP/{c=$2} /^X-Sluice-Reason/{r=$2} END{print c, r}')" "503 limit"
 # a request with credentials is passed on, never stored
 grep -qx '@sluice-test/lib-03@1.0.0' "$NPM_LOCK_TARBALLS" && echo "# fixture changed: lib-03@1.0.0 is locked"
 T=https://registry.npmjs.org/@sluice-test/lib-03/-/lib-03-1.0.0.tgz
