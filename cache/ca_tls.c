@@ -12,6 +12,7 @@
 
 #include "host.h"
 #include "span.h"
+#include "tlswire.h"
 
 static CRYPTO_ONCE ex_once = CRYPTO_ONCE_STATIC_INIT;
 static int ex_expect = -1; /* char *, OPENSSL_free'd with the SSL */
@@ -57,58 +58,21 @@ const char *ca_refusal(const SSL *ssl)
 	return ex_ready() ? SSL_get_ex_data(ssl, ex_refusal) : NULL;
 }
 
-static unsigned be16(struct span s, size_t at)
-{
-	return (unsigned)(unsigned char)s.p[at] << 8 | (unsigned char)s.p[at + 1];
-}
-
-/*
- * The host_name in a server_name extension body (RFC 6066 3): a 2-byte list
- * length covering the rest, then entries of type(1) length(2) name. Exactly
- * one host_name; any other type is skipped. 0, -ENOENT or -EINVAL.
- */
-static int sni_host(struct span ext, struct span *name)
-{
-	struct span list;
-	bool found = false;
-	size_t off = 0;
-
-	if (ext.len < 2 || be16(ext, 0) != ext.len - 2)
-		return -EINVAL;
-	list = span_sub(ext, 2, ext.len - 2);
-	while (off < list.len) {
-		if (list.len - off < 3)
-			return -EINVAL;
-		unsigned type = (unsigned char)list.p[off];
-		size_t n = be16(list, off + 1);
-		if (n > list.len - off - 3)
-			return -EINVAL;
-		if (type == TLSEXT_NAMETYPE_host_name) {
-			if (found)
-				return -EINVAL;
-			*name = span_sub(list, off + 3, n);
-			found = true;
-		}
-		off += 3 + n;
-	}
-	return found ? 0 : -ENOENT;
-}
-
 /* The client's SNI, canonicalized into out. NULL, or why it is unusable. */
 static const char *client_sni(SSL *ssl, struct host *out)
 {
 	const unsigned char *p;
 	size_t len;
-	struct span name;
+	char name[TLS_NAME_MAX + 1];
 	const char *why;
 	int rc;
 
 	if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len))
 		return "no SNI";
-	rc = sni_host(span_of((const char *)p, len), &name);
+	rc = tls_server_name(span_of((const char *)p, len), name);
 	if (rc == -ENOENT)
 		return "no SNI";
-	if (rc < 0 || name.len == 0 || span_find(name, '\0') >= 0 || host_canonicalize(name, out, &why) < 0)
+	if (rc < 0 || host_canonicalize(span_str(name), out, &why) < 0)
 		return "malformed SNI";
 	if (out->kind != HOST_NAME)
 		return "SNI is an IP address";

@@ -18,10 +18,13 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tlswire.h"
+
+_Static_assert(PX_SNI_NAME_MAX == TLS_NAME_MAX, "one name limit for both readers");
+
 #define REC_HANDSHAKE 22
 #define HS_CLIENT_HELLO 1
 #define EXT_SERVER_NAME 0
-#define NAME_HOST 0
 #define REC_MAX 18432 /* 2^14 + 2048: the largest record a peer may send */
 
 /* A read cursor over trusted-length-checked bytes. */
@@ -123,34 +126,6 @@ static bool hides_name(unsigned type)
 	       (type >= 0xff08 && type <= 0xff0c) || type == 0xffce;
 }
 
-/* The server_name extension (RFC 6066 3): its host_name into name. The list
- * must be the whole extension, and no name type may come twice. */
-static int server_name(struct cur ext, char *name)
-{
-	struct cur list = sub(&ext, get(&ext, 2));
-	uint64_t types[256 / 64] = { 0 };
-	int rc = -ENOENT;
-
-	if (ext.bad || ext.off != ext.len)
-		return -EINVAL;
-	while (list.off < list.len) {
-		unsigned type = get(&list, 1);
-		struct cur n = sub(&list, get(&list, 2));
-		if (list.bad)
-			return -EINVAL;
-		if (!first_time(types, type))
-			return -ENOTUNIQ;
-		if (type != NAME_HOST)
-			continue;
-		if (n.len == 0 || n.len > PX_SNI_NAME_MAX || memchr(n.p, 0, n.len))
-			return -EINVAL;
-		memcpy(name, n.p, n.len);
-		name[n.len] = '\0';
-		rc = 0;
-	}
-	return rc;
-}
-
 /* Walk every extension: a type given twice makes the hello ambiguous, since
  * the server may read another copy than we did. */
 static int extensions(struct cur exts, struct px_sni *out)
@@ -168,7 +143,7 @@ static int extensions(struct cur exts, struct px_sni *out)
 		if (hides_name(type))
 			out->ech = true;
 		if (type == EXT_SERVER_NAME)
-			rc = server_name(ext, out->name);
+			rc = tls_server_name(span_of((const char *)ext.p, ext.len), out->name);
 		if (rc != 0 && rc != -ENOENT)
 			return rc;
 	}
