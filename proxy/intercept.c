@@ -778,6 +778,28 @@ static void learn_packument(struct px_creq *q)
 	}
 }
 
+/* q's entry, under its own key or the other encoding's: an answer stored
+ * for a gzip-accepting client serves one that does not when upstream sent
+ * it unencoded (and any stored answer serves a gzip-accepting one). q->key
+ * becomes the key found. 0 or -ENOENT. */
+static int lookup_any_form(struct px_creq *q, struct cache_entry *e, int *fd)
+{
+	struct px_cx *cx = q->cx;
+	char alt[CACHE_KEY_MAX];
+
+	if (cache_lookup(cx->pc->store, q->key, e, fd) == 0)
+		return 0;
+	if (cache_key(cx->host.text, cx->port, span_str(q->target), !q->gzip, q->form, alt, sizeof(alt)) < 0 ||
+	    cache_lookup(cx->pc->store, alt, e, fd) < 0)
+		return -ENOENT;
+	if (!q->gzip && e->content_encoding[0]) {
+		close(*fd);
+		return -ENOENT;
+	}
+	snprintf(q->key, sizeof(q->key), "%s", alt);
+	return 0;
+}
+
 /* Decide q: stored and fresh, revalidate, fetch, or bypass. */
 static void route(struct px_creq *q)
 {
@@ -788,7 +810,7 @@ static void route(struct px_creq *q)
 
 	if (!q->store_ok) {
 		q->cache = "bypass";
-	} else if (cache_lookup(pc->store, q->key, &e, &fd) == 0) {
+	} else if (lookup_any_form(q, &e, &fd) == 0) {
 		q->cond_match = q->inm[0] && e.etag[0] && strcmp(q->inm, e.etag) == 0;
 		bool fresh = q->rule->immutable || entry_fresh(pc, q, &e);
 		if (fresh || pc->offline) {

@@ -132,6 +132,24 @@ check "proxy, mode: report: a registry no entry allows is served through the cac
 check "  its connect and http decision records say would_deny (not_allowed)" \
 	eq "$(jq -r 'select(.phase=="decision") | "\(.event) \(.decision) \(.reason)"' "$RLOGR" | sort -u | tr '\n' ' ')" \
 	"connect would_deny not_allowed http would_deny not_allowed "
+# --offline (two workers, sharing the first proxy's store while it runs):
+# what is stored is served, what is not gets 504, and upstream is never asked
+read -r PKG < <(grep -v '^@' "$NPM_LOCK_TARBALLS" | head -1)
+TS=https://registry.npmjs.org/${PKG%@*}/-/${PKG%@*}-${PKG#*@}.tgz
+TN=https://registry.npmjs.org/${PKG%@*}/-/${PKG%@*}-9.9.9.tgz
+world_bg "$NS_HOST" "$SLUICE" proxy --listen 127.0.0.1:3140 --policy "$D/cache.yaml" --resolver 198.51.100.53 \
+	--cache "$CACHE" --upstream-ca "$D/ca.pem" --ca "$CADIR" --log "$D/offline.log" --offline --workers 2 \
+	2>>"$D/sluice.err"
+wait_port "$NS_HOST" 127.0.0.1 3140
+origin=$(lines "$REGISTRY_LOG")
+OFF=(in_client curl -sS --max-time 10 -x http://127.0.0.1:3140 --cacert "$SCA")
+check "proxy --offline --workers 2: a stored tarball is served from the shared store" \
+	eq "$("${OFF[@]}" -o "$D/off.tgz" -w '%{http_code}' "$TS"):$(cmp -s "$D/off.tgz" "$NPM_REG/${PKG%@*}/-/${PKG%@*}-${PKG#*@}.tgz" && echo same)" "200:same"
+check "  one not stored gets 504" eq "$("${OFF[@]}" -o /dev/null -w '%{http_code}' "$TN" 2>/dev/null)" "504"
+check "  and upstream was never asked" eq "$(lines "$REGISTRY_LOG")" "$origin"
+check "  records: hit, then miss with connect_failed" \
+	eq "$(jq -r 'select(.event=="http" and .phase=="decision") | "\(.cache) \(.reason)"' "$D/offline.log" | tr '\n' ' ')" \
+	"hit allowed miss connect_failed "
 # an audit log that cannot be written: the cache refuses too (fail closed)
 world_bg "$NS_HOST" "$SLUICE" proxy --listen 127.0.0.1:3139 --policy "$D/cache.yaml" --resolver 198.51.100.53 \
 	--cache "$D/store-full" --upstream-ca "$D/ca.pem" --ca "$CADIR" --log /dev/full 2>"$D/full.err"
