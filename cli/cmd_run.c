@@ -31,6 +31,7 @@
 #include "dns.h"
 #include "filter.h"
 #include "fs.h"
+#include "guard.h"
 #include "log.h"
 #include "nft.h"
 #include "policy.h"
@@ -42,14 +43,7 @@
 
 struct run {
 	struct daemon d; /* policy, audit log, loop, resolver */
-	struct px_server *px;
-	struct dns_server *dns;
-	struct bnd_table *bindings; /* names the stub handed out, for the transparent port */
-	struct nft_sock *nft;       /* inside the sandbox's namespace: fills bound4/bound6 */
-	bool bind_failed;
-	int nflog;                  /* rejected packets, inside the sandbox's namespace */
-	struct event *nflog_ev;
-	bool nflog_dropped;
+	struct guard *guard;        /* the sandbox's listeners, served */
 	struct event *sigs[5];
 	struct px_cache *cache;     /* --cache: the package cache, or NULL */
 	struct sbx_notify *notify;  /* refused system calls, answered and logged */
@@ -161,7 +155,6 @@ static _Noreturn void init_main(char **cmd, char **env)
 static int build(int sock, const struct sbx_fs *fs, const char **what)
 {
 	int fds[SBX_NFDS], rc;
-	size_t nfds = SBX_NFDS;
 	struct nft_sock *nft;
 	struct nft_conf nc = { SBX_DNS_PORT, SBX_TRANSPARENT_PORT, SBX_LOG_GROUP, false }; /* a fresh namespace */
 
@@ -180,13 +173,13 @@ static int build(int sock, const struct sbx_fs *fs, const char **what)
 		_exit(EXIT_SLUICE);
 	}
 	if ((fds[SBX_SECCOMP] = sbx_seccomp_install()) == SBX_SECCOMP_NO_LISTENER)
-		nfds--; /* refused calls still fail, without a line on stderr */
+		fds[SBX_SECCOMP] = -1; /* refused calls still fail, without a line on stderr */
 	else if (fds[SBX_SECCOMP] < 0)
 		return *what = "cannot install the seccomp filter", fds[SBX_SECCOMP];
-	if ((rc = sbx_send_fds(sock, fds, nfds)) < 0)
+	if ((rc = sbx_send_fds(sock, fds, SBX_NFDS)) < 0)
 		return *what = "cannot hand the listeners to the supervisor", rc;
-	for (size_t i = 0; i < nfds; i++)
-		if (i != SBX_NFT)
+	for (size_t i = 0; i < SBX_NFDS; i++)
+		if (i != SBX_NFT && fds[i] >= 0)
 			close(fds[i]);
 	nft_close(nft);
 	return 0;
@@ -238,8 +231,6 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, co
 
 /* ---- the supervisor ------------------------------------------------------- */
 
-static void drain_nflog(struct run *r);
-
 static void child_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct run *r = arg;
@@ -250,8 +241,7 @@ static void child_cb(evutil_socket_t sig, short what, void *arg)
 	if (waitpid(r->child, &status, WNOHANG) == r->child) {
 		r->status = status;
 		r->exited = true;
-		if (r->nflog_ev)
-			drain_nflog(r); /* its last rejects are already queued */
+		guard_drain(r->guard); /* its last rejects are already queued */
 		event_base_loopexit(r->d.base, NULL);
 	}
 }
@@ -264,102 +254,18 @@ static void forward_cb(evutil_socket_t sig, short what, void *arg)
 	kill(r->child, (int)sig); /* the command decides what a signal means */
 }
 
-/* The stub allowed name → addrs: let TCP to the name's other allowed ports
- * through to the transparent port for the answer's TTL (80 and 443 always
- * go there). */
-static void bind_cb(void *arg, const char *name, const struct addr *addrs, size_t n, uint32_t ttl)
-{
-	struct run *r = arg;
-	struct host h;
-	uint16_t ports[POL_MAX_PORTS * 4];
-	const char *why;
-
-	if (!r->nft || host_canonicalize(span_str(name), &h, &why) < 0)
-		return;
-	size_t np = pol_name_ports(r->d.pol, &h, ports, sizeof(ports) / sizeof(ports[0]));
-	for (size_t i = 0; i < np; i++) {
-		if (ports[i] == 80 || ports[i] == 443)
-			continue;
-		for (size_t j = 0; j < n; j++) {
-			int rc = nft_bind(r->nft, &addrs[j], ports[i], ttl);
-			if (rc < 0 && !r->bind_failed) {
-				r->bind_failed = true;
-				log_msg("run: cannot update the sandbox's bound set: %s", strerror(-rc));
-			}
-		}
-	}
-}
-
-static const char *proto_name(uint8_t p, char *buf, size_t size)
-{
-	switch (p) {
-	case IPPROTO_TCP: return "tcp";
-	case IPPROTO_UDP: return "udp";
-	case IPPROTO_ICMP: return "icmp";
-	case IPPROTO_ICMPV6: return "icmpv6";
-	default: snprintf(buf, size, "%u", p); return buf;
-	}
-}
-
-/* One audit record per packet the kernel rejected in the sandbox. */
-static void packet_cb(const struct nft_pkt *p, void *arg)
-{
-	struct run *r = arg;
-	struct audit_rec rec = audit_rec_init("packet", "decision");
-	char host[ADDR_TEXT_MAX], proto[8];
-
-	addr_format(&p->dst, host, sizeof(host));
-	rec.host = host;
-	rec.port = p->port;
-	rec.protocol = proto_name(p->proto, proto, sizeof(proto));
-	rec.decision = "deny";
-	rec.reason = pol_reason_key(POL_NOT_ALLOWED);
-	audit_write(r->d.audit, &rec);
-}
-
-static void drain_nflog(struct run *r)
-{
-	int rc;
-
-	while ((rc = nft_log_read(r->nflog, packet_cb, r)) == -ENOBUFS)
-		if (!r->nflog_dropped) {
-			r->nflog_dropped = true;
-			log_msg("run: the kernel dropped some rejected-packet logs (socket full)");
-		}
-}
-
-static void nflog_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	drain_nflog(arg);
-}
-
 static int serve_fds(struct run *r, int fds[SBX_NFDS])
 {
-	r->bindings = bnd_new(0);
-	struct px_config pc = { .pol = r->d.pol, .audit = r->d.audit, .rsv = r->d.rsv, .bindings = r->bindings,
-				.cache = r->cache };
-	struct dns_config dc = { .pol = r->d.pol, .audit = r->d.audit, .rsv = r->d.rsv, .bindings = r->bindings,
-				 .on_bind = bind_cb, .bind_arg = r };
+	struct guard_conf gc = { .base = r->d.base, .pol = r->d.pol, .audit = r->d.audit, .rsv = r->d.rsv,
+				 .cache = r->cache, .who = "run" };
+	int seccomp = fds[SBX_SECCOMP];
 
-	r->nflog = fds[SBX_NFLOG];
-	r->nflog_ev = event_new(r->d.base, r->nflog, EV_READ | EV_PERSIST, nflog_cb, r);
-	if (!r->nflog_ev || event_add(r->nflog_ev, NULL) < 0)
+	if (guard_new(&gc, fds, &r->guard) < 0) {
+		if (seccomp >= 0)
+			close(seccomp);
 		return -ENOMEM;
-	if (!r->bindings || nft_from_fd(fds[SBX_NFT], &r->nft) < 0)
-		return -ENOMEM;
-	px_config_defaults(&pc);
-	if (px_server_new(r->d.base, &pc, &r->px) < 0 || dns_server_new(r->d.base, &dc, &r->dns) < 0)
-		return -ENOMEM;
-	if (px_server_listen_fd(r->px, fds[SBX_PROXY4]) < 0 || px_server_listen_fd(r->px, fds[SBX_PROXY6]) < 0 ||
-	    px_server_listen_transparent_fd(r->px, fds[SBX_TRANS4]) < 0 ||
-	    px_server_listen_transparent_fd(r->px, fds[SBX_TRANS6]) < 0)
-		return -ENOMEM;
-	if (dns_server_listen_fds(r->dns, fds[SBX_DNS_UDP4], fds[SBX_DNS_TCP4]) < 0 ||
-	    dns_server_listen_fds(r->dns, fds[SBX_DNS_UDP6], fds[SBX_DNS_TCP6]) < 0)
-		return -ENOMEM;
-	if (fds[SBX_SECCOMP] >= 0 && sbx_notify_new(r->d.base, fds[SBX_SECCOMP], &r->notify) < 0)
+	}
+	if (seccomp >= 0 && sbx_notify_new(r->d.base, seccomp, &r->notify) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -386,14 +292,14 @@ static int receive(int sock, int fds[SBX_NFDS])
 	if (poll(&p, 1, 10000) <= 0)
 		return -ETIMEDOUT;
 	int n = sbx_recv_fds(sock, fds, SBX_NFDS);
-	if (n >= 0 && n < SBX_NFDS - 1) {
-		for (int i = 0; i < n; i++)
-			close(fds[i]);
-		return -EPROTO;
-	}
-	if (n == SBX_NFDS - 1)
-		fds[SBX_SECCOMP] = -1;
-	return n < 0 ? n : 0;
+	if (n < 0)
+		return n;
+	for (int i = 0; i < SBX_SECCOMP; i++)
+		if (fds[i] < 0) {
+			sbx_close_received(fds, SBX_NFDS);
+			return -EPROTO;
+		}
+	return 0;
 }
 
 static int exit_status(int status)
@@ -455,15 +361,8 @@ static void run_free(struct run *r)
 {
 	sbx_notify_free(r->notify);
 	sbx_fs_done(&r->fs);
-	px_server_free(r->px);
+	guard_free(r->guard);
 	px_cache_free(r->cache);
-	dns_server_free(r->dns);
-	bnd_free(r->bindings);
-	nft_close(r->nft);
-	if (r->nflog_ev)
-		event_free(r->nflog_ev);
-	if (r->nflog > 0)
-		close(r->nflog);
 	for (size_t i = 0; i < 5; i++)
 		if (r->sigs[i])
 			event_free(r->sigs[i]);

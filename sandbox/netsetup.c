@@ -9,6 +9,7 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -164,44 +165,79 @@ int sbx_listeners(int fds[SBX_NFDS])
 
 int sbx_send_fds(int sock, const int *fds, size_t n)
 {
-	char data = 'F';
-	struct iovec iov = { &data, 1 };
+	uint32_t mask = 0; /* which of fds[] follow, in order */
+	int present[SBX_NFDS];
+	size_t k = 0;
+	struct iovec iov = { &mask, sizeof(mask) };
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * SBX_NFDS)];
 		struct cmsghdr align;
 	} u;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			    .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
 
 	if (n > SBX_NFDS)
 		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			mask |= 1u << i;
+			present[k++] = fds[i];
+		}
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = CMSG_SPACE(sizeof(int) * k) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * n);
-	memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
-	return sendmsg(sock, &m, 0) == 1 ? 0 : -errno;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * k);
+	memcpy(CMSG_DATA(c), present, sizeof(int) * k);
+	if (k == 0)
+		m.msg_control = NULL, m.msg_controllen = 0;
+	return sendmsg(sock, &m, 0) == (ssize_t)sizeof(mask) ? 0 : -errno;
 }
 
 int sbx_recv_fds(int sock, int *fds, size_t n)
 {
-	char data;
-	struct iovec iov = { &data, 1 };
+	uint32_t mask = 0;
+	struct iovec iov = { &mask, sizeof(mask) };
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * SBX_NFDS)];
 		struct cmsghdr align;
 	} u;
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	int got_fds[SBX_NFDS];
+	size_t k = 0, want = 0;
 
 	if (n > SBX_NFDS)
 		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		fds[i] = -1;
 	ssize_t got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-	if (got != 1)
+	if (got != (ssize_t)sizeof(mask))
 		return got < 0 ? -errno : -EPIPE; /* the child failed before the hand-off */
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > CMSG_LEN(sizeof(int) * n))
+	if (c && (c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0) ||
+		  c->cmsg_len > CMSG_LEN(sizeof(int) * SBX_NFDS)))
 		return -EPROTO;
-	size_t got_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-	memcpy(fds, CMSG_DATA(c), sizeof(int) * got_fds);
-	return (int)got_fds;
+	if (c) {
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		memcpy(got_fds, CMSG_DATA(c), sizeof(int) * k);
+	}
+	for (size_t i = 0; i < SBX_NFDS; i++)
+		want += (mask >> i) & 1;
+	if (want != k || (mask >> n) != 0 || (m.msg_flags & MSG_CTRUNC)) {
+		for (size_t i = 0; i < k; i++)
+			close(got_fds[i]);
+		return -EPROTO;
+	}
+	for (size_t i = 0, j = 0; i < n; i++)
+		if (mask & (1u << i))
+			fds[i] = got_fds[j++];
+	return (int)k;
+}
+
+void sbx_close_received(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
 }

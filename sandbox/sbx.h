@@ -45,10 +45,15 @@ int sbx_net_up(void);
  * 0 or -errno (fds closed). */
 int sbx_listeners(int fds[SBX_NFDS]);
 
-/* Pass fds over a unix socket / receive at most n of them. 0 (send) or
- * the number received, or -errno. */
+/* Pass fds[0..n) over a unix socket, leaving out those < 0 (a listener the
+ * namespace cannot have, a kernel without seccomp notifications); receive
+ * them into the same places, -1 where none was sent. 0 (send) or the number
+ * received, or -errno. */
 int sbx_send_fds(int sock, const int *fds, size_t n);
 int sbx_recv_fds(int sock, int *fds, size_t n);
+
+/* Close each of fds[0..n) that is open, and mark it -1. */
+void sbx_close_received(int *fds, size_t n);
 
 /* The command's environment: a base set of the current one and the names
  * in keep (less the variables that name a host socket pol leaves masked,
