@@ -156,11 +156,11 @@ static int build(int sock, const struct sbx_fs *fs, const char **what)
 {
 	int fds[SBX_NFDS], rc;
 	struct nft_sock *nft;
-	struct nft_conf nc = { SBX_DNS_PORT, SBX_TRANSPARENT_PORT, SBX_LOG_GROUP, false }; /* a fresh namespace */
+	struct nft_conf nc = { SBX_DNS_PORT, SBX_TRANSPARENT_PORT, SBX_LOG_GROUP, false, false }; /* a fresh namespace */
 
 	if ((rc = sbx_net_up()) < 0)
 		return *what = "cannot bring up the sandbox's loopback", rc;
-	if ((rc = sbx_listeners(fds)) < 0)
+	if ((rc = sbx_listeners(fds, false)) < 0)
 		return *what = "cannot create the sandbox's listeners", rc;
 	if ((rc = nft_open(&nft)) < 0 || (rc = nft_install(nft, &nc)) < 0)
 		return *what = "cannot load table inet sluice", rc;

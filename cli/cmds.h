@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 struct policy;
+struct cli_opt;
 
 int cmd_proxy(int argc, char **argv);
 int cmd_dns(int argc, char **argv);
@@ -12,8 +13,18 @@ int cmd_run(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
 
-struct cli_opt;
+struct sbx_target;
+
+/* attach / detach --control PATH: hand the request to `sluice serve`. The
+ * exit status. */
+int cmd_control_attach(struct cli_opt *opts, const struct sbx_target *t);
+int cmd_control_detach(struct cli_opt *opts, const struct sbx_target *t);
+
 struct event_base;
 struct px_cache;
 

@@ -77,7 +77,7 @@ int daemon_open(struct daemon *d, struct cli_opt *log, struct cli_opt *resolvers
 	raise_nofile();
 	if (server_list(resolvers, servers, sizeof(servers)) < 0)
 		return 2;
-	if ((rc = audit_open(log->n ? log->values[0] : NULL, d->pol->name, &d->audit)) < 0) {
+	if ((rc = audit_open(log->n ? log->values[0] : NULL, d->pol ? d->pol->name : "sluice", &d->audit)) < 0) {
 		log_msg("cannot open log '%s': %s", log->values[0], strerror(-rc));
 		return 1;
 	}

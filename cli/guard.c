@@ -28,6 +28,7 @@ struct guard {
 	int nflog;                  /* rejected packets, inside the sandbox's namespace */
 	struct event *nflog_ev;
 	bool nflog_dropped;
+	uint64_t packets;           /* rejected packets logged */
 };
 
 /* The stub allowed name → addrs: let TCP to the name's other allowed ports
@@ -81,6 +82,12 @@ static void packet_cb(const struct nft_pkt *p, void *arg)
 	rec.decision = "deny";
 	rec.reason = pol_reason_key(POL_NOT_ALLOWED);
 	audit_write(g->c.audit, &rec);
+	g->packets++;
+}
+
+uint64_t guard_packets(const struct guard *g)
+{
+	return g ? g->packets : 0;
 }
 
 void guard_drain(struct guard *g)

@@ -8,6 +8,7 @@
 #define SLUICE_GUARD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "sbx.h"
 
@@ -35,6 +36,9 @@ int guard_new(const struct guard_conf *c, int fds[SBX_NFDS], struct guard **out)
 
 /* Write the records of rejected packets the kernel has queued. */
 void guard_drain(struct guard *g);
+
+/* How many rejected packets the guard has logged (0 for NULL). */
+uint64_t guard_packets(const struct guard *g);
 
 void guard_free(struct guard *g);
 

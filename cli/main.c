@@ -13,6 +13,12 @@ static const char usage[] =
 	"                [--ttl-floor SECONDS] [--ttl-ceiling SECONDS]\n"
 	"  sluice policy check FILE\n"
 	"  sluice policy explain [--resolve] [--resolver IP[:PORT]] FILE HOST[:PORT]\n"
+	"  sluice attach (--pid PID | --netns PATH | --docker NAME | --podman NAME) --policy FILE|PRESET\n"
+	"                [--name NAME] [--log PATH] [--resolver IP[:PORT]] [--follow] [--control PATH]\n"
+	"                [CACHE OPTIONS]\n"
+	"  sluice detach (--pid PID | --netns PATH | --docker NAME | --podman NAME) [--control PATH]\n"
+	"  sluice serve  [--control PATH] [--log PATH] [--resolver IP[:PORT]] [CACHE OPTIONS]\n"
+	"  sluice ls     [--control PATH]\n"
 	"  sluice ca     init | show   [--ca DIR]\n"
 	"  sluice cache  stats | verify | gc [--cache-max SIZE] | purge   [--cache DIR]\n";
 
@@ -26,6 +32,10 @@ static const struct {
 	{ "policy", cmd_policy },
 	{ "ca", cmd_ca },
 	{ "cache", cmd_cache },
+	{ "attach", cmd_attach },
+	{ "detach", cmd_detach },
+	{ "serve", cmd_serve },
+	{ "ls", cmd_ls },
 };
 
 int main(int argc, char **argv)

@@ -18,6 +18,9 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -25,6 +28,7 @@
 
 #define TABLE "sluice"
 #define PRIO_NAT_DST (-100) /* where nft's "dstnat" sits */
+#define PRIO_NAT_FIRST (-150) /* an attached namespace: before any nat output chain of its own */
 #define PRIO_FILTER 0
 #define BATCH_BYTES (64 * 1024)
 /* nft's datatype numbers, so `nft list` shows the sets' keys as it would */
@@ -359,7 +363,7 @@ static void bound_lookup(struct nftnl_rule *r, bool v6, const char *set, uint32_
 
 enum rule_kind {
 	R_DNS_UDP, R_DNS_TCP, R_HTTP, R_HTTPS, R_BOUND4, R_BOUND6, /* nat_out */
-	R_LO4, R_LO6, R_REJECT_TCP, R_REJECT_REST,               /* filter_out */
+	R_LO4, R_LO6, R_LOCAL, R_REJECT_TCP, R_REJECT_REST,      /* filter_out */
 	R_COUNT,
 };
 
@@ -388,6 +392,22 @@ static void build_rule(struct nftnl_rule *r, enum rule_kind k, const struct nft_
 		cmp_eq(r, NFT_REG_1, lo6, 16);
 		verdict(r, NF_ACCEPT);
 		break;
+	case R_LOCAL: {
+		/* fib daddr type local: addressed to this namespace itself (the
+		 * replies of redirected connections from an interface's own
+		 * address, the reject's own resets); never `ct state established`,
+		 * which would let a connection opened before the attach through */
+		uint32_t local = RTN_LOCAL;
+		struct nftnl_expr *e = expr(r, "fib");
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+		}
+		cmp_eq(r, NFT_REG_1, &local, sizeof(local));
+		verdict(r, NF_ACCEPT);
+		break;
+	}
 	case R_REJECT_TCP:
 		match_u8(r, NFT_META_L4PROTO, IPPROTO_TCP);
 		count_log_reject(r, c->log_group, NFT_REJECT_TCP_RST, 0);
@@ -431,11 +451,49 @@ int nft_install(struct nft_sock *s, const struct nft_conf *c)
 	put_table(&t, NFT_MSG_NEWTABLE, NLM_F_CREATE);
 	put_set(&t, "bound4", 4, false);
 	put_set(&t, "bound6", 6, true);
-	put_chain(&t, "nat_out", "nat", PRIO_NAT_DST);
+	put_chain(&t, "nat_out", "nat", c->shared ? PRIO_NAT_FIRST : PRIO_NAT_DST);
 	put_chain(&t, "filter_out", "filter", PRIO_FILTER);
 	for (int k = 0; k < R_COUNT; k++)
-		put_rule(&t, (enum rule_kind)k, c);
+		if (k != R_LOCAL || c->shared)
+			put_rule(&t, (enum rule_kind)k, c);
 	return batch_send(&t);
+}
+
+int nft_remove(struct nft_sock *s)
+{
+	static struct batch t;
+
+	batch_begin(&t, s);
+	put_table(&t, NFT_MSG_NEWTABLE, NLM_F_CREATE); /* so a missing table is no error */
+	put_table(&t, NFT_MSG_DELTABLE, 0);
+	return batch_send(&t);
+}
+
+int nft_ct_flush(void)
+{
+	static const uint8_t families[] = { AF_INET, AF_INET6 };
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	char buf[256];
+	int rc = 0;
+
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		rc = -errno;
+		if (nl)
+			mnl_socket_close(nl);
+		return rc;
+	}
+	for (size_t i = 0; rc == 0 && i < sizeof(families); i++) {
+		struct nlmsghdr *h = mnl_nlmsg_put_header(buf);
+		h->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+		h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+		struct nfgenmsg *g = mnl_nlmsg_put_extra_header(h, sizeof(*g));
+		g->nfgen_family = families[i];
+		g->version = NFNETLINK_V0;
+		g->res_id = 0;
+		rc = nft_nl_ask(nl, h);
+	}
+	mnl_socket_close(nl);
+	return rc;
 }
 
 int nft_bind(struct nft_sock *s, const struct addr *a, uint16_t port, uint32_t ttl_s)

@@ -22,6 +22,7 @@ struct nft_conf {
 	uint16_t transparent_port; /* TCP 80, 443 and bound pairs go here */
 	uint16_t log_group;        /* NFLOG group of rejected packets */
 	bool replace;              /* an older table may exist: replace it in the same batch */
+	bool shared;               /* a namespace with interfaces and rules of its own (attach) */
 };
 
 /* A netfilter netlink socket in the calling thread's network namespace
@@ -45,11 +46,25 @@ int nft_from_fd(int fd, struct nft_sock **out);
  *     counter, log group N, reject with icmpx admin-prohibited;
  *   sets bound4 (ipv4_addr . inet_service) and bound6 (ipv6_addr .
  *   inet_service), with timeouts.
+ * With c->shared (an existing container's namespace): filter_out also
+ * accepts what is addressed to the namespace itself (fib daddr type
+ * local: replies of redirected connections to an interface's address),
+ * and nat_out sits at -150, before the namespace's own nat output chains
+ * (Docker's redirect of 127.0.0.11:53), so every query reaches the stub.
  * One batch: all of it or none; with c->replace, an older table is deleted
  * in the same batch (a fresh namespace has none, and skipping the delete
  * keeps start-up fast). Returns 0 or the kernel's -errno.
  */
 int nft_install(struct nft_sock *s, const struct nft_conf *c);
+
+/* Delete table inet sluice, and only it, if it exists (sluice detach).
+ * Returns 0 or -errno. */
+int nft_remove(struct nft_sock *s);
+
+/* Forget every conntrack entry of the calling thread's network namespace,
+ * so flows set up before the table was loaded are decided by it on their
+ * next packet (and cut: the table lets no old flow through). 0 or -errno. */
+int nft_ct_flush(void);
 
 /* Let TCP to a:port through to the transparent port for ttl seconds (an
  * element of bound4/bound6). Returns 0 or -errno. */

@@ -102,7 +102,7 @@ int px_cache_open(struct event_base *base, const struct policy *pol, const struc
 	}
 	/* a policy's own cache rule for a name the CA may not vouch for (a
 	 * private registry) is served over plain HTTP only: said once */
-	for (size_t i = 0, n = cache_rule_hosts(pol, hosts, 64); i < n; i++)
+	for (size_t i = 0, n = pol ? cache_rule_hosts(pol, hosts, 64) : 0; i < n; i++)
 		if (!ca_permits(pc->ca, hosts[i]))
 			log_msg("cache: %s is outside the CA's name constraints: its TLS stays a tunnel, uncached "
 				"(only its plain HTTP is cached)", hosts[i]);

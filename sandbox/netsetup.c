@@ -43,7 +43,7 @@ int sbx_map_ids(uid_t uid, gid_t gid)
 	return write_file("/proc/self/gid_map", map);
 }
 
-static int lo_up(void)
+int sbx_lo_up(void)
 {
 	struct ifreq ifr = { 0 };
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
@@ -85,7 +85,7 @@ int sbx_net_up(void)
 	struct in_addr lo4 = { htonl(INADDR_LOOPBACK) };
 	struct in6_addr lo6 = IN6ADDR_LOOPBACK_INIT;
 	struct mnl_socket *nl;
-	int rc = lo_up();
+	int rc = sbx_lo_up();
 
 	if (rc < 0)
 		return rc;
@@ -135,7 +135,7 @@ static int loopback_socket(int family, int type, uint16_t port)
 	return fd;
 }
 
-int sbx_listeners(int fds[SBX_NFDS])
+int sbx_listeners(int fds[SBX_NFDS], bool v6_optional)
 {
 	static const struct {
 		int family, type;
@@ -153,10 +153,15 @@ int sbx_listeners(int fds[SBX_NFDS])
 
 	for (int i = 0; i < SBX_NLISTEN; i++) {
 		fds[i] = loopback_socket(want[i].family, want[i].type, want[i].port);
+		if (fds[i] == -EADDRNOTAVAIL && want[i].family == AF_INET6 && v6_optional) {
+			fds[i] = -1; /* a namespace without ::1: its v6 redirects find nobody */
+			continue;
+		}
 		if (fds[i] < 0) {
 			int e = fds[i];
 			while (i-- > 0)
-				close(fds[i]);
+				if (fds[i] >= 0)
+					close(fds[i]);
 			return e;
 		}
 	}

@@ -41,9 +41,13 @@ int sbx_map_ids(uid_t uid, gid_t gid);
 /* `lo` up; default routes via lo with source 127.0.0.1 and ::1. 0 or -errno. */
 int sbx_net_up(void);
 
-/* Create the listeners (fds[0..SBX_NLISTEN)) in this network namespace.
- * 0 or -errno (fds closed). */
-int sbx_listeners(int fds[SBX_NFDS]);
+/* `lo` up (it may be down in a namespace made by someone else). 0 or -errno. */
+int sbx_lo_up(void);
+
+/* Create the listeners (fds[0..SBX_NLISTEN)) in this network namespace;
+ * with v6_optional, an IPv6 listener the namespace has no ::1 for is left
+ * at -1. 0 or -errno (fds closed). */
+int sbx_listeners(int fds[SBX_NFDS], bool v6_optional);
 
 /* Pass fds[0..n) over a unix socket, leaving out those < 0 (a listener the
  * namespace cannot have, a kernel without seccomp notifications); receive
