@@ -55,6 +55,7 @@ struct client {
 	struct serve *s;
 	struct bufferevent *bev;
 	bool closing;                 /* free once the answer is written */
+	bool refused;                 /* another uid: its request is read, then refused */
 };
 
 /* ---- answers ------------------------------------------------------------- */
@@ -215,6 +216,16 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	size_t len;
 	char *line;
 
+	if (c->refused && (evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF).pos >= 0 ||
+			   evbuffer_get_length(in) > CTL_MAX_LINE)) {
+		/* answered once its request is in: closing first would fail the
+		 * client's write, and it would never read why */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		reply(c, answer_error("refused: only sluice serve's own user may use it"));
+		c->closing = true;
+	}
+	if (c->refused && !c->closing)
+		return;
 	while (!c->closing && (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF))) {
 		reply(c, len > CTL_MAX_LINE ? answer_error("request too long") : handle(c->s, line, len));
 		free(line);
@@ -256,16 +267,14 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
 	struct serve *s = arg;
 	struct client *c = NULL;
-	static const char refused[] = "{\"ok\":false,\"error\":\"refused: only sluice serve's own user may use it\"}\n";
 
 	(void)l, (void)sa, (void)salen;
-	if (!same_uid(fd) || s->nclients >= SERVE_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
-		if (send(fd, refused, sizeof(refused) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-			(void)0; /* it is closed either way */
+	if (s->nclients >= SERVE_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
 		close(fd);
 		return;
 	}
 	c->s = s;
+	c->refused = !same_uid(fd);
 	if (!(c->bev = bufferevent_socket_new(s->d.base, fd, BEV_OPT_CLOSE_ON_FREE))) {
 		close(fd);
 		free(c);

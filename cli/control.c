@@ -127,18 +127,24 @@ static int dial(const char *path, char *err, size_t size)
 	return fd;
 }
 
+/* The request and its newline in one write, as serve reads it. */
 static int send_line(int fd, const char *request)
 {
 	size_t len = strlen(request), off = 0;
+	char *line = malloc(len + 1);
 
-	while (off <= len) {
-		const char *p = off < len ? request + off : "\n";
-		ssize_t n = send(fd, p, off < len ? len - off : 1, MSG_NOSIGNAL);
+	if (!line)
+		return -ENOMEM;
+	memcpy(line, request, len);
+	line[len++] = '\n';
+	while (off < len) {
+		ssize_t n = send(fd, line + off, len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno != EINTR)
-			return -errno;
+			break;
 		off += n > 0 ? (size_t)n : 0;
 	}
-	return 0;
+	free(line);
+	return off == len ? 0 : -errno;
 }
 
 /* Read until the answer's newline. */

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# serve_test.sh SLUICE: `sluice serve` holding 20 attachments at once, each a
+# namespace with its own veth and address on a bridge in the origins'
+# namespace, each with its own policy and server name, driven over the
+# control socket by `sluice attach|detach|ls --control`.
+set -u
+SLUICE=$(realpath "$1")
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/world.sh"
+N=20
+cleanup() {
+	local i
+	for i in $(seq $N); do ip netns del "sls${WORLD_ID}_$i" 2>/dev/null; done
+	world_down
+}
+world_up || { echo "could not build the test world"; exit 1; }
+trap cleanup EXIT
+D=$WORLD_DIR
+LOG=$D/serve.log
+CTL=$D/run/control
+ns_of() { echo "sls${WORLD_ID}_$1"; }
+
+in_net ip link add "br$WORLD_ID" type bridge
+in_net ip addr add 203.0.113.1/24 dev "br$WORLD_ID"
+in_net ip link set "br$WORLD_ID" up
+for i in $(seq $N); do
+	ns=$(ns_of "$i")
+	ip netns add "$ns"
+	ip link add "vs${WORLD_ID}_$i" type veth peer name "vb${WORLD_ID}_$i"
+	ip link set "vs${WORLD_ID}_$i" netns "$ns"
+	ip link set "vb${WORLD_ID}_$i" netns "$NS_NET"
+	in_net ip link set "vb${WORLD_ID}_$i" master "br$WORLD_ID" up
+	ip netns exec "$ns" ip link set lo up
+	ip netns exec "$ns" ip addr add "203.0.113.$((10 + i))/24" dev "vs${WORLD_ID}_$i"
+	ip netns exec "$ns" ip link set "vs${WORLD_ID}_$i" up
+	ip netns exec "$ns" ip route add default via 203.0.113.1
+	# even servers may reach allowed.test, odd ones other.test
+	host=allowed.test
+	[ $((i % 2)) -eq 1 ] && host=other.test
+	printf 'version: 1\nname: srv%d\nallow: [%s]\nallow_private: ["198.51.100.0/24"]\n' "$i" "$host" >"$D/p$i.yaml"
+done
+
+ip netns exec "$NS_HOST" "$SLUICE" serve --control "$CTL" --log "$LOG" --resolver 198.51.100.53 2>"$D/serve.err" &
+SERVE=$!
+WORLD_PIDS+=($SERVE)
+for i in $(seq 100); do [ -S "$CTL" ] && break; sleep 0.05; done
+check "serve makes its control socket, mode 0600, in a directory it made 0700" \
+	eq "$(stat -c %a "$CTL") $(stat -c %a "$D/run")" "600 700"
+ctl() { in_host "$SLUICE" "$@" --control "$CTL"; }
+
+ok=0
+for i in $(seq $N); do
+	ctl attach --netns "$(ns_of "$i")" --policy "$D/p$i.yaml" 2>>"$D/client.err" && ok=$((ok + 1))
+done
+check "20 attach requests through the control socket all succeed" eq "$ok" "$N"
+check "sluice ls lists the 20, each with its own server name and policy" \
+	eq "$(ctl ls | awk 'NR > 1 && $4 == "attached" { print $1 }' | sort -V | tr '\n' ' ')" "$(for i in $(seq $N); do printf 'srv%d ' "$i"; done)"
+check "  the target and the policy file of each" \
+	eq "$(ctl ls --format json | jq -r '.attachments[] | select(.server=="srv7") | "\(.target) \(.policy)"')" "netns:$(ns_of 7) $D/p7.yaml"
+
+# every namespace, through the transparent port, under its own policy
+right=0
+for i in $(seq $N); do
+	ns=$(ns_of "$i")
+	a=$(ip netns exec "$ns" curl -sS --max-time 5 --cacert "$D/ca.pem" --resolve allowed.test:443:198.51.100.10 https://allowed.test/ 2>/dev/null)
+	o=$(ip netns exec "$ns" curl -sS --max-time 5 --cacert "$D/ca.pem" --resolve other.test:443:198.51.100.10 https://other.test/ 2>/dev/null)
+	if [ $((i % 2)) -eq 0 ]; then
+		[ "$a" == "hello from allowed.test" ] && [ -z "$o" ] && right=$((right + 1))
+	else
+		[ -z "$a" ] && [ "$o" == "hello from other.test" ] && right=$((right + 1))
+	fi
+done
+check "each of the 20 is allowed its own host and refused the other's" eq "$right" "$N"
+check "  the log names the deciding server for each" \
+	eq "$(jq -r 'select(.event=="transparent" and .phase=="decision") | "\(.server) \(.host) \(.decision)"' "$LOG" | sort -uV | grep -c .)" "40"
+check "  srv4 allowed allowed.test and was refused other.test" \
+	eq "$(jq -r 'select(.event=="transparent" and .phase=="decision" and .server=="srv4") | "\(.host) \(.decision)"' "$LOG" | sort | tr '\n' ' ')" "allowed.test allow other.test deny "
+check "  raw TCP from one of them is rejected and logged under its name" \
+	eq "$(ip netns exec "$(ns_of 3)" python3 "$HERE/nftprobe.py" tcp 198.51.100.10 8080 | cut -d' ' -f1; sleep 0.3; jq -r 'select(.event=="packet" and .host=="198.51.100.10") | "\(.server) \(.port)"' "$LOG" | sort -u)" "refused
+srv3 8080"
+
+# the control socket: other users, bad requests
+check "another user cannot reach the socket (0600)" \
+	eq "$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$SLUICE" ls --control "$CTL" 2>&1 | grep -c 'Permission denied')" "1"
+chmod 711 "$D" "$D/run" && chmod 666 "$CTL"
+check "  and with the modes opened, serve refuses another uid's request itself" \
+	eq "$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$SLUICE" ls --control "$CTL" 2>&1 | grep -c "refused: only sluice serve")" "1"
+chmod 700 "$D" "$D/run" && chmod 600 "$CTL"
+say() { python3 - "$CTL" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5)
+s.sendall(eval(sys.argv[2]))
+buf = b""
+while not buf.endswith(b"\n"):
+    got = s.recv(65536)
+    if not got: break
+    buf += got
+print(buf.decode().strip())
+PY
+}
+check "a line that is not JSON gets an error line" \
+	eq "$(say 'b"{nope\n"' | jq -r '"\(.ok) \(.error | startswith("not JSON"))"')" "false true"
+check "an unknown op gets an error line" \
+	eq "$(say 'b"{\"op\":\"halt\"}\n"' | jq -r .error)" "\"op\" must be attach, detach or ls"
+check "a request without its target gets an error line" \
+	eq "$(say 'b"{\"op\":\"attach\",\"policy\":\"npm\"}\n"' | jq -r .error)" "\"target\" and \"value\" must be non-empty strings"
+check "an oversize request (70 KiB) gets an error line" \
+	eq "$(say 'b"{\"op\":\"ls\",\"x\":\"" + b"a" * 70000 + b"\"}\n"' | jq -r .error)" "request too long (64 KiB at most, one line)"
+check "an attach with a broken policy is refused with its file:line:col" \
+	eq "$(printf 'version: 1\nallow: [\n' >"$D/broken.yaml"; ctl attach --pid 1 --policy "$D/broken.yaml" 2>&1 | grep -c "refused: $D/broken.yaml:3:")" "1"
+check "  (exit 125)" eq "$(ctl attach --pid 1 --policy "$D/broken.yaml" 2>/dev/null; echo $?)" "125"
+check "attaching a served target twice is refused" \
+	eq "$(ctl attach --netns "$(ns_of 1)" --policy "$D/p1.yaml" 2>&1 | grep -c 'already attached')" "1"
+check "serve is still alive and answering" eq "$(ctl ls --format json | jq '.attachments | length')" "$N"
+
+# detach one
+check "detach --control of one exits 0" ctl detach --netns "$(ns_of 20)"
+check "  ls shows 19" eq "$(ctl ls --format json | jq '.attachments | length')" "19"
+check "  its table is gone and its network is back" \
+	eq "$(ip netns exec "$(ns_of 20)" nft list tables | grep -c sluice; ip netns exec "$(ns_of 20)" curl -sS --max-time 3 -H 'Host: x.test' http://198.51.100.10:8080/)" "0
+hello from x.test"
+
+# serve stops: every table stays
+kill "$SERVE"
+wait "$SERVE" 2>/dev/null
+check "serve exits 0 on SIGTERM and removes its socket" eq "$?:$(test -e "$CTL" && echo there)" "0:"
+stayed=0
+for i in $(seq 19); do
+	ip netns exec "$(ns_of "$i")" nft list table inet sluice >/dev/null 2>&1 && stayed=$((stayed + 1))
+done
+check "  the 19 tables stay (no network until attached again)" eq "$stayed" "19"
+check "  and a former attachment cannot get out" \
+	test -z "$(ip netns exec "$(ns_of 2)" curl -sS --max-time 3 --cacert "$D/ca.pem" --resolve allowed.test:443:198.51.100.10 https://allowed.test/ 2>/dev/null)"
+check "ls with no serve says how to fix it (exit 1)" \
+	eq "$(ctl ls 2>&1 | grep -c 'is it running'; ctl ls 2>/dev/null; echo $?)" "1
+1"
+check "every line of the log is JSON" eq "$(jq -c . "$LOG" >/dev/null && echo ok)" "ok"
+finish
