@@ -194,8 +194,8 @@ static const char *const steps[] = {
 	[ST_USERNS] = "enter the target's user namespace",
 	[ST_NETNS] = "enter the target's network namespace",
 	[ST_LO] = "bring up the target's loopback",
-	[ST_LISTEN] = "create the listeners on the target's 127.0.0.1:3128, :3129 and :53 "
-		      "(is another sluice attached, or something else listening there?)",
+	[ST_LISTEN] = ("create the listeners on the target's 127.0.0.1:3128, :3129 and :53 "
+		       "(is another sluice attached, or something else listening there?)"),
 	[ST_NFT] = "load table inet sluice in the target's namespace",
 	[ST_NFLOG] = "join the NFLOG group of rejected packets",
 	[ST_CT] = "forget the target's conntrack entries (connections opened before the attach)",
