@@ -14,7 +14,9 @@ static const char usage[] =
 	"  sluice policy check FILE\n"
 	"  sluice policy explain [--resolve] [--resolver IP[:PORT]] FILE HOST[:PORT]\n"
 	"  sluice ca     init | show   [--ca DIR]\n"
-	"  sluice cache  stats | verify | gc [--cache-max SIZE] | purge   [--cache DIR]\n";
+	"  sluice cache  stats | verify | gc [--cache-max SIZE] | purge   [--cache DIR]\n"
+	"  sluice mcp    list | wrap | unwrap   [--client NAME] [--config FILE] [--server KEY]...\n"
+	"                [--policy-dir DIR] [--dry-run]\n";
 
 static const struct {
 	const char *name;
@@ -26,6 +28,7 @@ static const struct {
 	{ "policy", cmd_policy },
 	{ "ca", cmd_ca },
 	{ "cache", cmd_cache },
+	{ "mcp", cmd_mcp },
 };
 
 int main(int argc, char **argv)
