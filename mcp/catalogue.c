@@ -133,12 +133,16 @@ int mcp_policy_for(const struct mcp_server *s, char **out, const char **id)
 		if (strstr(e->text, "\n# args: database-url\n"))
 			database(o, s);
 	} else {
-		char *q = mcp_quote(s->key);
+		char q[65];
+		size_t qn = 0;
+		for (const char *k = s->key; *k && qn < 64; k++) /* the loader's name syntax */
+			q[qn++] = strchr("._-", *k) || (*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') ||
+					 (*k >= '0' && *k <= '9') ? *k : '_';
+		q[qn] = '\0';
 		fprintf(o, "# Written by 'sluice mcp wrap' for server '%s', which is not in sluice's catalogue:\n"
 			   "# every connection is allowed and logged as would_deny (mode: report). Learn what it\n"
 			   "# needs with 'sluice run --learn', list the hosts here and remove the mode line.\n"
-			   "version: 1\nname: %s\nmode: report\nallow: []\n", s->key, q ? q : "unknown");
-		free(q);
+			   "version: 1\nname: %s\nmode: report\nallow: []\n", s->key, qn ? q : "unknown");
 	}
 	if (reg && strcmp(reg, "npm") == 0)
 		fprintf(o, "# it runs through npx: the npm registry, and npm's cache writable\npresets: [npm]\nwrite: [\"~/.npm\"]\n");

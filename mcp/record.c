@@ -5,6 +5,7 @@
  * --dry-run prints. */
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,8 +75,11 @@ int mcp_records_dump(const struct mcp_records *r, char **out)
 		}
 	root = json_pack("{s:i, s:s, s:o}", "version", 1, "written_by",
 			 "sluice mcp wrap: the bytes each wrapped server had, for sluice mcp unwrap", "entries", v);
-	*out = root ? json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
+	char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
 	json_decref(root);
+	if (text && asprintf(out, "%s\n", text) < 0)
+		*out = NULL;
+	free(text);
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -120,50 +124,92 @@ static void lines(FILE *out, char mark, const char *p, size_t n)
 	}
 }
 
-static void hunk(FILE *out, const char *a, size_t alen, const struct mcp_edit *e, size_t n, long *delta)
-{
-	size_t end = e[n - 1].off + e[n - 1].len;
-	size_t first = line_of(a, e[0].off), last = line_of(a, end > e[n - 1].off ? end - 1 : end);
-	size_t total = nlines(a, alen), c0 = first > CTX ? first - CTX : 0;
-	size_t c1 = last + CTX < total ? last + CTX : (total ? total - 1 : 0);
-	size_t bs = line_start(a, alen, first), be = line_start(a, alen, last + 1);
-	struct mcp_edits sub = { 0 };
-	char *nb = NULL;
-	size_t nbl = 0;
+/* A run of edits whose lines touch: old lines [first, last]. */
+struct block {
+	size_t i, n;        /* edits e[i..i+n) */
+	size_t first, last; /* old line numbers, from 0 */
+};
 
-	/* the changed lines, rewritten */
-	sub.v = calloc(n, sizeof(*sub.v));
-	for (size_t i = 0; sub.v && i < n; i++)
-		sub.v[sub.n++] = (struct mcp_edit){ e[i].off - bs, e[i].len, e[i].text };
-	if (!sub.v || mcp_apply(a + bs, be - bs, &sub, &nb, &nbl) < 0) {
-		free(sub.v);
-		return;
+static size_t last_line(const char *a, const struct mcp_edit *x)
+{
+	size_t end = x->off + x->len;
+
+	return line_of(a, end > x->off ? end - 1 : end);
+}
+
+/* The block starting at edit i. */
+static struct block block_at(const char *a, const struct mcp_edits *e, size_t i)
+{
+	struct block b = { i, 1, line_of(a, e->v[i].off), last_line(a, &e->v[i]) };
+
+	while (b.i + b.n < e->n && line_of(a, e->v[b.i + b.n].off) <= b.last) {
+		size_t l = last_line(a, &e->v[b.i + b.n]);
+		b.last = l > b.last ? l : b.last;
+		b.n++;
+	}
+	return b;
+}
+
+/* Print one block's old lines as '-' and new lines as '+'; the new line count. */
+static size_t print_block(FILE *out, const char *a, size_t alen, const struct mcp_edits *e, const struct block *b)
+{
+	size_t bs = line_start(a, alen, b->first), be = line_start(a, alen, b->last + 1), nbl = 0;
+	struct mcp_edits sub = { calloc(b->n, sizeof(*sub.v)), 0 };
+	char *nb = NULL;
+
+	for (size_t k = 0; sub.v && k < b->n; k++) {
+		const struct mcp_edit *x = &e->v[b->i + k];
+		sub.v[sub.n++] = (struct mcp_edit){ x->off - bs, x->len, x->text };
+	}
+	if (sub.v && mcp_apply(a + bs, be - bs, &sub, &nb, &nbl) == 0) {
+		lines(out, '-', a + bs, be - bs);
+		lines(out, '+', nb, nbl);
 	}
 	free(sub.v);
-	size_t oldn = c1 - c0 + 1, newn = oldn - nlines(a + bs, be - bs) + nlines(nb, nbl);
-	fprintf(out, "@@ -%zu,%zu +%ld,%zu @@\n", c0 + 1, oldn, (long)c0 + 1 + *delta, newn);
-	size_t cs = line_start(a, alen, c0), ce = line_start(a, alen, c1 + 1);
-	lines(out, ' ', a + cs, bs - cs);
-	lines(out, '-', a + bs, be - bs);
-	lines(out, '+', nb, nbl);
-	lines(out, ' ', a + be, ce > be ? ce - be : 0);
-	*delta += (long)nlines(nb, nbl) - (long)nlines(a + bs, be - bs);
+	size_t n = nb ? nlines(nb, nbl) : 0;
 	free(nb);
+	return n;
 }
 
 void mcp_diff(FILE *out, const char *name, const char *a, size_t alen, const struct mcp_edits *e)
 {
+	size_t total = nlines(a, alen);
 	long delta = 0;
+	char *body = NULL;
+	size_t bodylen = 0;
 
 	fprintf(out, "--- %s\n+++ %s\n", name, name);
 	for (size_t i = 0; i < e->n;) {
-		size_t j = i + 1;
-		size_t last = line_of(a, e->v[i].off + e->v[i].len);
-		while (j < e->n && line_of(a, e->v[j].off) <= last + 2 * CTX + 1) {
-			last = line_of(a, e->v[j].off + e->v[j].len);
-			j++;
+		FILE *h = open_memstream(&body, &bodylen);
+		if (!h)
+			return;
+		struct block b = block_at(a, e, i);
+		size_t c0 = b.first > CTX ? b.first - CTX : 0, oldn = 0, newn = 0, prev;
+		lines(h, ' ', a + line_start(a, alen, c0), line_start(a, alen, b.first) - line_start(a, alen, c0));
+		oldn = newn = b.first - c0;
+		for (;;) {
+			size_t nn = print_block(h, a, alen, e, &b);
+			oldn += b.last - b.first + 1;
+			newn += nn;
+			delta += (long)nn - (long)(b.last - b.first + 1);
+			i = b.i + b.n;
+			prev = b.last;
+			if (i >= e->n || line_of(a, e->v[i].off) > prev + 2 * CTX + 1)
+				break;
+			b = block_at(a, e, i);
+			lines(h, ' ', a + line_start(a, alen, prev + 1), line_start(a, alen, b.first) - line_start(a, alen, prev + 1));
+			oldn += b.first - prev - 1;
+			newn += b.first - prev - 1;
 		}
-		hunk(out, a, alen, &e->v[i], j - i, &delta);
-		i = j;
+		size_t c1 = prev + CTX < total ? prev + CTX : (total ? total - 1 : 0);
+		size_t cs = line_start(a, alen, prev + 1), ce = line_start(a, alen, c1 + 1);
+		lines(h, ' ', a + cs, ce > cs ? ce - cs : 0);
+		oldn += c1 > prev ? c1 - prev : 0;
+		newn += c1 > prev ? c1 - prev : 0;
+		fclose(h);
+		long new_start = (long)c0 + 1 + delta - ((long)newn - (long)oldn);
+		fprintf(out, "@@ -%zu,%zu +%ld,%zu @@\n%s", c0 + 1, oldn, new_start, newn, body ? body : "");
+		free(body);
+		body = NULL;
 	}
 }
