@@ -337,8 +337,7 @@ static int commit(struct job *j, struct edit_run *r, struct mcp_records *old)
 	if (rc == 0 && (rc = save_records(r->side, &r->rec, &r->f.st, r->f.path)) == 0 &&
 	    (rc = mcp_file_replace(&r->f, out, n, r->backup)) < 0) {
 		replace_failed(r, rc);
-		if (r->had_side || old->n)
-			save_records(r->side, old, &r->f.st, r->f.path); /* the records as they were */
+		save_records(r->side, old, &r->f.st, r->f.path); /* the records as they were */
 	}
 	free(out);
 	return rc < 0 ? 1 : 0;
@@ -389,6 +388,11 @@ static int edit_config(struct job *j, const struct mcp_config *c)
 		goto out;
 	if (j->sub != LIST && policy_dir(j, r) < 0)
 		goto out;
+	if (j->sub != LIST && !j->dry && (rc = mcp_file_writable(&r->f)) < 0) {
+		replace_failed(r, rc); /* before anything is planned or written */
+		rc = 1;
+		goto out;
+	}
 	if (j->sub == LIST)
 		printf("# %s (%s)\n", r->f.path, c->client);
 	rc = 0;

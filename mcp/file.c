@@ -198,16 +198,21 @@ static int unchanged(const struct mcp_file *f)
 	return rc;
 }
 
+int mcp_file_writable(const struct mcp_file *f)
+{
+	if (!(f->st.st_mode & 0222))
+		return -EROFS;
+	return access(f->path, W_OK) < 0 ? -errno : 0;
+}
+
 int mcp_file_replace(struct mcp_file *f, const char *buf, size_t len, const char *backup)
 {
 	char tmp[PATH_MAX];
 	const char *delay = getenv("SLUICE_MCP_TEST_DELAY_MS");
 	int rc;
 
-	if (!(f->st.st_mode & 0222))
-		return -EROFS;
-	if (access(f->path, W_OK) < 0)
-		return -errno;
+	if ((rc = mcp_file_writable(f)) < 0)
+		return rc;
 	if ((rc = temp_beside(f->path, buf, len, f->st.st_mode, f->st.st_uid, f->st.st_gid, tmp)) < 0)
 		return rc;
 	if (delay)

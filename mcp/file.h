@@ -33,6 +33,10 @@ int mcp_file_open(const char *path, struct mcp_file *f);
  */
 int mcp_file_replace(struct mcp_file *f, const char *buf, size_t len, const char *backup);
 
+/* Whether f's file may be replaced: -EROFS without any write permission
+ * bit, -EACCES when the caller may not write it; else 0. */
+int mcp_file_writable(const struct mcp_file *f);
+
 /* Write path atomically (temporary file, fsync, rename) with mode and
  * owner. Returns 0 or -errno. */
 int mcp_file_write(const char *path, const char *buf, size_t len, mode_t mode, uid_t uid, gid_t gid);

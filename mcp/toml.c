@@ -57,6 +57,20 @@ static char at(const struct tscan *s, size_t i)
 	return i < s->n ? s->b[i] : '\0';
 }
 
+/* The byte at i for a message: quoted when printable, else its code. */
+static const char *show(const struct tscan *s, size_t i, char buf[8])
+{
+	unsigned char c = (unsigned char)at(s, i);
+
+	if (i >= s->n)
+		return "end of file";
+	if (c > 0x20 && c < 0x7f)
+		snprintf(buf, 8, "'%c'", c);
+	else
+		snprintf(buf, 8, "0x%02x", c);
+	return buf;
+}
+
 static void skip_ws(struct tscan *s)
 {
 	while (at(s, s->pos) == ' ' || at(s, s->pos) == '\t')
@@ -203,7 +217,7 @@ static int scan_key(struct tscan *s, char **path, size_t *np)
 	*np = 0;
 	for (;;) {
 		skip_ws(s);
-		char c = at(s, s->pos), *part = NULL;
+		char c = at(s, s->pos), *part = NULL, t[8];
 		size_t st = s->pos;
 		int rc;
 		if (*np >= MAX_PATH)
@@ -217,7 +231,7 @@ static int scan_key(struct tscan *s, char **path, size_t *np)
 			while (bare_key_char(at(s, s->pos)))
 				s->pos++;
 			if (s->pos == st)
-				return fail(s, st, "expected a key, found '%c'", c > 0x20 && c < 0x7f ? c : '?');
+				return fail(s, st, "expected a key, found %s", show(s, st, t));
 			if (!(part = strndup(s->b + st, s->pos - st)))
 				return -ENOMEM;
 		}
@@ -362,11 +376,11 @@ static int scan_bare(struct tscan *s)
 		for (s->pos++; bare_value_char(at(s, s->pos));)
 			s->pos++;
 	size_t n = s->pos - st;
-	char c = n ? s->b[st] : at(s, st);
+	char c = at(s, st), t[8];
 	bool word = (n == 4 && memcmp(s->b + st, "true", 4) == 0) || (n == 5 && memcmp(s->b + st, "false", 5) == 0) ||
 		    (n == 3 && (memcmp(s->b + st, "inf", 3) == 0 || memcmp(s->b + st, "nan", 3) == 0));
 	if (!n || !(word || (c >= '0' && c <= '9') || c == '+' || c == '-'))
-		return fail(s, st, "expected a value, found '%c'", c > 0x20 && c < 0x7f ? c : '?');
+		return fail(s, st, "expected a value, found %s", show(s, st, t));
 	return 0;
 }
 
@@ -561,9 +575,9 @@ static int statement(struct tscan *s)
 	if (rc < 0)
 		return rc;
 	skip_all(s, false);
-	char c = at(s, s->pos);
+	char c = at(s, s->pos), t[8];
 	if (s->pos < s->n && c != '\n' && !(c == '\r' && at(s, s->pos + 1) == '\n'))
-		return fail(s, s->pos, "expected the end of the line, found '%c'", c > 0x20 && c < 0x7f ? c : '?');
+		return fail(s, s->pos, "expected the end of the line, found %s", show(s, s->pos, t));
 	return 0;
 }
 
