@@ -284,6 +284,20 @@ static int json_doc(struct mcp_doc *d, unsigned scopes, struct mcp_perr *err)
 	return rc;
 }
 
+/* A name given twice in one scope (JSON allows it; clients take the last):
+ * neither entry is edited, as unwrap could not tell them apart. */
+static void mark_duplicates(struct mcp_doc *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		for (size_t k = i + 1; k < d->n; k++) {
+			struct mcp_server *a = &d->v[i], *b = &d->v[k];
+			if (strcmp(a->key, b->key) != 0 || strcmp(a->scope, b->scope) != 0)
+				continue;
+			mcp_server_unusable(a, "its name appears twice in the same object");
+			mcp_server_unusable(b, "its name appears twice in the same object");
+		}
+}
+
 int mcp_doc_parse(const char *buf, size_t len, enum mcp_format fmt, unsigned scopes, struct mcp_doc *out,
 		  struct mcp_perr *err)
 {
@@ -292,6 +306,8 @@ int mcp_doc_parse(const char *buf, size_t len, enum mcp_format fmt, unsigned sco
 	int rc = fmt == MCP_TOML ? mcp_toml_doc(buf, len, out, err) : json_doc(out, scopes, err);
 	if (rc < 0)
 		mcp_doc_free(out);
+	else
+		mark_duplicates(out);
 	return rc;
 }
 
