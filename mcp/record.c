@@ -11,11 +11,43 @@
 
 #include "mcp.h"
 
+/* Text that is not UTF-8 (a config in another encoding) is kept as
+ * {"hex": "..."}, which jansson can store. */
 static char *str_of(json_t *o, const char *key)
 {
-	const char *s = json_string_value(json_object_get(o, key));
+	json_t *v = json_object_get(o, key);
+	const char *s = json_string_value(v), *hex = json_string_value(json_object_get(v, "hex"));
 
-	return s ? strdup(s) : NULL;
+	if (s)
+		return strdup(s);
+	size_t n = hex ? strlen(hex) : 1;
+	char *out = n % 2 == 0 ? malloc(n / 2 + 1) : NULL;
+	for (size_t i = 0; out && i < n / 2; i++) {
+		unsigned b;
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1 || b == 0) {
+			free(out);
+			return NULL;
+		}
+		out[i] = (char)b;
+	}
+	if (out)
+		out[n / 2] = '\0';
+	return out;
+}
+
+static json_t *text_of(const char *s)
+{
+	json_t *v = s ? json_string(s) : json_null();
+
+	if (v || !s)
+		return v;
+	size_t n = strlen(s);
+	char *hex = malloc(2 * n + 1);
+	for (size_t i = 0; hex && i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)s[i]);
+	v = hex ? json_pack("{s:s}", "hex", hex) : NULL;
+	free(hex);
+	return v;
 }
 
 static int load_one(json_t *x, struct mcp_record *r)
@@ -59,9 +91,9 @@ int mcp_records_load(const char *text, size_t len, struct mcp_records *r)
 
 static json_t *dump_one(const struct mcp_record *r)
 {
-	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s?, s:s, s:b}}", "scope", r->scope, "key", r->key, "command",
-			 "before", r->cmd_orig, "after", r->cmd_new, "args", "before", r->args_orig, "after",
-			 r->args_new, "inserted", r->args_inserted);
+	return json_pack("{s:o, s:o, s:{s:o, s:o}, s:{s:o, s:o, s:b}}", "scope", text_of(r->scope), "key",
+			 text_of(r->key), "command", "before", text_of(r->cmd_orig), "after", text_of(r->cmd_new), "args",
+			 "before", text_of(r->args_orig), "after", text_of(r->args_new), "inserted", r->args_inserted);
 }
 
 int mcp_records_dump(const struct mcp_records *r, char **out)
