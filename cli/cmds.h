@@ -24,6 +24,7 @@ struct sbx_target;
  * exit status. */
 int cmd_control_attach(struct cli_opt *opts, const struct sbx_target *t);
 int cmd_control_detach(struct cli_opt *opts, const struct sbx_target *t);
+int cmd_mcp(int argc, char **argv);
 
 struct event_base;
 struct px_cache;

@@ -20,7 +20,9 @@ static const char usage[] =
 	"  sluice serve  [--control PATH] [--log PATH] [--resolver IP[:PORT]] [CACHE OPTIONS]\n"
 	"  sluice ls     [--control PATH]\n"
 	"  sluice ca     init | show   [--ca DIR]\n"
-	"  sluice cache  stats | verify | gc [--cache-max SIZE] | purge   [--cache DIR]\n";
+	"  sluice cache  stats | verify | gc [--cache-max SIZE] | purge   [--cache DIR]\n"
+	"  sluice mcp    list | wrap | unwrap   [--client NAME] [--config FILE] [--server KEY]...\n"
+	"                [--policy-dir DIR] [--dry-run]\n";
 
 static const struct {
 	const char *name;
@@ -36,6 +38,7 @@ static const struct {
 	{ "detach", cmd_detach },
 	{ "serve", cmd_serve },
 	{ "ls", cmd_ls },
+	{ "mcp", cmd_mcp },
 };
 
 int main(int argc, char **argv)
