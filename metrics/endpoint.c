@@ -54,6 +54,10 @@ int metrics_parse_listen(const char *text, struct sockaddr_storage *ss, bool *lo
 		*why = "an IP address, not a name";
 		return -EINVAL;
 	}
+	if (port == 0) {
+		*why = "a port from 1 to 65535";
+		return -EINVAL;
+	}
 	*loopback = h.ip.family == AF_INET ? (ntohl(h.ip.v4.s_addr) >> 24) == 127 : IN6_IS_ADDR_LOOPBACK(&h.ip.v6);
 	return (int)addr_to_sockaddr(&h.ip, port, ss);
 }
