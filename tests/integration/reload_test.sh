@@ -103,6 +103,9 @@ read -r -t 10 line <&"${HOLD[0]}"
 check "  the open tunnel still carries bytes" eq "$line" "echo:three"
 exec {HOLD[1]}>&-
 wait "$HOLD_PID" 2>/dev/null
+wait_lines "$LOG" 1 '"phase":"close".*"rule":"198.51.100.10:7008"'
+check "  its close record names the rule of the policy it was opened under" \
+	eq "$(jq -c 'select(.port==7008 and .phase=="close") | [.decision, .rule, .bytes_up]' "$LOG")" '["allow","198.51.100.10:7008",11]'
 
 # ---- log rotation while requests run ----------------------------------------
 write_v2
@@ -192,6 +195,18 @@ check "a malformed head (bare LF): 400" eq "$(raw 'GET /metrics HTTP/1.1\nHost: 
 check "NUL in the head: 400" eq "$(raw 'GET /met\x00rics HTTP/1.1\r\nHost: x\r\n\r\n')" "HTTP/1.1 400 Bad Request"
 check "a slow client is cut after 5 s" eq "$(raw 'GET /metrics HTTP/1.1\r\n')" "closed 5"
 check "  and the endpoint still serves" grep -q '^sluice_requests_total' <(scrape)
+check "past 8 scrapes at once, the next is closed at accept" eq "$(in_host python3 -c '
+import socket, time
+held = [socket.create_connection(("127.0.0.1", 9464)) for _ in range(8)]
+time.sleep(0.3)
+s = socket.create_connection(("127.0.0.1", 9464), timeout=3)
+t = time.time()
+try:
+    d = s.recv(100)
+except OSError:
+    d = b""
+print("closed" if not d and time.time() - t < 2 else "answered")')" "closed"
+check "  and once they are gone it serves again" grep -q '^sluice_requests_total' <(scrape)
 check "  the proxy is alive" kill -0 "$PX"
 
 # ---- the command line -------------------------------------------------------
@@ -249,5 +264,13 @@ check "dns /metrics on a bare port (127.0.0.1) counts queries as the log does" \
 	"$(jq -r 'select(.event=="dns") | .decision' "$D/dns.log" | sort | uniq -c | awk '{print $2, $1}')"
 check "  and its reloads" eq "$(printf '%s\n' "$dm" | grep '^sluice_reloads_total' | sort | tr '\n' ' ')" \
 	'sluice_reloads_total{result="failed"} 1 sluice_reloads_total{result="ok"} 1 '
+
+# ---- SIGTERM still stops them, cleanly -------------------------------------------
+for p in "$PX" "$DP" "$NP" "$WP"; do
+	kill -TERM "$p"
+	wait "$p"
+	check "SIGTERM: pid $p exits 0" eq "$?" "0"
+done
+check "no sanitizer report on any stderr" eval '! cat "$ERR" "$D/dns.err" "$D/npm.err" "$D/w.err" | grep -q Sanitizer'
 
 finish
