@@ -33,18 +33,12 @@ static void log_reload(struct audit *a, bool ok)
 
 int daemon_reload_policy(const char *spec, struct policy **pol, struct audit *a)
 {
-	struct policy *fresh = NULL;
-	struct pol_errors errs = { 0 };
-	int rc = pol_load(spec, &fresh, &errs);
+	struct policy *fresh = cmd_load_policy(spec); /* its errors go to stderr */
 
-	for (size_t i = 0; rc == -EINVAL && i < errs.n; i++)
-		fprintf(stderr, "%s\n", errs.v[i]);
-	pol_errors_free(&errs);
-	log_reload(a, rc == 0);
-	if (rc < 0) {
-		log_msg("reload: policy '%s' refused%s%s; the old one stays", spec, rc == -EINVAL ? "" : ": ",
-			rc == -EINVAL ? "" : strerror(-rc));
-		return rc;
+	log_reload(a, fresh != NULL);
+	if (!fresh) {
+		log_msg("reload: policy '%s' refused; the old one stays", spec);
+		return -EINVAL;
 	}
 	log_msg("reload: policy '%s' (%s) for new connections", fresh->name,
 		fresh->mode == POL_REPORT ? "report" : "enforce");

@@ -52,8 +52,8 @@ void daemon_on_reload(struct daemon *d, daemon_reload_fn *fn, void *arg);
 /*
  * Re-read the policy spec (a file, or a preset by name). When it loads, *pol
  * is replaced (the old reference dropped: servers and open connections hold
- * their own) and 0 returned; when not, its file:line:col errors go to
- * stderr, *pol stays, and -EINVAL (or -errno when unreadable) is returned.
+ * their own) and 0 returned; when not, its file:line:col errors (or why it
+ * cannot be read) go to stderr, *pol stays, and -EINVAL is returned.
  * Either way one record goes to a: event "reload", decision "allow" with
  * reason "allowed", or "deny" with reason "bad_request". The log's server
  * name stays what it was, even when the new policy names itself otherwise.
