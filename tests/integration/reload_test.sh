@@ -122,17 +122,12 @@ wait_lines "$LOG" 60 'wild\.test'
 mv "$LOG" "$LOG.moved"
 kill -HUP "$PX"
 wait_lines "$LOG" 60 'wild\.test'
-cat >"$D/logrotate.conf" <<EOF
-$LOG {
-	rotate 3
-	create 0600
-	missingok
-	postrotate
-		kill -HUP $PX
-	endscript
-}
-EOF
-check "logrotate rotates the log (create, postrotate kill -HUP)" \
+# the shipped config, pointed at this log and this process
+sed -e "s|^/var/log/sluice/.*{\$|$LOG {|" -e "s|systemctl reload .*|kill -HUP $PX|" \
+	"$HERE/../../dist/logrotate/sluice" >"$D/logrotate.conf"
+check "the shipped logrotate config, made to name this log and this pid" \
+	eq "$(grep -c -e "^$LOG {" -e "kill -HUP $PX$" "$D/logrotate.conf")" "2"
+check "logrotate rotates the log (a move, nocreate, postrotate kill -HUP)" \
 	logrotate -f -s "$D/logrotate.state" "$D/logrotate.conf"
 wait "$LOOP"
 all_logs() { cat "$LOG.moved" "$LOG.1" "$LOG"; }
