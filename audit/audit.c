@@ -31,8 +31,26 @@ struct audit {
 	bool soon_queued;
 	size_t len;  /* bytes waiting in buf */
 	char *server;
+	char *path;  /* NULL: stderr */
+	audit_observer_fn *observe;
+	void *observe_arg;
 	char buf[AUDIT_BUF];
 };
+
+static int open_log(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Appends to a regular file do not interleave; to a pipe, only up to PIPE_BUF. */
+static size_t piece_of(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? AUDIT_BUF : PIPE_BUF;
+}
 
 int audit_open(const char *path, const char *server, struct audit **out)
 {
@@ -42,19 +60,18 @@ int audit_open(const char *path, const char *server, struct audit **out)
 		return -ENOMEM;
 	a->fd = STDERR_FILENO;
 	if (path) {
-		a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		a->fd = open_log(path);
 		if (a->fd < 0) {
-			int err = -errno;
+			int err = a->fd;
 			free(a);
 			return err;
 		}
 		a->own_fd = true;
 	}
-	/* appends to a regular file do not interleave; to a pipe, only up to PIPE_BUF */
-	struct stat st;
-	a->piece = fstat(a->fd, &st) == 0 && S_ISREG(st.st_mode) ? AUDIT_BUF : PIPE_BUF;
+	a->piece = piece_of(a->fd);
 	a->server = strdup(server ? server : "");
-	if (!a->server) {
+	a->path = path ? strdup(path) : NULL;
+	if (!a->server || (path && !a->path)) {
 		audit_close(a);
 		return -ENOMEM;
 	}
@@ -74,7 +91,35 @@ void audit_close(struct audit *a)
 	if (a->own_fd)
 		close(a->fd);
 	free(a->server);
+	free(a->path);
 	free(a);
+}
+
+int audit_reopen(struct audit *a)
+{
+	if (!a->path)
+		return 0;
+	flush(a); /* what is waiting belongs to the file it was written for */
+	int fd = open_log(a->path);
+	if (fd < 0) {
+		log_msg("cannot reopen log '%s': %s; writing on to the old file", a->path, strerror(-fd));
+		return fd;
+	}
+	close(a->fd);
+	a->fd = fd;
+	a->piece = piece_of(fd);
+	return 0;
+}
+
+void audit_set_observer(struct audit *a, audit_observer_fn *fn, void *arg)
+{
+	a->observe = fn;
+	a->observe_arg = arg;
+}
+
+const char *audit_server(const struct audit *a)
+{
+	return a->server;
 }
 
 bool audit_ok(const struct audit *a)
@@ -282,6 +327,8 @@ int audit_write(struct audit *a, const struct audit_rec *r)
 			rc = flush(a);
 	}
 	json_decref(o);
+	if (a->observe)
+		a->observe(a->observe_arg, a->server, r);
 	return rc;
 }
 

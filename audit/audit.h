@@ -13,7 +13,7 @@ struct event_base;
 
 /* One record; unset fields (NULL, or has_* false) are left out. */
 struct audit_rec {
-	const char *event;    /* connect | http | transparent | dns | packet */
+	const char *event;    /* connect | http | transparent | dns | packet | reload */
 	const char *phase;    /* decision | close */
 	const char *session;
 	const char *host;
@@ -42,6 +42,27 @@ struct audit_rec {
 int audit_open(const char *path, const char *server, struct audit **out);
 
 void audit_close(struct audit *a);
+
+/*
+ * Reopen the log's path (O_APPEND|O_CREAT, mode 0600 as audit_open), for
+ * logrotate's move-and-create: the records waiting in the batch are written
+ * to the old file first, so none is lost or written twice. A log on stderr
+ * is left as it is. On failure the old descriptor stays, a line goes to
+ * stderr, and -errno is returned. A write failure seen before stays
+ * (audit_ok): a reopen does not undo fail-closed.
+ */
+int audit_reopen(struct audit *a);
+
+/* Called with every record audit_write (or audit_write_soon) took, after
+ * it is formatted, with the log's server name: counters kept beside the log
+ * (metrics) agree with it by construction. */
+typedef void audit_observer_fn(void *arg, const char *server, const struct audit_rec *r);
+
+/* Set (or, with fn NULL, clear) the log's one observer. */
+void audit_set_observer(struct audit *a, audit_observer_fn *fn, void *arg);
+
+/* The server name the log's records carry. */
+const char *audit_server(const struct audit *a);
 
 /* Write one line. Returns 0 or -errno; after a failure audit_ok() is false
  * and a message has gone to stderr. */

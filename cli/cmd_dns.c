@@ -39,8 +39,13 @@ static int ttl_opt(struct cli_opt *o, uint32_t *out)
 	return 0;
 }
 
-static const char usage[] = "usage: sluice dns --listen ADDR:PORT... --policy FILE [--upstream IP[:PORT]]... "
-			    "[--log PATH] [--ttl-floor SECONDS] [--ttl-ceiling SECONDS]";
+static const char usage[] = "usage: sluice dns --listen ADDR:PORT... --policy FILE|PRESET [--upstream IP[:PORT]]... "
+			    "[--log PATH] [--ttl-floor SECONDS] [--ttl-ceiling SECONDS] [--metrics [ADDR:]PORT]";
+
+static void reloaded(void *arg, const struct policy *pol)
+{
+	dns_server_set_policy(arg, pol);
+}
 
 int cmd_dns(int argc, char **argv)
 {
@@ -51,6 +56,7 @@ int cmd_dns(int argc, char **argv)
 		{ .name = "--log", .has_arg = true },
 		{ .name = "--ttl-floor", .has_arg = true },
 		{ .name = "--ttl-ceiling", .has_arg = true },
+		{ .name = "--metrics", .has_arg = true },
 		{ .name = NULL },
 	};
 	struct daemon d = { 0 };
@@ -74,11 +80,15 @@ int cmd_dns(int argc, char **argv)
 	}
 	int rc = daemon_setup(&d, cli_get(opts, "--policy")->values[0], cli_get(opts, "--log"),
 			      cli_get(opts, "--upstream"), floor, ceiling);
+	if (rc == 0)
+		rc = daemon_metrics(&d, cli_get(opts, "--metrics"));
 	if (rc == 0) {
 		struct dns_config cfg = { .pol = d.pol, .audit = d.audit, .rsv = d.rsv };
 		cfg.bindings = bindings = bnd_new(0);
 		rc = !bindings || dns_server_new(d.base, &cfg, &srv) < 0 ? 1 : listen_all(srv, listen);
 	}
+	if (rc == 0)
+		daemon_on_reload(&d, reloaded, srv);
 	if (rc == 0) {
 		log_msg("dns: policy '%s' (%s), listening on %zu address(es)", d.pol->name,
 			d.pol->mode == POL_REPORT ? "report" : "enforce", listen->n);

@@ -7,6 +7,10 @@
  * sockets of its own with SO_REUSEPORT, among which the kernel spreads new
  * connections. INT and TERM are passed on; when one worker ends without
  * being asked, the others are stopped and its status is the exit status.
+ * HUP is passed on too: each worker reopens its log and reloads the policy
+ * (each writes its own reload record). --metrics takes one process: a
+ * worker would count only the connections the kernel gave it, so it is
+ * refused with --workers above 1.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -18,15 +22,17 @@
 
 #include "cmds.h"
 #include "daemon.h"
+#include "audit.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "proxy.h"
 #include "span.h"
 
 #define MAX_WORKERS 64
 
-static const char usage[] = "usage: sluice proxy --listen ADDR:PORT... --policy FILE [--log PATH] "
-			    "[--resolver IP[:PORT]] [--workers N] " CMD_CACHE_USAGE;
+static const char usage[] = "usage: sluice proxy --listen ADDR:PORT... --policy FILE|PRESET [--log PATH] "
+			    "[--resolver IP[:PORT]] [--workers N] [--metrics [ADDR:]PORT] " CMD_CACHE_USAGE;
 
 static int listen_all(struct px_server *srv, struct cli_opt *listen)
 {
@@ -38,6 +44,25 @@ static int listen_all(struct px_server *srv, struct cli_opt *listen)
 			return rc == -EINVAL ? 2 : 1;
 		}
 	}
+	return 0;
+}
+
+static void reloaded(void *arg, const struct policy *pol)
+{
+	px_server_set_policy(arg, pol);
+}
+
+static size_t active(const void *arg)
+{
+	return px_server_active(arg);
+}
+
+/* The server's policy follows SIGHUP; its connections show in /metrics. */
+static int watch(struct daemon *d, struct px_server *srv)
+{
+	daemon_on_reload(d, reloaded, srv);
+	if (d->metrics && metrics_add_active(d->metrics, audit_server(d->audit), active, srv) < 0)
+		return 1;
 	return 0;
 }
 
@@ -53,12 +78,16 @@ static int serve(struct cli_opt *opts, unsigned worker, unsigned nworkers)
 
 	if (rc == 0)
 		rc = cmd_cache_open(opts, d.base, d.pol, &cache);
+	if (rc == 0)
+		rc = daemon_metrics(&d, cli_get(opts, "--metrics"));
 	if (rc == 0) {
 		struct px_config cfg = { .pol = d.pol, .audit = d.audit, .rsv = d.rsv, .reuseport = worker > 0,
 					 .cache = cache };
 		px_config_defaults(&cfg);
 		rc = px_server_new(d.base, &cfg, &srv) < 0 ? 1 : listen_all(srv, listen);
 	}
+	if (rc == 0)
+		rc = watch(&d, srv);
 	if (rc == 0) {
 		char who[32] = "";
 		if (worker)
@@ -67,6 +96,8 @@ static int serve(struct cli_opt *opts, unsigned worker, unsigned nworkers)
 			d.pol->mode == POL_REPORT ? "report" : "enforce", listen->n);
 		event_base_dispatch(d.base);
 	}
+	if (d.metrics)
+		metrics_remove_active(d.metrics, srv);
 	px_server_free(srv);
 	px_cache_free(cache);
 	daemon_free(&d);
@@ -102,6 +133,7 @@ static int run_workers(struct cli_opt *opts, unsigned n)
 	sigemptyset(&wait_for);
 	sigaddset(&wait_for, SIGINT);
 	sigaddset(&wait_for, SIGTERM);
+	sigaddset(&wait_for, SIGHUP);
 	sigaddset(&wait_for, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &wait_for, &old);
 
@@ -115,6 +147,7 @@ static int run_workers(struct cli_opt *opts, unsigned n)
 			prctl(PR_SET_PDEATHSIG, SIGTERM); /* the first process went: so do the workers */
 			if (getppid() != self)
 				_exit(1);
+			signal(SIGHUP, SIG_IGN); /* until the worker's loop handles it */
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			_exit(serve(opts, i + 1, n));
 		}
@@ -133,6 +166,10 @@ static int run_workers(struct cli_opt *opts, unsigned n)
 		int sig = 0;
 		if (sigwait(&wait_for, &sig) != 0)
 			continue;
+		if (sig == SIGHUP) {
+			stop_all(pid, n, SIGHUP); /* reload and reopen: nobody stops */
+			continue;
+		}
 		if (sig != SIGCHLD) {
 			stopping = true;
 			stop_all(pid, n, sig);
@@ -168,6 +205,7 @@ int cmd_proxy(int argc, char **argv)
 		{ .name = "--log", .has_arg = true },
 		{ .name = "--resolver", .has_arg = true },
 		{ .name = "--workers", .has_arg = true },
+		{ .name = "--metrics", .has_arg = true },
 		CMD_CACHE_OPTIONS,
 		{ .name = NULL },
 	};
@@ -183,6 +221,11 @@ int cmd_proxy(int argc, char **argv)
 	}
 	if (workers->n && span_to_uint(span_str(workers->values[0]), 1, MAX_WORKERS, &n) < 0) {
 		log_msg("invalid --workers '%s': want a number from 1 to %d", workers->values[0], MAX_WORKERS);
+		return 2;
+	}
+	if (n > 1 && cli_get(opts, "--metrics")->n) {
+		log_msg("--metrics takes one process: with --workers %lu each would count only its own "
+			"connections (leave out --workers, or run one proxy per metrics port)", n);
 		return 2;
 	}
 	return n > 1 ? run_workers(opts, (unsigned)n) : serve(opts, 0, 1);

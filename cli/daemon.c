@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "cmds.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "resolve.h"
 
@@ -19,6 +20,76 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	log_msg("signal %d: stopping", (int)sig);
 	event_base_loopexit(arg, NULL);
+}
+
+static void log_reload(struct audit *a, bool ok)
+{
+	struct audit_rec r = audit_rec_init("reload", NULL);
+
+	r.decision = ok ? "allow" : "deny";
+	r.reason = ok ? "allowed" : "bad_request";
+	audit_write(a, &r);
+}
+
+int daemon_reload_policy(const char *spec, struct policy **pol, struct audit *a)
+{
+	struct policy *fresh = cmd_load_policy(spec); /* its errors go to stderr */
+
+	log_reload(a, fresh != NULL);
+	if (!fresh) {
+		log_msg("reload: policy '%s' refused; the old one stays", spec);
+		return -EINVAL;
+	}
+	log_msg("reload: policy '%s' (%s) for new connections", fresh->name,
+		fresh->mode == POL_REPORT ? "report" : "enforce");
+	if (strcmp(audit_server(a), fresh->name) != 0)
+		log_msg("reload: the log's server name stays '%s'", audit_server(a));
+	pol_free(*pol);
+	*pol = fresh;
+	return 0;
+}
+
+static void hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)sig;
+	(void)what;
+	audit_reopen(d->audit); /* first: the reload's record goes to the new file */
+	if (daemon_reload_policy(d->spec, &d->pol, d->audit) == 0 && d->reloaded)
+		d->reloaded(d->reload_arg, d->pol);
+}
+
+void daemon_on_reload(struct daemon *d, daemon_reload_fn *fn, void *arg)
+{
+	d->reloaded = fn;
+	d->reload_arg = arg;
+}
+
+int daemon_metrics(struct daemon *d, struct cli_opt *metrics)
+{
+	struct sockaddr_storage ss;
+	bool loopback;
+	const char *why;
+
+	if (!metrics->n)
+		return 0;
+	if (metrics_parse_listen(metrics->values[0], &ss, &loopback, &why) < 0) {
+		log_msg("invalid --metrics '%s': %s", metrics->values[0], why);
+		return 2;
+	}
+	if (!loopback)
+		log_msg("metrics: '%s' is not a loopback address: whoever reaches it reads the counters",
+			metrics->values[0]);
+	if (metrics_new(&d->metrics) < 0)
+		return 1;
+	metrics_watch(d->metrics, d->audit);
+	int rc = metrics_http_new(d->base, d->metrics, metrics->values[0], &d->metrics_http);
+	if (rc < 0) {
+		log_msg("cannot serve metrics on '%s': %s", metrics->values[0], strerror(-rc));
+		return 1;
+	}
+	return 0;
 }
 
 /* c-ares' server list from IP[:PORT] values; -1 after a message. */
@@ -94,6 +165,9 @@ int daemon_open(struct daemon *d, struct cli_opt *log, struct cli_opt *resolvers
 int daemon_setup(struct daemon *d, const char *policy, struct cli_opt *log, struct cli_opt *resolvers,
 		 uint32_t ttl_floor, uint32_t ttl_ceiling)
 {
+	/* a SIGHUP before the handler below is armed must not stop the process */
+	signal(SIGHUP, SIG_IGN);
+	d->spec = policy;
 	d->pol = cmd_load_policy(policy);
 	if (!d->pol)
 		return 2;
@@ -102,13 +176,16 @@ int daemon_setup(struct daemon *d, const char *policy, struct cli_opt *log, stru
 		return rc;
 	d->sigint = evsignal_new(d->base, SIGINT, stop_cb, d->base);
 	d->sigterm = evsignal_new(d->base, SIGTERM, stop_cb, d->base);
-	if (!d->sigint || !d->sigterm || event_add(d->sigint, NULL) < 0 || event_add(d->sigterm, NULL) < 0)
+	d->sighup = evsignal_new(d->base, SIGHUP, hup_cb, d);
+	if (!d->sigint || !d->sigterm || !d->sighup || event_add(d->sigint, NULL) < 0 ||
+	    event_add(d->sigterm, NULL) < 0 || event_add(d->sighup, NULL) < 0)
 		return 1;
 	return 0;
 }
 
 void daemon_free(struct daemon *d)
 {
+	metrics_http_free(d->metrics_http);
 	rsv_free(d->rsv);
 	audit_close(d->audit);
 	pol_free(d->pol);
@@ -116,6 +193,9 @@ void daemon_free(struct daemon *d)
 		event_free(d->sigint);
 	if (d->sigterm)
 		event_free(d->sigterm);
+	if (d->sighup)
+		event_free(d->sighup);
+	metrics_free(d->metrics);
 	if (d->base)
 		event_base_free(d->base);
 }

@@ -30,7 +30,8 @@ struct dns_config {
 /* Fill the zero fields of cfg with the defaults. */
 void dns_config_defaults(struct dns_config *cfg);
 
-/* A stub on base; cfg is copied. Returns 0 or -errno. */
+/* A stub on base; cfg is copied and the stub takes a reference to
+ * cfg->pol (pol_ref). Returns 0 or -errno. */
 int dns_server_new(struct event_base *base, const struct dns_config *cfg, struct dns_server **out);
 
 /* Listen on "IP:PORT" or "[IPv6]:PORT", UDP and TCP alike.
@@ -40,6 +41,12 @@ int dns_server_listen(struct dns_server *s, const char *addrport);
 /* Serve sockets made elsewhere (the sandbox hand-off): a bound UDP socket
  * and a listening TCP socket, either may be -1. Takes ownership. */
 int dns_server_listen_fds(struct dns_server *s, int udp_fd, int tcp_fd);
+
+/* Decide new queries under pol from now on (a reload); the stub takes a
+ * reference and drops its old one. A query already waiting for the
+ * upstream is answered, vetted and logged under the policy it was decided
+ * under. */
+void dns_server_set_policy(struct dns_server *srv, const struct policy *pol);
 
 /* Close every socket and cancel pending queries (nothing is logged for them). */
 void dns_server_free(struct dns_server *s);

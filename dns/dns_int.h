@@ -75,6 +75,7 @@ struct dns_job {
 	struct sockaddr_storage peer;
 	socklen_t peerlen;
 	struct dns_tcp *tcp;           /* TCP: the connection */
+	const struct policy *pol;      /* a reference: the policy the query was decided under */
 	struct dnsw_query q;
 	struct dns_decision d;
 	int64_t t0;

@@ -149,9 +149,10 @@ static size_t answer_limit(const struct dns_peer *to, const struct dnsw_query *q
 	return q->udp_size < UDP_ANSWER_MAX ? q->udp_size : UDP_ANSWER_MAX;
 }
 
-/* Answer q (from upstream answer a, or locally when a is NULL) and log it. */
-static void respond(struct dns_server *srv, const struct dns_peer *to, const struct dnsw_query *q,
-		    struct dns_decision *d, const struct rsv_answer *a, int64_t t0)
+/* Answer q (from upstream answer a, or locally when a is NULL) under pol,
+ * the policy it was decided under, and log it. */
+static void respond(struct dns_server *srv, const struct policy *pol, const struct dns_peer *to,
+		    const struct dnsw_query *q, struct dns_decision *d, const struct rsv_answer *a, int64_t t0)
 {
 	struct dns_kept k;
 	uint8_t rcode;
@@ -165,7 +166,7 @@ static void respond(struct dns_server *srv, const struct dns_peer *to, const str
 	}
 	struct udp_batch *b = &srv->ub;
 	uint8_t *buf = to->batch ? b->answer[b->nout] : srv->out;
-	size_t len = dns_answer(srv->cfg.pol, q, d, a, buf, answer_limit(to, q), &k, &rcode);
+	size_t len = dns_answer(pol, q, d, a, buf, answer_limit(to, q), &k, &rcode);
 	/* the bindings first (nft_bind waits for the kernel's ACK): a client
 	 * that connects as soon as it has the answer finds them in place */
 	bind_addrs(srv, d, &k);
@@ -193,6 +194,7 @@ static void job_free(struct dns_job *j)
 	} else {
 		TAILQ_REMOVE(&j->srv->udp_jobs, j, link);
 	}
+	pol_unref(j->pol);
 	free(j);
 }
 
@@ -202,7 +204,7 @@ static void upstream_cb(const struct rsv_answer *a, void *arg)
 	struct dns_peer to = { .udp = j->udp, .addr = &j->peer, .addrlen = j->peerlen, .tcp = j->tcp };
 	struct dns_tcp *c = j->tcp;
 
-	respond(j->srv, &to, &j->q, &j->d, a, j->t0);
+	respond(j->srv, j->pol, &to, &j->q, &j->d, a, j->t0);
 	job_free(j);
 	if (c)
 		tcp_job_done(c);
@@ -223,6 +225,7 @@ static struct dns_job *job_new(struct dns_server *srv, const struct dns_peer *to
 		j->peerlen = to->addrlen;
 	}
 	j->tcp = to->tcp;
+	j->pol = pol_ref(srv->cfg.pol);
 	j->q = *q;
 	j->d = *d;
 	j->t0 = t0;
@@ -242,13 +245,13 @@ static void forward(struct dns_server *srv, const struct dns_peer *to, const str
 	struct rsv_query *rq = NULL;
 
 	if (rsv_cached(srv->cfg.rsv, d->host.text, q->qtype, &now)) {
-		respond(srv, to, q, d, &now, t0);
+		respond(srv, srv->cfg.pol, to, q, d, &now, t0);
 		return;
 	}
 	struct dns_job *j = job_new(srv, to, q, d, t0);
 	if (!j) {
 		now.status = -EAGAIN;
-		respond(srv, to, q, d, &now, t0);
+		respond(srv, srv->cfg.pol, to, q, d, &now, t0);
 		return;
 	}
 	int rc = rsv_query(srv->cfg.rsv, d->host.text, q->qtype, &now, upstream_cb, j, &rq);
@@ -261,7 +264,7 @@ static void forward(struct dns_server *srv, const struct dns_peer *to, const str
 		memset(&now, 0, sizeof(now));
 		now.status = rc;
 	}
-	respond(srv, to, q, d, &now, t0);
+	respond(srv, srv->cfg.pol, to, q, d, &now, t0);
 }
 
 static void handle(struct dns_server *srv, const struct dns_peer *to, struct span msg)
@@ -279,7 +282,7 @@ static void handle(struct dns_server *srv, const struct dns_peer *to, struct spa
 		d.v.reason = POL_BAD_REQUEST;
 		if (q.has_question)
 			dnsw_name_text(&q.qname, d.text, sizeof(d.text));
-		respond(srv, to, &q, &d, NULL, t0);
+		respond(srv, srv->cfg.pol, to, &q, &d, NULL, t0);
 		return;
 	}
 	dns_decide(srv->cfg.pol, &q, &d);
@@ -291,7 +294,7 @@ static void handle(struct dns_server *srv, const struct dns_peer *to, struct spa
 	if (d.forward)
 		forward(srv, to, &q, &d, t0);
 	else
-		respond(srv, to, &q, &d, NULL, t0);
+		respond(srv, srv->cfg.pol, to, &q, &d, NULL, t0);
 }
 
 /* ---- UDP ------------------------------------------------------------------ */
@@ -486,6 +489,7 @@ int dns_server_new(struct event_base *base, const struct dns_config *cfg, struct
 		return -ENOMEM;
 	srv->base = base;
 	srv->cfg = *cfg;
+	srv->cfg.pol = pol_ref(cfg->pol);
 	dns_config_defaults(&srv->cfg);
 	LIST_INIT(&srv->udps);
 	LIST_INIT(&srv->listeners);
@@ -570,5 +574,14 @@ void dns_server_free(struct dns_server *srv)
 		close(u->fd);
 		free(u);
 	}
+	pol_unref(srv->cfg.pol);
 	free(srv);
+}
+
+void dns_server_set_policy(struct dns_server *srv, const struct policy *pol)
+{
+	const struct policy *old = srv->cfg.pol;
+
+	srv->cfg.pol = pol_ref(pol);
+	pol_unref(old);
 }

@@ -879,6 +879,7 @@ int pol_load_buffer(const char *buf, size_t len, const char *filename, struct po
 
 	if (!pol)
 		return -ENOMEM;
+	pol->refs = 1;
 	int rc = load_into(&ld, buf, len);
 	if (rc == 0 && !pol->name)
 		pol->name = default_name(filename);
@@ -1000,9 +1001,21 @@ static void paths_free(struct pol_paths *l)
 	free(l->v);
 }
 
+const struct policy *pol_ref(const struct policy *p)
+{
+	if (p)
+		((struct policy *)p)->refs++; /* the count is the one mutable field */
+	return p;
+}
+
+void pol_unref(const struct policy *p)
+{
+	pol_free((struct policy *)p);
+}
+
 void pol_free(struct policy *p)
 {
-	if (!p)
+	if (!p || --p->refs > 0)
 		return;
 	list_free(&p->allow);
 	list_free(&p->deny);

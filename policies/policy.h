@@ -96,6 +96,7 @@ struct policy {
 	struct pol_cache_rules cache;  /* the cache key, own and the presets' */
 	bool ech_allow; /* ech: allow: a ClientHello with encrypted_client_hello is decided by
 			 * its outer server_name; by default (ech: deny) it is refused, no_name */
+	unsigned refs;  /* references (pol_ref); the loader hands out the first */
 };
 
 /* Every error found while loading, each "file:line:col: message". */
@@ -138,6 +139,18 @@ int pol_load(const char *spec, struct policy **out, struct pol_errors *errs);
 int pol_load_buffer(const char *buf, size_t len, const char *filename, struct policy **out,
 		    struct pol_errors *errs);
 
+/*
+ * A loaded policy never changes; only its reference count does. Whoever
+ * keeps a policy past the current call (a server, a session, a pending
+ * query) takes a reference, so a reload (SIGHUP) can hand a server a new
+ * policy while connections already open keep the one they were decided
+ * under. Single-threaded: each loop and each worker process has its own
+ * policies. pol_ref returns p (NULL stays NULL); pol_unref drops one
+ * reference and frees p with the last. pol_free is pol_unref (the
+ * loader's reference).
+ */
+const struct policy *pol_ref(const struct policy *p);
+void pol_unref(const struct policy *p);
 void pol_free(struct policy *p);
 void pol_errors_free(struct pol_errors *e);
 

@@ -108,6 +108,7 @@ struct px_creq {
 struct px_cx {
 	LIST_ENTRY(px_cx) link;
 	struct px_server *srv;
+	const struct policy *pol;   /* a reference: the policy its session was decided under */
 	struct px_cache *pc;
 	struct bufferevent *cli;    /* TLS filter over the socket, or the socket */
 	struct event *timer;
@@ -137,6 +138,7 @@ struct px_fetch {
 	LIST_ENTRY(px_fetch) link;  /* on pc->fetches when shared */
 	struct px_cache *pc;
 	struct px_server *srv;
+	const struct policy *pol;   /* a reference: the starting connection's, which vets upstream's addresses */
 	bool shared, store, verify;
 	bool notifying;             /* telling its followers: they may leave, it stays */
 	struct cache_hash want;
@@ -187,8 +189,8 @@ void px_fetch_leave(struct px_creq *q);
 void px_fetch_resume(struct px_fetch *f);
 void px_cache_pool_free(struct px_cache *pc);
 /* intercept.c: learn the hashes a just stored metadata body publishes. */
-void px_cache_learn_stored(struct px_cache *pc, struct px_server *srv, const char *key, const char *host,
-			   const char *path);
+void px_cache_learn_stored(struct px_cache *pc, struct px_server *srv, const struct policy *pol, const char *key,
+			   const char *host, const char *path);
 /* intercept.c: the upstream TLS context, made on first use. 0 or -errno. */
 int px_cache_client_ctx(struct px_cache *pc);
 

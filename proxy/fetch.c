@@ -144,6 +144,7 @@ static void fetch_free(struct px_fetch *f)
 		evbuffer_free(f->mem);
 	if (f->spool >= 0)
 		close(f->spool);
+	pol_unref(f->pol);
 	free(f);
 }
 
@@ -207,7 +208,7 @@ static void finish(struct px_fetch *f)
 			log_msg("cache: %s:%u: not stored (%s)", f->host, f->port, strerror(-rc));
 		f->committed = rc == 0;
 		if (f->committed)
-			px_cache_learn_stored(f->pc, f->srv, f->key, f->host, f->path);
+			px_cache_learn_stored(f->pc, f->srv, f->pol, f->key, f->host, f->path);
 	}
 	if (reuse)
 		pool_put(f);
@@ -610,7 +611,7 @@ static void resolved_cb(const struct rsv_result *res, void *arg)
 		fail(f, "resolve_failed", "the registry's name did not resolve");
 		return;
 	}
-	f->naddrs = pol_vet(f->srv->cfg.pol, res->addrs, res->naddrs, f->port, f->addrs, &first_blocked);
+	f->naddrs = pol_vet(f->pol, res->addrs, res->naddrs, f->port, f->addrs, &first_blocked);
 	if (f->naddrs == 0) {
 		fail(f, first_blocked ? "blocked_address" : "resolve_failed",
 		     first_blocked ? "the registry resolved only to blocked addresses" : "no address");
@@ -687,6 +688,7 @@ int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char
 		return -ENOMEM;
 	f->pc = pc;
 	f->srv = q->cx->srv;
+	f->pol = pol_ref(q->cx->pol);
 	f->rfd = -1;
 	f->spool = -1;
 	f->store = q->store_ok;

@@ -139,9 +139,10 @@ const char *px_cache_ca_pem(const struct px_cache *pc)
 	return pc->ca ? ca_pem(pc->ca) : NULL;
 }
 
-bool px_cache_wants(const struct px_config *cfg, const struct host *h, uint16_t port, bool tls)
+bool px_cache_wants(const struct px_config *cfg, const struct policy *pol, const struct host *h, uint16_t port,
+		    bool tls)
 {
-	if (!cfg->cache || h->kind != HOST_NAME || !cache_host_cached(cfg->pol, h->text))
+	if (!cfg->cache || h->kind != HOST_NAME || !cache_host_cached(pol, h->text))
 		return false;
 	if (tls)
 		return port == 443 && cfg->cache->server_ctx && ca_permits(cfg->cache->ca, h->text);
@@ -231,6 +232,7 @@ static void cx_free(struct px_cx *cx)
 		event_free(cx->timer);
 	LIST_REMOVE(cx, link);
 	cx->srv->nconns--;
+	pol_unref(cx->pol);
 	free(cx);
 }
 
@@ -361,16 +363,16 @@ static void learn(struct px_creq *q, const struct cache_entry *e, int fd)
 	free(buf);
 }
 
-void px_cache_learn_stored(struct px_cache *pc, struct px_server *srv, const char *key, const char *host,
-			   const char *path)
+void px_cache_learn_stored(struct px_cache *pc, struct px_server *srv, const struct policy *pol, const char *key,
+			   const char *host, const char *path)
 {
-	struct px_cx cx = { .srv = srv, .pc = pc };
+	struct px_cx cx = { .srv = srv, .pol = pol, .pc = pc };
 	struct cache_entry e;
 	int fd;
 
 	snprintf(cx.host.text, sizeof(cx.host.text), "%s", host);
 	struct px_creq probe = { .cx = &cx, .path = span_str(path) };
-	probe.rule = cache_rule_match(srv->cfg.pol, host, probe.path);
+	probe.rule = cache_rule_match(pol, host, probe.path);
 	if (!probe.rule || cache_lookup(pc->store, key, &e, &fd) < 0)
 		return;
 	learn(&probe, &e, fd); /* a packument streamed as it came teaches its hashes too */
@@ -765,7 +767,7 @@ static void learn_packument(struct px_creq *q)
 	if (slash)
 		*slash = '\0';
 	snprintf(path, sizeof(path), "/%s%s%s", name, slash ? "%2f" : "", slash ? slash + 1 : "");
-	const struct pol_cache_rule *rule = cache_rule_match(cx->srv->cfg.pol, cx->host.text, span_str(path));
+	const struct pol_cache_rule *rule = cache_rule_match(cx->pol, cx->host.text, span_str(path));
 	for (size_t i = 0; rule && i < 4; i++) {
 		if (cache_key(cx->host.text, cx->port, span_str(path), i < 2, forms[i % 2], key, sizeof(key)) < 0 ||
 		    cache_lookup(cx->pc->store, key, &e, &fd) < 0)
@@ -895,7 +897,7 @@ static void fill_request(struct px_creq *q, const struct http_head *h, struct sp
 	q->keep = h->keep_alive && h->minor == 1;
 	q->gzip = ae.p && memmem(ae.p, ae.len, "gzip", 4);
 	bool get = q->head_only || strcmp(q->method, "GET") == 0;
-	q->rule = get ? cache_rule_match(cx->srv->cfg.pol, cx->host.text, q->path) : NULL;
+	q->rule = get ? cache_rule_match(cx->pol, cx->host.text, q->path) : NULL;
 	q->store_ok = q->rule && !http_header_value(h, "authorization").p && !http_header_value(h, "cookie").p &&
 		      h->body == HTTP_BODY_NONE;
 	if (range.p && !(q->has_range = parse_range(range, q)))
@@ -926,15 +928,18 @@ static void hand_back(struct px_cx *cx)
 	struct px_server *srv = cx->srv;
 	struct evbuffer *in = bufferevent_get_input(cx->cli);
 	int fd = bufferevent_getfd(cx->cli);
+	const struct policy *pol = pol_ref(cx->pol); /* the connection goes on under it */
 
 	if (!pending) {
+		pol_unref(pol);
 		cx_free(cx);
 		return;
 	}
 	evbuffer_add_buffer(pending, in);
 	bufferevent_setfd(cx->cli, -1);
 	cx_free(cx);
-	px_session_resume(srv, fd, pending);
+	px_session_resume(srv, pol, fd, pending);
+	pol_unref(pol);
 	evbuffer_free(pending);
 }
 
@@ -976,7 +981,7 @@ static void on_request(struct px_cx *cx, const struct http_head *h, long n)
 		pump(q);
 		return;
 	}
-	pol_decide(cx->srv->cfg.pol, &cx->host, cx->port, &v);
+	pol_decide(cx->pol, &cx->host, cx->port, &v);
 	q->pol_rule = v.rule;
 	evbuffer_drain(in, (size_t)n);
 	if (h->body == HTTP_BODY_LENGTH && h->length) {
@@ -985,7 +990,7 @@ static void on_request(struct px_cx *cx, const struct http_head *h, long n)
 			evbuffer_remove_buffer(in, q->body, (size_t)h->length);
 		cx->bytes_up += h->length;
 	}
-	if (!v.allow && (cx->srv->cfg.pol->mode != POL_REPORT || v.reason == POL_METADATA_HOST)) {
+	if (!v.allow && (cx->pol->mode != POL_REPORT || v.reason == POL_METADATA_HOST)) {
 		char hint[320], line[640];
 		pol_hint(&v, cx->host.text, cx->port, NULL, hint, sizeof(hint));
 		snprintf(line, sizeof(line), "sluice: %s %s:%u denied (%s): %s", q->method, cx->host.text, cx->port,
@@ -1160,6 +1165,7 @@ int px_cx_take(struct px_session *s, bool tls)
 		return -ENOMEM;
 	}
 	cx->srv = srv;
+	cx->pol = pol_ref(s->pol);
 	cx->pc = srv->cfg.cache;
 	cx->tls = tls;
 	cx->explicit_plain = !tls && !s->transparent;

@@ -54,7 +54,9 @@ const char *px_cache_ca_pem(const struct px_cache *pc);
 /* Fill cfg's limits with the defaults. */
 void px_config_defaults(struct px_config *cfg);
 
-/* Create a proxy server on base. Returns 0 or -errno. */
+/* Create a proxy server on base; cfg is copied and the server takes a
+ * reference to cfg->pol (pol_ref), so the caller may drop its own. Returns
+ * 0 or -errno. */
 int px_server_new(struct event_base *base, const struct px_config *cfg, struct px_server **out);
 
 /* Serve a bound, listening, non-blocking socket (the server takes it). */
@@ -70,5 +72,18 @@ int px_server_listen(struct px_server *srv, const char *addr);
 
 /* Close listeners and every session, and free the server. */
 void px_server_free(struct px_server *srv);
+
+/*
+ * Decide new connections under pol from now on (a reload). The server takes
+ * a reference to pol and drops the one it held. Connections already open
+ * keep the policy they were accepted under, for every request they carry
+ * (an explicit proxy's kept-alive connection, an intercepted registry
+ * connection and the cache fetches it starts) and for their close records.
+ */
+void px_server_set_policy(struct px_server *srv, const struct policy *pol);
+
+/* Client connections open now (sessions and intercepted ones), for the
+ * connections_active gauge. */
+size_t px_server_active(const struct px_server *srv);
 
 #endif

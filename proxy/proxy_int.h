@@ -80,6 +80,7 @@ struct px_reader {
 struct px_session {
 	LIST_ENTRY(px_session) link;
 	struct px_server *srv;
+	const struct policy *pol; /* a reference: the policy this connection is decided under */
 	struct bufferevent *cli, *up; /* written through libevent, read through rcli, rup */
 	struct px_reader rcli, rup;
 	enum px_phase phase;
@@ -132,8 +133,10 @@ struct px_session {
 void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa);
 void px_session_start_transparent(struct px_server *srv, evutil_socket_t fd);
 /* A session for an explicit proxy client whose next request (its bytes in
- * pending, which are taken) the package cache does not serve. */
-void px_session_resume(struct px_server *srv, evutil_socket_t fd, struct evbuffer *pending);
+ * pending, which are taken) the package cache does not serve; it goes on
+ * under pol, the connection's policy (a reference is taken). */
+void px_session_resume(struct px_server *srv, const struct policy *pol, evutil_socket_t fd,
+		       struct evbuffer *pending);
 void px_session_free(struct px_session *s);
 /* Log the close record (if the request was allowed), with reason (NULL for a
  * normal end, "client_closed" when the client went away first), and free the
@@ -141,9 +144,10 @@ void px_session_free(struct px_session *s);
 void px_session_close(struct px_session *s, const char *reason);
 
 /* intercept.c */
-/* Whether a connection to h:port is the package cache's: a cache rule names
+/* Whether a connection to h:port is the package cache's: a cache rule of pol names
  * h, and it is TLS to 443 (with a CA that may vouch for h) or HTTP to 80. */
-bool px_cache_wants(const struct px_config *cfg, const struct host *h, uint16_t port, bool tls);
+bool px_cache_wants(const struct px_config *cfg, const struct policy *pol, const struct host *h, uint16_t port,
+		    bool tls);
 /* Take an allowed session's client over (the session is freed). Returns 0,
  * or -ENOMEM with the session untouched. */
 int px_cx_take(struct px_session *s, bool tls);

@@ -131,6 +131,7 @@ int px_server_new(struct event_base *base, const struct px_config *cfg, struct p
 		return -ENOMEM;
 	srv->base = base;
 	srv->cfg = *cfg;
+	srv->cfg.pol = pol_ref(cfg->pol);
 	srv->epoch = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
 	LIST_INIT(&srv->sessions);
 	LIST_INIT(&srv->cxs);
@@ -214,5 +215,19 @@ void px_server_free(struct px_server *srv)
 	if (srv->reserve_fd >= 0)
 		close(srv->reserve_fd);
 	px_bufs_free(srv);
+	pol_unref(srv->cfg.pol);
 	free(srv);
+}
+
+void px_server_set_policy(struct px_server *srv, const struct policy *pol)
+{
+	const struct policy *old = srv->cfg.pol;
+
+	srv->cfg.pol = pol_ref(pol);
+	pol_unref(old);
+}
+
+size_t px_server_active(const struct px_server *srv)
+{
+	return srv->nconns;
 }

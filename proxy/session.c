@@ -287,6 +287,7 @@ void px_session_free(struct px_session *s)
 		evbuffer_free(s->head);
 	LIST_REMOVE(s, link);
 	s->srv->nconns--;
+	pol_unref(s->pol);
 	free(s);
 }
 
@@ -860,7 +861,7 @@ static void proceed(struct px_session *s, const struct addr *in, size_t n)
 	const struct addr *first_blocked;
 
 	s->next_addr = 0;
-	s->naddrs = pol_vet(s->srv->cfg.pol, in, n, s->port, s->addrs, &first_blocked);
+	s->naddrs = pol_vet(s->pol, in, n, s->port, s->addrs, &first_blocked);
 	if (s->naddrs == 0 && !first_blocked) {
 		deny(s, POL_RESOLVE_FAILED, NULL, "no address");
 		return;
@@ -917,11 +918,11 @@ static void decide(struct px_session *s, const struct addr *known)
 		fail_request(s, 503, "limit", "sluice: the audit log cannot be written; refusing new requests");
 		return;
 	}
-	pol_decide(cfg->pol, &s->host, s->port, &s->verdict);
+	pol_decide(s->pol, &s->host, s->port, &s->verdict);
 	s->report_only = false;
 	if (!s->verdict.allow) {
 		/* report mode relaxes the allowlist, never the metadata or address blocks */
-		if (cfg->pol->mode != POL_REPORT || s->verdict.reason == POL_METADATA_HOST) {
+		if (s->pol->mode != POL_REPORT || s->verdict.reason == POL_METADATA_HOST) {
 			deny(s, s->verdict.reason, NULL, NULL);
 			return;
 		}
@@ -930,7 +931,7 @@ static void decide(struct px_session *s, const struct addr *known)
 	s->dns_ms = -1;
 	s->connect_ms = -1;
 	/* a registry's TLS is the package cache's: upstream is dialed only for a miss */
-	if (!known && s->is_connect && !(s->transparent && s->http) && px_cache_wants(cfg, &s->host, s->port, true) &&
+	if (!known && s->is_connect && !(s->transparent && s->http) && px_cache_wants(cfg, s->pol, &s->host, s->port, true) &&
 	    px_cx_take(s, true) == 0)
 		return;
 	if (known) {
@@ -1099,7 +1100,7 @@ static void on_head(struct px_session *s)
 		deny(s, POL_BAD_REQUEST, NULL, "CONNECT with a body");
 		return;
 	}
-	if (!s->is_connect && px_cache_wants(&s->srv->cfg, &s->host, s->port, false) && px_cx_take(s, false) == 0)
+	if (!s->is_connect && px_cache_wants(&s->srv->cfg, s->pol, &s->host, s->port, false) && px_cx_take(s, false) == 0)
 		return; /* a plain registry request: the cache reads it, from the head on */
 	if (!s->is_connect) {
 		/* WebSocket only: an upgrade to h2c or the like would carry requests
@@ -1169,7 +1170,7 @@ static void transparent_unnamed(struct px_session *s)
 	for (size_t i = 0; i < n; i++) {
 		if (host_canonicalize(span_str(names[i]), &s->host, &why) < 0)
 			continue;
-		pol_decide(cfg->pol, &s->host, s->port, &v);
+		pol_decide(s->pol, &s->host, s->port, &v);
 		if (v.allow || i + 1 == n) {
 			decide(s, &s->orig); /* dial the address the stub handed out */
 			return;
@@ -1178,7 +1179,7 @@ static void transparent_unnamed(struct px_session *s)
 	s->host.kind = HOST_IP;
 	s->host.ip = s->orig;
 	addr_format(&s->orig, s->host.text, sizeof(s->host.text));
-	pol_decide(cfg->pol, &s->host, s->port, &v);
+	pol_decide(s->pol, &s->host, s->port, &v);
 	if (v.allow) {
 		decide(s, NULL);
 		return;
@@ -1230,7 +1231,7 @@ static void on_peek(struct px_session *s, bool timed_out)
 		deny(s, POL_BAD_REQUEST, NULL, "the ClientHello names more than one server or repeats an extension");
 		return;
 	}
-	if (sni.ech && !s->srv->cfg.pol->ech_allow) {
+	if (sni.ech && !s->pol->ech_allow) {
 		if (sni.name[0] && host_canonicalize(span_str(sni.name), &s->host, &why) < 0)
 			s->host.text[0] = '\0';
 		deny(s, POL_NO_NAME, NULL,
@@ -1457,7 +1458,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A session for an accepted client, or NULL (the fd is closed). */
-static struct px_session *session_new(struct px_server *srv, evutil_socket_t fd)
+static struct px_session *session_new(struct px_server *srv, const struct policy *pol, evutil_socket_t fd)
 {
 	struct px_session *s = calloc(1, sizeof(*s));
 
@@ -1466,6 +1467,7 @@ static struct px_session *session_new(struct px_server *srv, evutil_socket_t fd)
 		return NULL;
 	}
 	s->srv = srv;
+	s->pol = pol_ref(pol);
 	srv->nconns++;
 	LIST_INSERT_HEAD(&srv->sessions, s, link);
 	snprintf(s->id, sizeof(s->id), "%08x-%llu", srv->epoch, (unsigned long long)++srv->next_id);
@@ -1490,16 +1492,17 @@ static struct px_session *session_new(struct px_server *srv, evutil_socket_t fd)
 
 void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa)
 {
-	struct px_session *s = session_new(srv, fd);
+	struct px_session *s = session_new(srv, srv->cfg.pol, fd);
 
 	(void)sa;
 	if (s)
 		arm_timer(s, srv->cfg.head_timeout_s);
 }
 
-void px_session_resume(struct px_server *srv, evutil_socket_t fd, struct evbuffer *pending)
+void px_session_resume(struct px_server *srv, const struct policy *pol, evutil_socket_t fd,
+		       struct evbuffer *pending)
 {
-	struct px_session *s = session_new(srv, fd);
+	struct px_session *s = session_new(srv, pol, fd);
 
 	if (!s)
 		return;
@@ -1513,7 +1516,7 @@ void px_session_resume(struct px_server *srv, evutil_socket_t fd, struct evbuffe
 
 void px_session_start_transparent(struct px_server *srv, evutil_socket_t fd)
 {
-	struct px_session *s = session_new(srv, fd);
+	struct px_session *s = session_new(srv, srv->cfg.pol, fd);
 
 	if (!s)
 		return;

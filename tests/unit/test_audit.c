@@ -159,11 +159,99 @@ static void test_pipe_pieces_are_whole_lines(void **state)
 	free(hosts);
 }
 
+static void read_file(const char *path, char *buf, size_t size, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	ssize_t n = read(fd, buf, size);
+	assert_true(n >= 0 && (size_t)n < size);
+	*len = (size_t)n;
+	close(fd);
+}
+
+/* logrotate's move: the held batch goes to the moved file, later records to
+ * the new one, none in both; a reopen that fails keeps the old file. */
+static void test_reopen_after_move(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/sluice-audit-XXXXXX", path[64], moved[64], buf[8192], hosts[1024];
+	size_t len;
+	struct audit *a;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/log", dir);
+	snprintf(moved, sizeof(moved), "%s/log.1", dir);
+	assert_int_equal(audit_open(path, "t", &a), 0);
+	write_host(a, "a.test", NULL, false);
+	audit_hold(a);
+	write_host(a, "b.test", NULL, false); /* waiting in the batch */
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(audit_reopen(a), 0);
+	write_host(a, "c.test", NULL, false);
+	assert_int_equal(audit_release(a), 0);
+	write_host(a, "d.test", NULL, false);
+	read_file(moved, buf, sizeof(buf), &len);
+	hosts_of(buf, len, hosts, sizeof(hosts));
+	assert_string_equal(hosts, "a.test b.test");
+	read_file(path, buf, sizeof(buf), &len);
+	hosts_of(buf, len, hosts, sizeof(hosts));
+	assert_string_equal(hosts, "c.test d.test");
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* the path is now a directory (even root cannot open it for writing):
+	 * the reopen fails and records go on to the file it had */
+	assert_int_equal(unlink(moved), 0);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(audit_reopen(a), -EISDIR);
+	write_host(a, "e.test", NULL, false);
+	read_file(moved, buf, sizeof(buf), &len);
+	hosts_of(buf, len, hosts, sizeof(hosts));
+	assert_string_equal(hosts, "c.test d.test e.test");
+	rmdir(path);
+	audit_close(a);
+	unlink(moved);
+	unlink(path);
+	rmdir(dir);
+}
+
+struct seen {
+	char server[16];
+	int n;
+};
+
+static void observe_cb(void *arg, const char *server, const struct audit_rec *r)
+{
+	struct seen *s = arg;
+	(void)r;
+	snprintf(s->server, sizeof(s->server), "%s", server);
+	s->n++;
+}
+
+static void test_observer_sees_every_record(void **state)
+{
+	(void)state;
+	struct audit *a;
+	struct seen s = { "", 0 };
+	assert_int_equal(audit_open("/dev/null", "srv", &a), 0);
+	audit_set_observer(a, observe_cb, &s);
+	write_host(a, "a.test", NULL, false);
+	audit_hold(a);
+	write_host(a, "b.test", NULL, false);
+	audit_release(a);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.server, "srv");
+	assert_string_equal(audit_server(a), "srv");
+	audit_close(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_soon_waits_for_the_loop),
 		cmocka_unit_test(test_pipe_pieces_are_whole_lines),
+		cmocka_unit_test(test_reopen_after_move),
+		cmocka_unit_test(test_observer_sees_every_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -472,6 +472,23 @@ static void test_index_matches_scan(void **state)
 	pol_free(p);
 }
 
+/* A policy lives while anyone holds a reference (ASan sees a use after
+ * the last one). */
+static void test_references(void **state)
+{
+	(void)state;
+	struct pol_errors errs;
+	struct policy *p = load("version: 1\nallow: [a.test]\n", &errs);
+	assert_non_null(p);
+	const struct policy *held = pol_ref(p);
+	assert_ptr_equal(held, p);
+	assert_null(pol_ref(NULL));
+	pol_free(p); /* the loader's reference */
+	assert_string_equal(held->allow.v[0].text, "a.test");
+	pol_unref(held);
+	pol_unref(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_index_order),
 		cmocka_unit_test(test_name_ports),
 		cmocka_unit_test(test_index_matches_scan),
+		cmocka_unit_test(test_references),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
