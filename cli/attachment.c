@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "audit.h"
+#include "daemon.h"
+#include "metrics.h"
 #include "guard.h"
 #include "log.h"
 #include "policy.h"
@@ -20,6 +22,14 @@ static void note(struct attachment *a, bool attached)
 	r.decision = attached ? "allow" : "deny";
 	r.reason = attached ? "allowed" : "unprotected";
 	audit_write(a->audit, &r);
+}
+
+static void drop_guard(struct attachment *a)
+{
+	if (a->metrics && a->guard)
+		metrics_remove_active(a->metrics, a->guard);
+	guard_free(a->guard);
+	a->guard = NULL;
 }
 
 /* Attach to the namespace opened in ns (which a takes). */
@@ -36,38 +46,41 @@ static int attach_ns(struct attachment *a, struct sbx_ns *ns, char *err, size_t 
 		sbx_ns_close(ns);
 		return rc;
 	}
-	guard_free(a->guard);
+	drop_guard(a);
 	sbx_ns_close(&a->ns);
-	a->guard = NULL;
 	a->ns = *ns;
 	if ((rc = guard_new(&gc, fds, &a->guard)) < 0) {
 		snprintf(err, errsize, "%s: cannot serve its listeners: %s", a->label, strerror(-rc));
 		return rc;
 	}
+	if (a->metrics)
+		(void)metrics_add_active(a->metrics, audit_server(a->audit), guard_active, a->guard);
 	a->attaches++;
 	a->lost = false;
 	note(a, true);
 	return 0;
 }
 
-int att_new(struct event_base *base, struct rsv *rsv, struct px_cache *cache, const struct sbx_target *t,
-	    const char *policy_spec, struct policy *pol, struct audit *audit, bool follow,
-	    struct attachment **out, char *err, size_t errsize)
+int att_new(const struct att_conf *c, const struct sbx_target *t, const char *policy_spec, struct policy *pol,
+	    struct audit *audit, struct attachment **out, char *err, size_t errsize)
 {
 	struct attachment *a = calloc(1, sizeof(*a));
 	struct sbx_ns ns;
 	int rc = -ENOMEM;
 
 	*out = NULL;
-	if (!a || !(a->target.value = strdup(t->value)) || !(a->policy_spec = strdup(policy_spec))) {
+	if (!a || !(a->target.value = strdup(t->value)) || !(a->policy_spec = strdup(policy_spec)) ||
+	    (c->name && !(a->name = strdup(c->name)))) {
 		snprintf(err, errsize, "out of memory");
 		goto err;
 	}
 	a->target.kind = t->kind;
 	a->pol = pol, a->audit = audit, pol = NULL, audit = NULL;
-	a->base = base, a->rsv = rsv, a->cache = cache, a->follow = follow;
+	a->base = c->base, a->rsv = c->rsv, a->cache = c->cache, a->follow = c->follow, a->metrics = c->metrics;
 	a->ns = (struct sbx_ns){ .netns = -1, .userns = -1 };
 	sbx_target_label(&a->target, a->label, sizeof(a->label));
+	if (a->metrics)
+		metrics_watch(a->metrics, a->audit);
 	if ((rc = sbx_target_open(&a->target, &ns, err, errsize)) < 0 || (rc = attach_ns(a, &ns, err, errsize)) < 0)
 		goto err;
 	*out = a;
@@ -77,6 +90,19 @@ err:
 	audit_close(audit);
 	att_free(a);
 	return rc;
+}
+
+void att_reload(struct attachment *a)
+{
+	audit_reopen(a->audit); /* first: the reload's record goes to the new file */
+	if (daemon_reload_policy(a->policy_spec, &a->pol, a->audit) < 0)
+		return;
+	char *name = a->name ? strdup(a->name) : NULL;
+	if (name) {
+		free(a->pol->name); /* still only ours: no server holds it yet */
+		a->pol->name = name;
+	}
+	guard_set_policy(a->guard, a->pol);
 }
 
 enum att_state att_check(struct attachment *a)
@@ -95,8 +121,7 @@ enum att_state att_check(struct attachment *a)
 			rc < 0 ? err : "its network namespace changed (a restart?)",
 			a->follow ? " until it is attached again" : " (--follow attaches again)");
 		note(a, false);
-		guard_free(a->guard); /* nothing left to serve in the old namespace */
-		a->guard = NULL;
+		drop_guard(a); /* nothing left to serve in the old namespace */
 		sbx_ns_close(&a->ns);
 	}
 	if (rc < 0)
@@ -116,11 +141,12 @@ void att_free(struct attachment *a)
 {
 	if (!a)
 		return;
-	guard_free(a->guard);
+	drop_guard(a);
 	sbx_ns_close(&a->ns);
 	pol_free(a->pol);
 	audit_close(a->audit);
 	free((char *)a->target.value);
 	free(a->policy_spec);
+	free(a->name);
 	free(a);
 }

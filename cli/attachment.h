@@ -18,6 +18,17 @@ struct audit;
 struct rsv;
 struct px_cache;
 struct guard;
+struct metrics;
+
+/* What an attachment is made with, besides its target and policy. */
+struct att_conf {
+	struct event_base *base;
+	struct rsv *rsv;
+	struct px_cache *cache;     /* or NULL */
+	struct metrics *metrics;    /* or NULL: counted there under the server's name */
+	const char *name;           /* the server name, over the policy's; or NULL */
+	bool follow;
+};
 
 struct attachment {
 	struct sbx_target target;   /* value owned */
@@ -32,6 +43,8 @@ struct attachment {
 	struct event_base *base;
 	struct rsv *rsv;
 	struct px_cache *cache;
+	struct metrics *metrics;    /* serve's registry, or NULL */
+	char *name;                 /* the server name asked for (overrides the policy's), or NULL */
 };
 
 enum att_state { ATT_SAME, ATT_REATTACHED, ATT_LOST };
@@ -39,9 +52,13 @@ enum att_state { ATT_SAME, ATT_REATTACHED, ATT_LOST };
 /* Take t (copied), pol and audit (owned from here, also on failure), open
  * the target and attach. Returns 0, or -errno with a one-line reason in err
  * (*out NULL). */
-int att_new(struct event_base *base, struct rsv *rsv, struct px_cache *cache, const struct sbx_target *t,
-	    const char *policy_spec, struct policy *pol, struct audit *audit, bool follow,
-	    struct attachment **out, char *err, size_t errsize);
+int att_new(const struct att_conf *c, const struct sbx_target *t, const char *policy_spec, struct policy *pol,
+	    struct audit *audit, struct attachment **out, char *err, size_t errsize);
+
+/* SIGHUP: reopen the log, re-read the policy (a bad one is refused with its
+ * errors on stderr and a reload record, and the old one stays); new
+ * connections follow a good one. */
+void att_reload(struct attachment *a);
 
 /* Is the target still the namespace served? On a change (a restart makes a
  * new namespace) or when the target is gone: one stderr line and one audit

@@ -36,7 +36,7 @@ struct attach {
 	char label[300];
 	struct attachment *att;
 	struct px_cache *cache;
-	struct event *watch, *sigs[2];
+	struct event *watch, *sigs[3];
 	bool follow;
 	int status;
 };
@@ -52,6 +52,14 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 		a->status = 1;
 		event_base_loopexit(a->d.base, NULL);
 	}
+}
+
+static void hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct attach *a = arg;
+
+	(void)sig, (void)what;
+	att_reload(a->att);
 }
 
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
@@ -111,6 +119,7 @@ static int open_policy(struct cli_opt *opts, struct policy **pol, struct audit *
 
 static int start(struct attach *a, struct cli_opt *opts)
 {
+	signal(SIGHUP, SIG_IGN); /* until the loop's handler is armed */
 	struct policy *pol = NULL;
 	struct audit *audit = NULL;
 	char err[512];
@@ -122,9 +131,10 @@ static int start(struct attach *a, struct cli_opt *opts)
 		audit_close(audit);
 		return rc == 2 ? 2 : EXIT_SLUICE;
 	}
-	static const int sigs[2] = { SIGINT, SIGTERM };
-	for (size_t i = 0; i < 2; i++)
-		if (!(a->sigs[i] = evsignal_new(a->d.base, sigs[i], stop_cb, a)) || event_add(a->sigs[i], NULL) < 0)
+	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+	for (size_t i = 0; i < 3; i++)
+		if (!(a->sigs[i] = evsignal_new(a->d.base, sigs[i], i < 2 ? stop_cb : hup_cb, a)) ||
+		    event_add(a->sigs[i], NULL) < 0)
 			rc = EXIT_SLUICE;
 	struct timeval tv = { WATCH_MS / 1000, (WATCH_MS % 1000) * 1000 };
 	a->watch = event_new(a->d.base, -1, EV_PERSIST, watch_cb, a);
@@ -134,7 +144,10 @@ static int start(struct attach *a, struct cli_opt *opts)
 		return EXIT_SLUICE;
 	}
 	const char *spec = cli_get(opts, "--policy")->values[0];
-	if (att_new(a->d.base, a->d.rsv, a->cache, &a->t, spec, pol, audit, a->follow, &a->att, err, sizeof(err)) < 0) {
+	struct cli_opt *name = cli_get(opts, "--name");
+	struct att_conf ac = { .base = a->d.base, .rsv = a->d.rsv, .cache = a->cache,
+			       .name = name->n ? name->values[0] : NULL, .follow = a->follow };
+	if (att_new(&ac, &a->t, spec, pol, audit, &a->att, err, sizeof(err)) < 0) {
 		log_msg("attach: %s", err);
 		return EXIT_SLUICE;
 	}
@@ -147,7 +160,7 @@ static void attach_free(struct attach *a)
 	px_cache_free(a->cache);
 	if (a->watch)
 		event_free(a->watch);
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < 3; i++)
 		if (a->sigs[i])
 			event_free(a->sigs[i]);
 	daemon_free(&a->d);

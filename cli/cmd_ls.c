@@ -1,5 +1,6 @@
 /* cmd_ls.c: `sluice ls`, the attachments of a `sluice serve`, one row each:
- * server name, target, policy, state, times attached, packets rejected. */
+ * server name, target, policy, state, times attached, connections open
+ * now, packets rejected. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,12 @@
 #include "control.h"
 #include "log.h"
 
-#define COLS 6
+#define COLS 7
 
-static const char *const heads[COLS] = { "SERVER", "TARGET", "POLICY", "STATE", "ATTACHES", "REJECTED" };
-static const char *const keys[COLS] = { "server", "target", "policy", "state", "attaches", "packets_rejected" };
+static const char *const heads[COLS] = { "SERVER", "TARGET", "POLICY", "STATE", "ATTACHES", "CONNECTIONS",
+					 "REJECTED" };
+static const char *const keys[COLS] = { "server", "target", "policy", "state", "attaches", "connections",
+					"packets_rejected" };
 
 /* One cell's text (numbers as decimal). */
 static const char *cell(json_t *row, size_t k, char *buf, size_t size)

@@ -48,7 +48,7 @@ struct serve {
 	ino_t ctl_ino;
 	struct attachment *att[SERVE_MAX];
 	size_t n, nclients;
-	struct event *watch, *sigs[2];
+	struct event *watch, *sigs[3];
 };
 
 struct client {
@@ -130,8 +130,9 @@ static char *do_attach(struct serve *s, const struct ctl_req *r)
 		audit_close(audit);
 		return answer_error(err);
 	}
-	if (att_new(s->d.base, s->d.rsv, s->cache, &r->target, r->policy, pol, audit, r->follow, &a, err,
-		    sizeof(err)) < 0)
+	struct att_conf ac = { .base = s->d.base, .rsv = s->d.rsv, .cache = s->cache, .metrics = s->d.metrics,
+			       .name = r->name, .follow = r->follow };
+	if (att_new(&ac, &r->target, r->policy, pol, audit, &a, err, sizeof(err)) < 0)
 		return answer_error(err);
 	s->att[s->n++] = a;
 	log_msg("serve: attached %s as %s", a->label, a->pol->name);
@@ -166,10 +167,11 @@ static char *do_ls(struct serve *s)
 
 	for (size_t i = 0; list && i < s->n; i++) {
 		struct attachment *a = s->att[i];
-		json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "server", a->pol->name, "target",
-						      a->label, "policy", a->policy_spec, "state",
+		json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "server", audit_server(a->audit),
+						      "target", a->label, "policy", a->policy_spec, "state",
 						      a->lost ? "unprotected" : "attached", "attaches",
-						      (json_int_t)a->attaches, "packets_rejected",
+						      (json_int_t)a->attaches, "connections",
+						      (json_int_t)guard_active(a->guard), "packets_rejected",
 						      (json_int_t)guard_packets(a->guard)));
 	}
 	return answer(list ? json_pack("{s:b,s:o}", "ok", 1, "attachments", list) : NULL);
@@ -362,6 +364,17 @@ static void watch_cb(evutil_socket_t fd, short what, void *arg)
 			(void)att_check(s->att[i]);
 }
 
+/* SIGHUP: serve's own log reopened, then each attachment's log and policy. */
+static void hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct serve *s = arg;
+
+	(void)sig, (void)what;
+	audit_reopen(s->d.audit);
+	for (size_t i = 0; i < s->n; i++)
+		att_reload(s->att[i]);
+}
+
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct serve *s = arg;
@@ -375,17 +388,22 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 static int start(struct serve *s, struct cli_opt *opts)
 {
 	struct cli_opt *ctl = cli_get(opts, "--control"), *log = cli_get(opts, "--log");
-	static const int sigs[2] = { SIGINT, SIGTERM };
+	static const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
 	struct timeval tv = { WATCH_MS / 1000, (WATCH_MS % 1000) * 1000 };
+	int rc;
 
+	signal(SIGHUP, SIG_IGN); /* until the loop's handler is armed */
 	s->log_path = log->n ? log->values[0] : NULL;
 	if (daemon_open(&s->d, log, cli_get(opts, "--resolver"), 0, 0))
 		return 1;
+	if ((rc = daemon_metrics(&s->d, cli_get(opts, "--metrics"))))
+		return rc;
 	/* the cache's rules are per policy; serve's store and CA are shared */
 	if (cmd_cache_open(opts, s->d.base, NULL, &s->cache))
 		return 1;
-	for (size_t i = 0; i < 2; i++)
-		if (!(s->sigs[i] = evsignal_new(s->d.base, sigs[i], stop_cb, s)) || event_add(s->sigs[i], NULL) < 0)
+	for (size_t i = 0; i < 3; i++)
+		if (!(s->sigs[i] = evsignal_new(s->d.base, sigs[i], i < 2 ? stop_cb : hup_cb, s)) ||
+		    event_add(s->sigs[i], NULL) < 0)
 			return 1;
 	s->watch = event_new(s->d.base, -1, EV_PERSIST, watch_cb, s);
 	if (!s->watch || event_add(s->watch, &tv) < 0)
@@ -406,7 +424,7 @@ static void serve_free(struct serve *s)
 	}
 	if (s->watch)
 		event_free(s->watch);
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < 3; i++)
 		if (s->sigs[i])
 			event_free(s->sigs[i]);
 	px_cache_free(s->cache);
@@ -419,6 +437,7 @@ int cmd_serve(int argc, char **argv)
 		{ .name = "--control", .has_arg = true },
 		{ .name = "--log", .has_arg = true },
 		{ .name = "--resolver", .has_arg = true },
+		{ .name = "--metrics", .has_arg = true },
 		CMD_CACHE_OPTIONS,
 		{ .name = NULL },
 	};
@@ -426,7 +445,8 @@ int cmd_serve(int argc, char **argv)
 
 	int first = cli_parse(argc, argv, 2, opts);
 	if (first < 0 || first != argc) {
-		log_msg("usage: sluice serve [--control PATH] [--log PATH] [--resolver IP[:PORT]] " CMD_CACHE_USAGE);
+		log_msg("usage: sluice serve [--control PATH] [--log PATH] [--metrics ADDR:PORT] [--resolver IP[:PORT]] "
+			CMD_CACHE_USAGE);
 		return 2;
 	}
 	int rc = start(&s, opts);

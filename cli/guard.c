@@ -85,6 +85,20 @@ static void packet_cb(const struct nft_pkt *p, void *arg)
 	g->packets++;
 }
 
+void guard_set_policy(struct guard *g, const struct policy *pol)
+{
+	if (!g)
+		return;
+	g->c.pol = pol;
+	px_server_set_policy(g->px, pol);
+	dns_server_set_policy(g->dns, pol);
+}
+
+size_t guard_active(const void *g)
+{
+	return g ? px_server_active(((const struct guard *)g)->px) : 0;
+}
+
 uint64_t guard_packets(const struct guard *g)
 {
 	return g ? g->packets : 0;

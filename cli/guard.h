@@ -8,6 +8,7 @@
 #define SLUICE_GUARD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sbx.h"
@@ -36,6 +37,13 @@ int guard_new(const struct guard_conf *c, int fds[SBX_NFDS], struct guard **out)
 
 /* Write the records of rejected packets the kernel has queued. */
 void guard_drain(struct guard *g);
+
+/* Decide new connections and queries under pol from now on (open ones
+ * keep theirs); the caller keeps pol alive as long as the guard. */
+void guard_set_policy(struct guard *g, const struct policy *pol);
+
+/* Client connections open now (a metrics_add_active source; g may be NULL). */
+size_t guard_active(const void *g);
 
 /* How many rejected packets the guard has logged (0 for NULL). */
 uint64_t guard_packets(const struct guard *g);

@@ -163,6 +163,21 @@ check "  and said once on stderr" \
 check "  the new namespace is served" eq "$(in_c $CURL https://allowed.test/)" "hello from allowed.test"
 check "  and locked: raw TCP rejected" \
 	eq "$(in_c python3 "$HERE/nftprobe.py" tcp 198.51.100.10 8080 | cut -d' ' -f1)" "refused"
+cp "$D/attach.yaml" "$D/attach.yaml.orig"
+printf 'version: 1\nname: attached\nallow: [other.test]\nallow_private: ["198.51.100.0/24"]\n' >"$D/attach.yaml"
+kill -HUP "$ATTACH_PID"
+sleep 0.3
+check "SIGHUP to a foreground attach: new decisions follow the changed policy" \
+	eq "$(in_c $CURL https://allowed.test/ 2>/dev/null)|$(in_c $CURL https://other.test/)" "|hello from other.test"
+printf 'version: 1\nallow: [\n' >"$D/attach.yaml"
+kill -HUP "$ATTACH_PID"
+sleep 0.3
+check "  a broken policy is refused with its file:line:col, the last good one stays" \
+	eq "$(grep -c "$D/attach.yaml:3:" "$D/attach.err") $(in_c $CURL https://other.test/)" "1 hello from other.test"
+check "  attach is still running" kill -0 "$ATTACH_PID"
+cp "$D/attach.yaml.orig" "$D/attach.yaml"
+kill -HUP "$ATTACH_PID"
+sleep 0.3
 check "a second attach to a served namespace fails (125) and says why" \
 	eq "$(in_host "$SLUICE" attach --netns "$NS_C" --policy "$D/attach.yaml" --resolver 198.51.100.53 2>&1 >/dev/null | grep -c 'another sluice attached'; in_host "$SLUICE" attach --netns "$NS_C" --policy "$D/attach.yaml" 2>/dev/null; echo $?)" "1
 125"

@@ -40,7 +40,8 @@ for i in $(seq $N); do
 	printf 'version: 1\nname: srv%d\nallow: [%s]\nallow_private: ["198.51.100.0/24"]\n' "$i" "$host" >"$D/p$i.yaml"
 done
 
-ip netns exec "$NS_HOST" "$SLUICE" serve --control "$CTL" --log "$LOG" --resolver 198.51.100.53 2>"$D/serve.err" &
+ip netns exec "$NS_HOST" "$SLUICE" serve --control "$CTL" --log "$LOG" --resolver 198.51.100.53 \
+	--metrics 127.0.0.1:9465 2>"$D/serve.err" &
 SERVE=$!
 WORLD_PIDS+=($SERVE)
 for i in $(seq 100); do [ -S "$CTL" ] && break; sleep 0.05; done
@@ -112,6 +113,82 @@ check "  (exit 125)" eq "$(ctl attach --pid 1 --policy "$D/broken.yaml" 2>/dev/n
 check "attaching a served target twice is refused" \
 	eq "$(ctl attach --netns "$(ns_of 1)" --policy "$D/p1.yaml" 2>&1 | grep -c 'already attached')" "1"
 check "serve is still alive and answering" eq "$(ctl ls --format json | jq '.attachments | length')" "$N"
+
+# ---- SIGHUP: each policy re-read, the log reopened ---------------------------
+get() { # get NS HOST: the body of https://HOST/ from namespace NS, or nothing
+	ip netns exec "$1" curl -sS --max-time 5 --cacert "$D/ca.pem" --resolve "$2:443:198.51.100.10" "https://$2/" 2>/dev/null
+}
+# a keep-alive HTTP connection from srv2, opened under the old policy
+rm -rf "$D/ka" && mkdir "$D/ka"
+ip netns exec "$(ns_of 2)" python3 - "$D/ka" <<'PY' &
+import os, socket, sys, time
+d = sys.argv[1]
+s = socket.create_connection(("198.51.100.10", 80), timeout=5)
+def get():
+    s.sendall(b"GET / HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+    buf = b""
+    while b"hello from" not in buf:
+        got = s.recv(4096)
+        if not got:
+            return "closed"
+        buf += got
+    return "answered"
+open(os.path.join(d, "first"), "w").write(get())
+while not os.path.exists(os.path.join(d, "go")):
+    time.sleep(0.05)
+try:
+    r = get()
+except OSError as e:
+    r = "error " + e.__class__.__name__
+open(os.path.join(d, "second"), "w").write(r)
+PY
+WORLD_PIDS+=($!)
+for i in $(seq 50); do [ -s "$D/ka/first" ] && break; sleep 0.1; done
+# srv2 now allows other.test instead; srv4's policy breaks
+printf 'version: 1\nname: srv2\nallow: [other.test]\nallow_private: ["198.51.100.0/24"]\n' >"$D/p2.yaml"
+printf 'version: 1\nallow: [allowed.test\n' >"$D/p4.yaml"
+# srv6 requests without pause while the log is moved away and SIGHUP comes
+srv6() { jq -r 'select(.server=="srv6" and .event=="transparent" and .phase==$p) | .session' --arg p "$1"; }
+base_d=$(srv6 decision <"$LOG" | wc -l)
+base_c=$(srv6 close <"$LOG" | wc -l)
+( for i in $(seq 60); do get "$(ns_of 6)" allowed.test >/dev/null; done; touch "$D/loop.done" ) &
+WORLD_PIDS+=($!)
+sleep 0.5
+mv "$LOG" "$LOG.1"
+kill -HUP "$SERVE"
+for i in $(seq 200); do [ -e "$D/loop.done" ] && break; sleep 0.1; done
+check "after SIGHUP serve is alive" kill -0 "$SERVE"
+check "  srv2's new decisions follow its changed policy" \
+	eq "$(get "$(ns_of 2)" allowed.test)|$(get "$(ns_of 2)" other.test)" "|hello from other.test"
+touch "$D/ka/go"
+for i in $(seq 50); do [ -s "$D/ka/second" ] && break; sleep 0.1; done
+check "  the connection srv2 opened before it is untouched" eq "$(cat "$D/ka/first") $(cat "$D/ka/second")" "answered answered"
+check "  srv4's broken policy is refused with its file:line:col" grep -q "$D/p4.yaml:[0-9]*:[0-9]*" "$D/serve.err"
+check "  and srv4 keeps its old policy" eq "$(get "$(ns_of 4)" allowed.test)" "hello from allowed.test"
+check "  one reload record per attachment: srv4's deny, the others' allow" \
+	eq "$(jq -r 'select(.event=="reload") | .decision' "$LOG" | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' ')" "allow=19 deny=1 "
+check "  srv4's reload record says bad_request" \
+	eq "$(jq -r 'select(.event=="reload" and .server=="srv4") | .reason' "$LOG")" "bad_request"
+both() { cat "$LOG.1" "$LOG"; }
+check "log rotation: srv6's 60 requests left 120 more records across the two files" \
+	eq "$(( $(both | srv6 decision | wc -l) - base_d )) $(( $(both | srv6 close | wc -l) - base_c ))" "60 60"
+check "  none twice (distinct sessions in each phase)" \
+	eq "$(both | srv6 close | sort -u | wc -l) $(both | srv6 decision | sort -u | wc -l)" "$(both | srv6 close | wc -l) $(both | srv6 decision | wc -l)"
+check "  the new file got records too" test "$(jq -r 'select(.server=="srv6" and .event=="transparent")' "$LOG" | grep -c session)" -gt 0
+
+# ---- /metrics against the log ----------------------------------------------------
+in_host curl -sS --max-time 5 http://127.0.0.1:9465/metrics >"$D/metrics.txt"
+from_metrics=$(sed -n 's/^sluice_requests_total{server="\([^"]*\)",event="\([^"]*\)",decision="\([^"]*\)",reason="\([^"]*\)"} \([0-9]*\)$/\1 \2 \3 \4 \5/p' "$D/metrics.txt" | sort)
+from_log=$(both | jq -r 'select(.phase=="decision" and (.event=="transparent" or .event=="connect" or .event=="http")) | "\(.server) \(.event) \(.decision) \(.reason)"' | sort | uniq -c | awk '{print $2, $3, $4, $5, $1}' | sort)
+check "/metrics: sluice_requests_total equals the log's decisions for all 20 servers" eq "$from_metrics" "$from_log"
+check "  (and covers every server)" eq "$(echo "$from_metrics" | awk '{print $1}' | sort -u | wc -l)" "$N"
+m_pk=$(sed -n 's/^sluice_packets_rejected_total{server="\([^"]*\)",protocol="\([^"]*\)"} \([0-9]*\)$/\1 \2 \3/p' "$D/metrics.txt" | sort)
+l_pk=$(both | jq -r 'select(.event=="packet") | "\(.server) \(.protocol)"' | sort | uniq -c | awk '{print $2, $3, $1}' | sort)
+check "  sluice_packets_rejected_total equals the log's packet records" eq "$m_pk" "$l_pk"
+check "  sluice_reloads_total counts 19 ok and 1 failed" \
+	eq "$(grep '^sluice_reloads_total' "$D/metrics.txt" | sort | tr '\n' ' ')" 'sluice_reloads_total{result="failed"} 1 sluice_reloads_total{result="ok"} 19 '
+check "  sluice_connections_active has a sample per server" \
+	eq "$(grep -c '^sluice_connections_active{server="srv' "$D/metrics.txt")" "$N"
 
 # detach one
 check "detach --control of one exits 0" ctl detach --netns "$(ns_of 20)"
