@@ -353,15 +353,25 @@ static int control_listen(struct serve *s, const char *path)
 
 /* ---- the loop ------------------------------------------------------------ */
 
+/* Every second: each target still the namespace served? One that is gone
+ * or restarted without --follow is dropped (its record and stderr line say
+ * so), so stopped containers do not fill the table. */
 static void watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct serve *s = arg;
 
 	(void)fd;
 	(void)what;
-	for (size_t i = 0; i < s->n; i++)
-		if (!s->att[i]->lost || s->att[i]->follow)
-			(void)att_check(s->att[i]);
+	for (size_t i = 0; i < s->n;) {
+		struct attachment *a = s->att[i];
+		if (att_check(a) == ATT_LOST && !a->follow) {
+			log_msg("serve: %s dropped (attach it again, or use --follow)", a->label);
+			att_free(a);
+			s->att[i] = s->att[--s->n];
+			continue;
+		}
+		i++;
+	}
 }
 
 /* SIGHUP: serve's own log reopened, then each attachment's log and policy. */

@@ -197,15 +197,22 @@ check "  its table is gone and its network is back" \
 	eq "$(ip netns exec "$(ns_of 20)" nft list tables | grep -c sluice; ip netns exec "$(ns_of 20)" curl -sS --max-time 3 -H 'Host: x.test' http://198.51.100.10:8080/)" "0
 hello from x.test"
 
+# a target that goes away (a container stopped) is dropped, and said so
+ip netns del "$(ns_of 19)"
+for i in $(seq 40); do [ "$(ctl ls --format json | jq '.attachments | length')" == 18 ] && break; sleep 0.1; done
+check "a target that went away is dropped from ls" eq "$(ctl ls --format json | jq '.attachments | length')" "18"
+check "  with an attach close record (unprotected) under its name" \
+	eq "$(jq -r 'select(.event=="attach" and .phase=="close") | "\(.server) \(.reason)"' "$LOG")" "srv19 unprotected"
+
 # serve stops: every table stays
 kill "$SERVE"
 wait "$SERVE" 2>/dev/null
 check "serve exits 0 on SIGTERM and removes its socket" eq "$?:$(test -e "$CTL" && echo there)" "0:"
 stayed=0
-for i in $(seq 19); do
+for i in $(seq 18); do
 	ip netns exec "$(ns_of "$i")" nft list table inet sluice >/dev/null 2>&1 && stayed=$((stayed + 1))
 done
-check "  the 19 tables stay (no network until attached again)" eq "$stayed" "19"
+check "  the 18 tables stay (no network until attached again)" eq "$stayed" "18"
 check "  and a former attachment cannot get out" \
 	test -z "$(ip netns exec "$(ns_of 2)" curl -sS --max-time 3 --cacert "$D/ca.pem" --resolve allowed.test:443:198.51.100.10 https://allowed.test/ 2>/dev/null)"
 check "ls with no serve says how to fix it (exit 1)" \
