@@ -347,6 +347,13 @@ if has blob; then
 	CPU_DIRECT=$(cpu_gib direct) CPU_SLUICE=$(cpu_gib sluice)
 	# cold: direct, then sluice on a name it has never seen (each its own)
 	NGINX_COLD_TICKS=0 SLUICE_COLD_TICKS=0 COLD_BYTES=0
+	# BENCH_PERF=FILE: a profile of sluice over the cold runs (perf record)
+	PERF_PID=
+	if [ -n "${BENCH_PERF:-}" ]; then
+		perf record -e cpu-clock -g -p "$PID_sluice" -o "$BENCH_PERF" 2>/dev/null &
+		PERF_PID=$!
+		sleep 0.5
+	fi
 	for r in $(seq "$RUNS"); do
 		read -r s b k <<<"$(blob_run direct "sluice-bench-blob/-/sluice-bench-blob-1.0.$r.tgz" "$REGISTRY_PID")"
 		add "cold.direct" "${s:-}"
@@ -357,6 +364,7 @@ if has blob; then
 		SLUICE_COLD_TICKS=$((SLUICE_COLD_TICKS + ${k:-0})) COLD_BYTES=$((COLD_BYTES + ${b:-0}))
 		NGINX_COLD_TICKS=$((NGINX_COLD_TICKS + k1 - k0))
 	done
+	[ -n "$PERF_PID" ] && kill -INT "$PERF_PID" && wait "$PERF_PID" 2>/dev/null
 	MISSES=$(jq -r 'select(.event=="http" and .phase=="decision") | "\(.package) \(.cache)"' "$RUN/sluice.log" | grep -c 'sluice-bench-blob@1.0.[1-9][0-9]* miss')
 	CPU_COLD=$(awk -v k="$SLUICE_COLD_TICKS" -v b="$COLD_BYTES" -v hz="$HZ" 'BEGIN{ if (b > 0) printf "%.3f", k / hz / (b / 2^30); else printf "-" }')
 fi
