@@ -1,4 +1,4 @@
-/* audit.c: JSON-lines audit log built with jansson. Records are dumped into
+/* audit.c: the JSON-lines audit log. Records are formatted (record.c) into
  * one buffer and written with a single write(2) on an O_APPEND descriptor,
  * so lines never interleave: at once; between audit_hold and audit_release,
  * as one write for the whole batch; or, for audit_write_soon, as one write at
@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <limits.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "record.h"
 
 #define AUDIT_BUF 65536
 
@@ -34,6 +34,7 @@ struct audit {
 	char *path;  /* NULL: stderr */
 	audit_observer_fn *observe;
 	void *observe_arg;
+	struct audit_clock clock;   /* the last second formatted */
 	char buf[AUDIT_BUF];
 };
 
@@ -146,99 +147,6 @@ int64_t audit_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Untrusted text that is not valid UTF-8 is kept, with odd bytes as \xNN. */
-static json_t *safe_string(const char *v)
-{
-	json_t *s = json_string(v);
-
-	if (s)
-		return s;
-	size_t n = strlen(v);
-	char *buf = malloc(n * 4 + 1), *w = buf;
-	if (!buf)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (c >= 0x20 && c < 0x7f)
-			*w++ = (char)c;
-		else
-			w += sprintf(w, "\\x%02x", c);
-	}
-	*w = '\0';
-	s = json_string(buf);
-	free(buf);
-	return s;
-}
-
-static void put_str(json_t *o, const char *key, const char *v)
-{
-	if (v)
-		json_object_set_new(o, key, safe_string(v));
-}
-
-static void put_ms(json_t *o, const char *key, long v)
-{
-	if (v >= 0)
-		json_object_set_new(o, key, json_integer(v));
-}
-
-static void put_ts(json_t *o)
-{
-	struct timespec ts;
-	struct tm tm;
-	char buf[40], out[64];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, sizeof(out), "%.32s.%03dZ", buf, (int)(ts.tv_nsec / 1000000) % 1000);
-	json_object_set_new(o, "ts", json_string(out));
-}
-
-static json_t *build(const struct audit *a, const struct audit_rec *r)
-{
-	json_t *o = json_object();
-
-	put_ts(o);
-	put_str(o, "event", r->event);
-	put_str(o, "phase", r->phase);
-	put_str(o, "server", a->server);
-	put_str(o, "session", r->session);
-	put_str(o, "host", r->host);
-	if (r->port)
-		json_object_set_new(o, "port", json_integer(r->port));
-	put_str(o, "sni", r->sni);
-	put_str(o, "method", r->method);
-	if (r->addrs) {
-		json_t *arr = json_array();
-		for (size_t i = 0; i < r->naddrs; i++) {
-			char t[ADDR_TEXT_MAX];
-			addr_format(&r->addrs[i], t, sizeof(t));
-			json_array_append_new(arr, json_string(t));
-		}
-		json_object_set_new(o, "addrs", arr);
-	}
-	put_str(o, "remote", r->remote);
-	put_str(o, "decision", r->decision);
-	put_str(o, "reason", r->reason);
-	put_str(o, "rule", r->rule);
-	if (r->has_bytes) {
-		json_object_set_new(o, "bytes_up", json_integer((json_int_t)r->bytes_up));
-		json_object_set_new(o, "bytes_down", json_integer((json_int_t)r->bytes_down));
-	}
-	put_ms(o, "duration_ms", r->duration_ms);
-	put_ms(o, "dns_ms", r->dns_ms);
-	put_ms(o, "connect_ms", r->connect_ms);
-	put_str(o, "qtype", r->qtype);
-	put_str(o, "rcode", r->rcode);
-	put_str(o, "protocol", r->protocol);
-	put_str(o, "cache", r->cache);
-	put_str(o, "package", r->package);
-	if (r->ech)
-		json_object_set_new(o, "ech", json_true());
-	return o;
-}
-
 static int write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
@@ -289,44 +197,59 @@ static int flush(struct audit *a)
 }
 
 /* A record too big for the buffer (long names in every field): on its own. */
-static int write_big(struct audit *a, json_t *o, size_t flags)
+static int write_big(struct audit *a, const char *ts, const struct audit_rec *r, size_t n)
 {
-	char *line = json_dumps(o, flags);
+	char *line = malloc(n + 1);
 	int rc = -ENOMEM;
 
 	if (line) {
-		size_t n = strlen(line);
-		line[n] = '\n'; /* json_dumps leaves room: replace the NUL, write n+1 */
+		audit_format(line, n, ts, a->server, r);
+		line[n] = '\n';
 		rc = write_all(a->fd, line, n + 1);
 		free(line);
 	}
 	return report(a, rc);
 }
 
+#ifdef SLUICE_AUDIT_CHECK
+/* The checking builds: the line must be, byte for byte, jansson's. */
+static void check_line(const struct audit *a, const char *line, size_t n, const char *ts, const struct audit_rec *r)
+{
+	char *want = audit_format_jansson(ts, a->server, r);
+
+	if (want && (strlen(want) != n || memcmp(want, line, n) != 0)) {
+		log_msg("audit: the record writer and jansson differ:\n  jansson: %s\n  writer:  %.*s", want, (int)n,
+			line);
+		abort();
+	}
+	free(want);
+}
+#else
+#define check_line(a, line, n, ts, r) ((void)0)
+#endif
+
 int audit_write(struct audit *a, const struct audit_rec *r)
 {
-	/* Strings from the network may hold any byte: jansson escapes them, and
-	 * JSON_ENSURE_ASCII keeps the line plain ASCII. */
-	const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII;
-	json_t *o = build(a, r);
+	struct timespec now;
 	int rc = 0;
 
-	if (!o)
-		return report(a, -ENOMEM);
-	size_t n = json_dumpb(o, a->buf + a->len, AUDIT_BUF - a->len, flags);
+	clock_gettime(CLOCK_REALTIME, &now);
+	audit_clock_format(&a->clock, &now);
+	const char *ts = a->clock.text;
+	size_t n = audit_format(a->buf + a->len, AUDIT_BUF - a->len, ts, a->server, r);
 	if (n + 1 > AUDIT_BUF - a->len && a->len) {
 		rc = flush(a); /* the batch is full: write it, then retry at the start */
-		n = json_dumpb(o, a->buf, AUDIT_BUF, flags);
+		n = audit_format(a->buf, AUDIT_BUF, ts, a->server, r);
 	}
-	if (n == 0 || n + 1 > AUDIT_BUF - a->len) {
-		rc = write_big(a, o, flags);
+	if (n + 1 > AUDIT_BUF - a->len) {
+		rc = write_big(a, ts, r, n);
 	} else {
+		check_line(a, a->buf + a->len, n, ts, r);
 		a->buf[a->len + n] = '\n';
 		a->len += n + 1;
 		if (!a->held)
 			rc = flush(a);
 	}
-	json_decref(o);
 	if (a->observe)
 		a->observe(a->observe_arg, a->server, r);
 	return rc;
