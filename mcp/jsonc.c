@@ -303,7 +303,7 @@ int mcp_json_get(const struct mcp_json *j, int obj, const char *key)
 	return hit;
 }
 
-static size_t put_utf8(char *o, size_t cp)
+size_t mcp_utf8_put(char *o, uint32_t cp)
 {
 	if (cp < 0x80) {
 		o[0] = (char)cp;
@@ -370,7 +370,7 @@ int mcp_json_str(const struct mcp_json *j, int node, bool key, char **out)
 			free(o);
 			return -EINVAL;
 		}
-		w += put_utf8(w, cp);
+		w += mcp_utf8_put(w, (uint32_t)cp);
 		p += 1 + used;
 	}
 	*w = '\0';

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define MCP_JSON_MAX_DEPTH 64
 #define MCP_JSON_MAX_SIZE (64u << 20) /* ~/.claude.json grows, but not this far */
@@ -60,6 +61,10 @@ int mcp_json_get(const struct mcp_json *j, int obj, const char *key);
  * inside), -ENOMEM.
  */
 int mcp_json_str(const struct mcp_json *j, int node, bool key, char **out);
+
+/* Code point cp (at most U+10FFFF) as UTF-8 at o (4 bytes of room);
+ * returns its length. For the JSON and TOML string decoders alike. */
+size_t mcp_utf8_put(char *o, uint32_t cp);
 
 /* Fill err's line and col from err->off in buf. */
 void mcp_perr_locate(struct mcp_perr *err, const char *buf, size_t len);

@@ -142,6 +142,9 @@ int mcp_records_load(const char *text, size_t len, struct mcp_records *r);
 int mcp_records_dump(const struct mcp_records *r, char **out);
 void mcp_records_free(struct mcp_records *r);
 
+/* Free one record's strings (not r itself). */
+void mcp_record_free(struct mcp_record *r);
+
 /* text as a JSON (and TOML basic) string literal, fresh; NULL on ENOMEM. */
 char *mcp_quote(const char *text);
 

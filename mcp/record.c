@@ -59,12 +59,7 @@ static int load_one(json_t *x, struct mcp_record *r)
 				  .args_new = str_of(a, "after"), .args_inserted = json_is_true(json_object_get(a, "inserted")) };
 	if (r->scope && r->key && r->cmd_orig && r->cmd_new && r->args_new && (r->args_orig || r->args_inserted))
 		return 0;
-	free(r->scope);
-	free(r->key);
-	free(r->cmd_orig);
-	free(r->cmd_new);
-	free(r->args_orig);
-	free(r->args_new);
+	mcp_record_free(r);
 	return -EINVAL;
 }
 

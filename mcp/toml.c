@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "doc.h"
+#include "jsonc.h"
 
 #define MAX_PATH 8
 #define MAX_DEPTH 32
@@ -99,28 +100,6 @@ static int hexval(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-static size_t utf8(char *o, uint32_t cp)
-{
-	if (cp < 0x80)
-		return (size_t)(o[0] = (char)cp, 1);
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | (cp >> 18));
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 /* One escape after the backslash at s->pos; appends to *w. */
 static int escape(struct tscan *s, char **w)
 {
@@ -143,7 +122,7 @@ static int escape(struct tscan *s, char **w)
 	}
 	if (!digits || cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000))
 		return fail(s, s->pos - 1, "bad escape in a string");
-	*w += utf8(*w, cp);
+	*w += mcp_utf8_put(*w, cp);
 	s->pos += (size_t)digits + 1;
 	return 0;
 }

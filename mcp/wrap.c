@@ -146,7 +146,7 @@ static char *wrapped_args(const struct mcp_doc *d, const struct mcp_server *s, c
 	return out;
 }
 
-static void record_free(struct mcp_record *r)
+void mcp_record_free(struct mcp_record *r)
 {
 	free(r->scope);
 	free(r->key);
@@ -202,7 +202,7 @@ int mcp_wrap(const struct mcp_doc *d, size_t i, const char *sluice, const char *
 		goto err;
 	return 0;
 err:
-	record_free(&rec);
+	mcp_record_free(&rec);
 	return rc;
 }
 
@@ -340,7 +340,7 @@ void mcp_records_drop(struct mcp_records *r, const char *scope, const char *key)
 	for (size_t i = 0; i < r->n; i++) {
 		if (strcmp(r->v[i].scope, scope) != 0 || strcmp(r->v[i].key, key) != 0)
 			continue;
-		record_free(&r->v[i]);
+		mcp_record_free(&r->v[i]);
 		memmove(&r->v[i], &r->v[i + 1], (r->n - i - 1) * sizeof(r->v[0]));
 		r->n--;
 		return;
@@ -350,7 +350,7 @@ void mcp_records_drop(struct mcp_records *r, const char *scope, const char *key)
 void mcp_records_free(struct mcp_records *r)
 {
 	for (size_t i = 0; i < r->n; i++)
-		record_free(&r->v[i]);
+		mcp_record_free(&r->v[i]);
 	free(r->v);
 	r->v = NULL;
 	r->n = 0;
