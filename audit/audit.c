@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "record.h"
+#include "format.h"
 
 #define AUDIT_BUF 65536
 

@@ -1,14 +1,14 @@
-/* record.h: one audit record as one JSON line, written straight into the
+/* format.h: one audit record as one JSON line, written straight into the
  * batch buffer: no object tree, no allocation, the timestamp's seconds
  * formatted once per second. The text is the one jansson's
  * json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) gave
- * for the same record (record_check.c proves it, record by record, in the
+ * for the same record (format_check.c proves it, record by record, in the
  * checking builds): keys in DESIGN.md's order, unset fields left out,
  * strings escaped as JSON requires and kept ASCII (\uXXXX, with surrogate
  * pairs), and a string that is not valid UTF-8 kept with each byte outside
  * printable ASCII written as the text \xNN. */
-#ifndef SLUICE_AUDIT_RECORD_H
-#define SLUICE_AUDIT_RECORD_H
+#ifndef SLUICE_AUDIT_FORMAT_H
+#define SLUICE_AUDIT_FORMAT_H
 
 #include <stddef.h>
 #include <time.h>

@@ -1,5 +1,5 @@
-/* record.c: an audit record formatted as one JSON line (see record.h). */
-#include "record.h"
+/* format.c: an audit record formatted as one JSON line (see format.h). */
+#include "format.h"
 
 #include <inttypes.h>
 #include <stdbool.h>

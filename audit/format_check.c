@@ -1,9 +1,9 @@
-/* record_check.c: the audit writer's old way, a jansson object dumped with
+/* format_check.c: the audit writer's old way, a jansson object dumped with
  * JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII, kept only in the
  * checking builds (SLUICE_AUDIT_CHECK: the ASan and fuzz builds), where
  * audit_write formats every record both ways and stops the process when the
  * two differ by one byte. Every record any test writes is checked so. */
-#include "record.h"
+#include "format.h"
 
 #include <jansson.h>
 #include <stdio.h>
