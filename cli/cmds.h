@@ -12,6 +12,7 @@ int cmd_run(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_log(int argc, char **argv);
 
 struct cli_opt;
 struct event_base;

@@ -14,7 +14,8 @@ static const char usage[] =
 	"  sluice policy check FILE\n"
 	"  sluice policy explain [--resolve] [--resolver IP[:PORT]] FILE HOST[:PORT]\n"
 	"  sluice ca     init | show   [--ca DIR]\n"
-	"  sluice cache  stats | verify | gc [--cache-max SIZE] | purge   [--cache DIR]\n";
+	"  sluice cache  stats | verify | gc [--cache-max SIZE] | purge   [--cache DIR]\n"
+	"  sluice log    summary | hosts | policy | diff POLICY | report --html OUT   [FILTERS] [FILE...]\n";
 
 static const struct {
 	const char *name;
@@ -26,6 +27,7 @@ static const struct {
 	{ "policy", cmd_policy },
 	{ "ca", cmd_ca },
 	{ "cache", cmd_cache },
+	{ "log", cmd_log },
 };
 
 int main(int argc, char **argv)
