@@ -432,7 +432,8 @@ static inline bool same_bytes(const char *lit, struct span s)
 
 static unsigned key_slot(const char *p, size_t len)
 {
-	return (unsigned)(len * 7 + (unsigned char)p[0] * 3 + (unsigned char)p[len - 1]) & 63;
+	/* no two of the keys share a slot (checked when the key list changes) */
+	return (unsigned)(len + (unsigned char)p[0] * 5 + (unsigned char)p[len - 1] * 16) & 63;
 }
 
 /* Key number + 1 by key_slot, built on first use; collisions go to the scan. */

@@ -112,14 +112,55 @@ static void side_table(const struct alog_tally *t, unsigned kind, struct alog_ta
 		size_t c = 0;
 		alog_row_start(tb);
 		alog_put_text(tb, c++, t->servers[v[i]->server].name);
-		if (kind == ALOG_ROW_REASON)
-			alog_put_text(tb, c++, alog_decision_key(v[i]->decision));
 		alog_put_text(tb, c++, v[i]->text);
 		if (kind == ALOG_ROW_PACKET)
 			alog_put_num(tb, c++, v[i]->port);
 		alog_put_num(tb, c++, (int64_t)v[i]->count);
 		alog_put_num(tb, c++, v[i]->first);
 		alog_put_num(tb, c++, v[i]->last);
+	}
+	free(v);
+}
+
+struct reason_ref {
+	const struct alog_server *s;
+	unsigned d, k;
+};
+
+static int by_reason_count(const void *a, const void *b)
+{
+	const struct reason_ref *x = a, *y = b;
+	uint64_t cx = x->s->reasons[x->d][x->k], cy = y->s->reasons[y->d][y->k];
+
+	if (cx != cy)
+		return cx > cy ? -1 : 1;
+	int c = strcmp(x->s->name, y->s->name);
+	return c ? c : x->d != y->d ? (int)x->d - (int)y->d : (int)x->k - (int)y->k;
+}
+
+static void reason_rows(const struct alog_tally *t, struct alog_table *tb)
+{
+	struct reason_ref *v = malloc(t->nservers * 5 * ALOG_REASONS * sizeof(*v) + 1);
+	size_t n = 0;
+
+	if (!v) {
+		tb->err = -ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < t->nservers; i++)
+		for (unsigned d = 0; d < 5; d++)
+			for (unsigned k = 0; k < ALOG_REASONS; k++)
+				if (t->servers[i].reasons[d][k])
+					v[n++] = (struct reason_ref){ &t->servers[i], d, k };
+	qsort(v, n, sizeof(*v), by_reason_count);
+	for (size_t i = 0; i < n; i++) {
+		alog_row_start(tb);
+		alog_put_text(tb, 0, v[i].s->name);
+		alog_put_text(tb, 1, alog_decision_key((enum alog_decision)v[i].d));
+		alog_put_text(tb, 2, alog_reason_name(v[i].k));
+		alog_put_num(tb, 3, (int64_t)v[i].s->reasons[v[i].d][v[i].k]);
+		alog_put_num(tb, 4, v[i].s->reason_first[v[i].d][v[i].k]);
+		alog_put_num(tb, 5, v[i].s->reason_last[v[i].d][v[i].k]);
 	}
 	free(v);
 }
@@ -135,7 +176,7 @@ int alog_summary(const struct alog_tally *t, enum alog_format fmt, FILE *out)
 	alog_table_init(&p, "kernel_rejects", "server,protocol,port:n,count:n,first:d,last:d");
 	alog_table_init(&k, "packages", "server,package,count:n,first:d,last:d");
 	server_rows(t, &s);
-	side_table(t, ALOG_ROW_REASON, &r);
+	reason_rows(t, &r);
 	side_table(t, ALOG_ROW_PACKET, &p);
 	side_table(t, ALOG_ROW_PACKAGE, &k);
 	int rc = alog_print(out, fmt, all, 4);

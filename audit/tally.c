@@ -34,6 +34,11 @@ void alog_tally_free(struct alog_tally *t)
 }
 
 /* Eight bytes a step, multiply and fold: the keys are short names. */
+static bool is(const char *s, size_t len, struct span v)
+{
+	return len == v.len && memcmp(s, v.p, v.len) == 0;
+}
+
 static uint32_t hash(struct span s, uint32_t seed)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ seed ^ s.len;
@@ -138,11 +143,6 @@ static struct alog_row *row(struct alog_tally *t, unsigned kind, unsigned srv, u
 	return r;
 }
 
-static bool is(const char *s, size_t len, struct span v)
-{
-	return len == v.len && memcmp(s, v.p, v.len) == 0;
-}
-
 static int server_of(struct alog_tally *t, struct span name)
 {
 	for (size_t i = t->nservers; i > 0; i--)
@@ -191,21 +191,19 @@ static void hist_add(struct alog_server *s, int64_t ts, enum alog_decision d)
 	s->hist[(ts - s->h_origin) / s->h_width][d - ALOG_DEC_ALLOW]++;
 }
 
-uint32_t alog_reason_bit(struct span reason)
+unsigned alog_reason_index(struct span reason)
 {
 	if (reason.len == 7 && memcmp(reason.p, "allowed", 7) == 0)
-		return 1u << POL_ALLOWED;
-	for (unsigned i = 0; i <= POL_LIMIT; i++) {
-		const char *k = pol_reason_key((enum pol_reason)i);
-		if (strlen(k) == reason.len && memcmp(k, reason.p, reason.len) == 0)
-			return 1u << i;
-	}
-	return 0;
+		return POL_ALLOWED;
+	for (unsigned i = 0; i <= POL_LIMIT && i < ALOG_REASONS - 1; i++)
+		if (is(pol_reason_key((enum pol_reason)i), strlen(pol_reason_key((enum pol_reason)i)), reason))
+			return i;
+	return ALOG_REASONS - 1;
 }
 
-const char *alog_reason_name(unsigned bit)
+const char *alog_reason_name(unsigned i)
 {
-	return pol_reason_key((enum pol_reason)bit);
+	return i < ALOG_REASONS - 1 && i <= POL_LIMIT ? pol_reason_key((enum pol_reason)i) : "other";
 }
 
 static void span_time(struct alog_row *h, int64_t ts)
@@ -230,7 +228,7 @@ static void note_private(struct alog_tally *t, struct alog_row *h, const struct 
 
 static void host_decision(struct alog_tally *t, struct alog_row *h, const struct alog_rec *r)
 {
-	uint32_t bit = alog_reason_bit(r->reason);
+	uint32_t bit = 1u << alog_reason_index(r->reason);
 
 	if (r->event == ALOG_EV_DNS) {
 		h->dns++;
@@ -265,12 +263,6 @@ static int side_rows(struct alog_tally *t, int srv, const struct alog_rec *r)
 {
 	struct alog_row *x;
 
-	if (is_request(r) && r->reason.len) {
-		if (!(x = row(t, ALOG_ROW_REASON, (unsigned)srv, 0, r->decision, r->reason)))
-			return -1;
-		x->count++;
-		span_time(x, r->ts_ms);
-	}
 	if (r->event == ALOG_EV_PACKET) {
 		if (!(x = row(t, ALOG_ROW_PACKET, (unsigned)srv, r->port, 0, r->protocol)))
 			return -1;
@@ -301,6 +293,14 @@ static void server_add(struct alog_server *s, const struct alog_rec *r)
 		s->requests++;
 		s->by_decision[r->decision]++;
 		hist_add(s, r->ts_ms, r->decision);
+		if (r->reason.len) {
+			unsigned k = alog_reason_index(r->reason);
+			uint64_t n = s->reasons[r->decision][k]++;
+			if (!n || r->ts_ms < s->reason_first[r->decision][k])
+				s->reason_first[r->decision][k] = r->ts_ms;
+			if (!n || r->ts_ms > s->reason_last[r->decision][k])
+				s->reason_last[r->decision][k] = r->ts_ms;
+		}
 	} else if (r->event == ALOG_EV_DNS) {
 		s->dns++;
 		s->dns_denied += r->decision == ALOG_DEC_DENY;

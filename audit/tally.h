@@ -15,8 +15,9 @@
 #define ALOG_TEXT_MAX (64u << 20)  /* bytes of interned names */
 #define ALOG_SERVERS_MAX 256
 #define ALOG_BUCKETS 96            /* histogram buckets per server */
+#define ALOG_REASONS 16            /* the reason keys, and one slot for others */
 
-enum alog_kind { ALOG_ROW_HOST, ALOG_ROW_REASON, ALOG_ROW_PACKET, ALOG_ROW_PACKAGE };
+enum alog_kind { ALOG_ROW_HOST, ALOG_ROW_PACKET, ALOG_ROW_PACKAGE };
 
 /* Host row flags. */
 #define ALOG_F_PRIVATE 1u   /* allowed to an address in a blocked range (allow_private) */
@@ -25,7 +26,7 @@ enum alog_kind { ALOG_ROW_HOST, ALOG_ROW_REASON, ALOG_ROW_PACKET, ALOG_ROW_PACKA
 struct alog_row {
 	uint32_t hash;
 	uint8_t kind;      /* enum alog_kind */
-	uint8_t decision;  /* REASON rows: enum alog_decision */
+	uint8_t decision;  /* unused: 0 */
 	uint16_t server;   /* index into servers */
 	uint16_t port;     /* HOST/PACKET rows; 0 for DNS-only */
 	uint16_t tlen, rule_len;
@@ -49,6 +50,9 @@ struct alog_server {
 	int64_t first, last;
 	int64_t h_origin, h_width; /* histogram: bucket k covers origin + k*width */
 	uint64_t hist[ALOG_BUCKETS][3]; /* allow, deny, would_deny */
+	/* requests by decision and reason (enum pol_reason; the last: others) */
+	uint64_t reasons[5][ALOG_REASONS];
+	int64_t reason_first[5][ALOG_REASONS], reason_last[5][ALOG_REASONS];
 };
 
 struct alog_tally {
@@ -73,10 +77,10 @@ int alog_tally_add(struct alog_tally *t, const struct alog_rec *r);
 /* One line to stderr when records were dropped because the table was full. */
 void alog_tally_report(const struct alog_tally *t);
 
-/* The bit of a reason key in deny_reasons/would_reasons (0 when unknown). */
-uint32_t alog_reason_bit(struct span reason);
+/* The index of a reason key (enum pol_reason), ALOG_REASONS - 1 when unknown. */
+unsigned alog_reason_index(struct span reason);
 
-/* The reason key of a bit's index. */
-const char *alog_reason_name(unsigned bit);
+/* The reason key of an index ("other" for the last). */
+const char *alog_reason_name(unsigned i);
 
 #endif
