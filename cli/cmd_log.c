@@ -11,7 +11,10 @@
 #include "cli.h"
 #include "cmds.h"
 #include "select.h"
+#include "diff.h"
 #include "log.h"
+#include "policy.h"
+#include "propose.h"
 #include "reader.h"
 #include "review.h"
 
@@ -145,9 +148,54 @@ static int hosts(struct logcmd *c)
 	return alog_hosts(&c->t, c->fmt, stdout);
 }
 
+/* The one server a proposal is for; -1 after a message. */
+static int one_server(const struct logcmd *c)
+{
+	char names[512] = "";
+
+	if (c->t.nservers == 1)
+		return 0;
+	if (c->t.nservers == 0) {
+		log_msg("log policy: no records in the window");
+		return -1;
+	}
+	for (size_t i = 0; i < c->t.nservers; i++)
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
+			 c->t.servers[i].name);
+	log_msg("log policy: records of %zu servers (%s): choose one with --server", c->t.nservers, names);
+	return -1;
+}
+
+static int propose(struct logcmd *c)
+{
+	struct cli_opt *name = cli_get(c->opts, "--name");
+	int srv = one_server(c);
+
+	if (srv < 0)
+		return -EINVAL;
+	return alog_propose(&c->t, (unsigned)srv, name->n ? name->values[0] : c->t.servers[srv].name, stdout);
+}
+
+static int diff(struct logcmd *c)
+{
+	struct policy *pol = cmd_load_policy(c->operand);
+	int srv = -1;
+
+	if (!pol)
+		return -EINVAL;
+	for (size_t i = 0; i < c->t.nservers; i++)
+		if (strcmp(c->t.servers[i].name, pol->name) == 0 || c->t.nservers == 1)
+			srv = (int)i;
+	int rc = alog_diff(&c->t, srv, pol, c->fmt, stdout);
+	pol_free(pol);
+	return rc;
+}
+
 static const struct sub subs[] = {
 	{ "summary", false, summary },
 	{ "hosts", false, hosts },
+	{ "policy", false, propose },
+	{ "diff", true, diff },
 };
 
 static int read_all(struct logcmd *c, char **files, size_t n)
