@@ -50,10 +50,10 @@ bool alog_dns_only(const struct alog_row *const *rows, size_t n, size_t i)
 static int by_count(const void *a, const void *b)
 {
 	const struct alog_row *x = *(const struct alog_row *const *)a, *y = *(const struct alog_row *const *)b;
-	uint64_t cx = x->count ? x->count : x->dns, cy = y->count ? y->count : y->dns;
-
-	if (cx != cy)
-		return cx > cy ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	if (x->dns != y->dns)
+		return x->dns > y->dns ? -1 : 1;
 	return by_server_text(a, b);
 }
 
