@@ -580,7 +580,9 @@ int alog_parse_time(struct span s, int64_t *ms)
 	    !sep(s, 10, "Tt ") || !num(s, 11, 2, &h) || !sep(s, 13, ":") || !num(s, 14, 2, &mi) ||
 	    !sep(s, 16, ":") || !num(s, 17, 2, &sec))
 		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
+	    mi > 59 || sec > 60)
 		return -EINVAL;
 	if (sep(s, i, ".")) {
 		for (k = 0, i++; i < s.len && digit((unsigned char)s.p[i]); i++, k++)
@@ -602,14 +604,16 @@ void alog_format_time(int64_t ms, bool with_ms, char *buf, size_t size)
 {
 	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	struct tm tm;
-	char day[32];
 
 	gmtime_r(&t, &tm);
-	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* %04d, not strftime's %Y: years before 1000 keep four digits */
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec);
+	size_t n = strlen(buf);
 	if (with_ms)
-		snprintf(buf, size, "%.20s.%03dZ", day, (int)(ms - (int64_t)t * 1000));
+		snprintf(buf + n, size - n, ".%03dZ", (int)(ms - (int64_t)t * 1000));
 	else
-		snprintf(buf, size, "%.20sZ", day);
+		snprintf(buf + n, size - n, "Z");
 }
 
 const char *alog_event_key(enum alog_event e)
