@@ -57,6 +57,11 @@ static int by_count(const void *a, const void *b)
 	return by_server_text(a, b);
 }
 
+void alog_sort_by_count(const struct alog_row **rows, size_t n)
+{
+	qsort(rows, n, sizeof(*rows), by_count);
+}
+
 static uint64_t distinct_hosts(const struct alog_row *const *v, size_t n, unsigned srv)
 {
 	uint64_t d = 0;

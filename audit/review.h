@@ -19,6 +19,9 @@ int alog_hosts(const struct alog_tally *t, enum alog_format fmt, FILE *out);
  * and host; *n gets how many. The caller frees the array. */
 const struct alog_row **alog_host_rows(const struct alog_tally *t, int srv, size_t *n);
 
+/* Sort rows by request count, then DNS queries, descending (ties by name). */
+void alog_sort_by_count(const struct alog_row **rows, size_t n);
+
 /* Whether the HOST rows of one server name a host only in DNS records. */
 bool alog_dns_only(const struct alog_row *const *rows, size_t n, size_t i);
 

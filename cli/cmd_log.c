@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cmds.h"
 #include "select.h"
 #include "diff.h"
+#include "html.h"
 #include "log.h"
 #include "policy.h"
 #include "propose.h"
@@ -191,11 +193,38 @@ static int diff(struct logcmd *c)
 	return rc;
 }
 
+/* The report goes to OUT.tmp, then is renamed: a reader never sees half of it. */
+static int report(struct logcmd *c)
+{
+	struct cli_opt *html = cli_get(c->opts, "--html");
+	char tmp[4096];
+
+	if (!html->n) {
+		log_msg("log report: needs --html OUT");
+		return -EINVAL;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", html->values[0]);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		log_msg("log report: cannot write %s: %s", tmp, strerror(errno));
+		return -EIO;
+	}
+	int rc = alog_report_html(&c->t, &c->st, f);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -EIO;
+	if (rc == 0 && rename(tmp, html->values[0]) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
 static const struct sub subs[] = {
 	{ "summary", false, summary },
 	{ "hosts", false, hosts },
 	{ "policy", false, propose },
 	{ "diff", true, diff },
+	{ "report", false, report },
 };
 
 static int read_all(struct logcmd *c, char **files, size_t n)

@@ -224,6 +224,56 @@ check "  denied hosts with the entry that would admit them" \
 check "  text format prints the three tables" \
 	eq "$("$SLUICE" log diff "$D/diff.yaml" "${LOGS[@]}" | grep -cE '^(unused|denied|never_matching):$')" "3"
 
+# ---- report --html: one self-contained file, checked in headless Chromium --------------------
+"$SLUICE" log report --html "$D/report.html" "${LOGS[@]}" 2>"$D/report.err"
+check "report: written, no message" eq "$?:$(cat "$D/report.err"):$(test -s "$D/report.html" && echo y)" "0::y"
+check "  self-contained: no URL, src, href, @import or url() in it" \
+	eq "$(grep -ciE '://|src=|href=|@import|url\(' "$D/report.html")" "0"
+check "  one section per server, with its charts (time, hosts, bytes, reasons)" \
+	eq "$(grep -c '<section class="server">' "$D/report.html"):$(grep -oE '<svg class="chart [a-z]+' "$D/report.html" | sort -u | wc -l)" "4:4"
+CHR=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+	--disable-background-networking --disable-component-update --disable-sync --window-size=1000,2400)
+chr() { # a fresh profile each time
+	local prof
+	prof=$(mktemp -d "$D/chr.XXXXXX")
+	in_host timeout 90 "${CHR[@]}" --user-data-dir="$prof" "$@" 2>>"$D/chromium.err"
+}
+if ! command -v chromium >/dev/null || ! chr --dump-dom about:blank 2>/dev/null | grep -q '<body'; then
+	echo "# SKIP: headless chromium cannot run here ($(command -v chromium || echo 'not installed')); the browser checks are skipped"
+else
+	chr --log-net-log="$D/net-report.json" --screenshot="$D/shot.png" "file://$D/report.html" >/dev/null
+	read -r green red orange blue ink < <(python3 "$HERE/pngstat.py" "$D/shot.png" 2e7d32 c62828 ef6c00 1565c0)
+	check "  screenshot: the charts are drawn (allow $green, deny $red, would_deny $orange, bars $blue px)" \
+		test "$green" -gt 1000 -a "$red" -gt 500 -a "$orange" -gt 300 -a "$blue" -gt 3000
+	chr --log-net-log="$D/net-blank.json" --dump-dom about:blank >/dev/null
+	printf '<html><body><img src="http://198.51.100.10/pixel.png"></body></html>' >"$D/control.html"
+	chr --log-net-log="$D/net-control.json" --dump-dom "file://$D/control.html" >/dev/null
+	# the browser's own service hosts (update, time, sign-in) show up whatever the page; the
+	# report itself holds no URL (checked above), so only other hosts would be its requests
+	urls() { grep -o '"url":"[a-z]*://[^/":]*' "$1" | cut -d'"' -f4 | grep -vE '\.(google|googleapis|gstatic)\.com$' | sort -u; }
+	check "  opened from disk it asks the network for nothing" eq "$(urls "$D/net-report.json")" ""
+	check "  (the network log shows a page's own request: the control page's image)" \
+		eq "$(urls "$D/net-control.json")" "http://198.51.100.10"
+	chr --dump-dom "file://$D/report.html" >"$D/dom.html"
+	python3 "$HERE/domrows.py" "$D/dom.html" >"$D/dom.rows"
+	"$SLUICE" log hosts --format csv "${LOGS[@]}" | tr -d '\r' | awk -F, 'NR>1{print $1","$2","$3","$4}' | sort >"$D/csv.rows"
+	check "  DOM: the host tables hold exactly the rows of sluice log hosts" \
+		eq "$(grep -v '^first:' "$D/dom.rows" | md5sum)" "$(md5sum <"$D/csv.rows")"
+	first=$(grep '^first:' "$D/dom.rows" | cut -d: -f2)
+	check "  the host table comes sorted by requests, busiest first" \
+		eq "$(tr ' ' '\n' <<<"$first" | sort -rn | tr '\n' ' ')" "$first "
+	chr --dump-dom "file://$D/report.html#sort=2" >"$D/dom-sorted.html"
+	sorted=$(python3 "$HERE/domrows.py" "$D/dom-sorted.html" | grep '^first:' | cut -d: -f2)
+	check "  its script sorts a column (#sort=2: requests, ascending, so the order changed)" \
+		eq "$(tr ' ' '\n' <<<"$sorted" | sort -n | tr '\n' ' ')$([ "$sorted" != "$first" ] && echo changed)" "$sorted changed"
+	chr --print-to-pdf="$D/report.pdf" --no-pdf-header-footer "file://$D/report.html" >/dev/null
+	check "  prints to PDF" test "$(pdfinfo "$D/report.pdf" 2>/dev/null | awk '/^Pages:/{print $2}')" -ge 1
+	pdftoppm -r 50 -f 1 -l 1 "$D/report.pdf" "$D/page"
+	read -r green blue ink < <(python3 "$HERE/pngstat.py" "$D"/page*.ppm 2e7d32 1565c0)
+	check "  and pdftoppm renders its first page with the charts (allow $green, bars $blue px)" \
+		test "$green" -gt 100 -a "$blue" -gt 200
+fi
+
 # ---- generated logs: size and the table's bound -----------------------------------------------
 python3 "$HERE/loggen.py" 200 "$D/big.log"
 /usr/bin/time -f '%M' -o "$D/rss" "$SLUICE" log summary --format json "$D/big.log" >"$D/big.json" 2>"$D/big.err"
