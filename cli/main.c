@@ -13,6 +13,7 @@ static const char usage[] =
 	"                [--ttl-floor SECONDS] [--ttl-ceiling SECONDS]\n"
 	"  sluice policy check FILE\n"
 	"  sluice policy explain [--resolve] [--resolver IP[:PORT]] FILE HOST[:PORT]\n"
+	"  sluice policy export --format cilium FILE\n"
 	"  sluice ca     init | show   [--ca DIR]\n"
 	"  sluice cache  stats | verify | gc [--cache-max SIZE] | purge   [--cache DIR]\n"
 	"  sluice log    summary | hosts | policy | diff POLICY | report --html OUT   [FILTERS] [FILE...]\n";
