@@ -306,3 +306,36 @@ int cmd_log(int argc, char **argv)
 	free(c);
 	return rc;
 }
+
+int cmd_log_learn(const char *log, const char *server, int64_t since_ms)
+{
+	struct logcmd *c = calloc(1, sizeof(*c));
+	char out[4096], tmp[4200];
+	const char *why = "";
+	int rc = -ENOMEM;
+
+	snprintf(out, sizeof(out), "%s.policy.yaml", log);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	if (c && alog_tally_init(&c->t) == 0) {
+		alog_filter_init(&c->f);
+		c->f.since = since_ms;
+		rc = alog_filter_server(&c->f, server, &why);
+		if (rc == 0 && (rc = alog_read(log, rec_cb, c, &c->st)) == 0 && (rc = c->t.nservers ? 0 : -ENODATA) == 0) {
+			FILE *f = fopen(tmp, "w");
+			rc = f ? alog_propose(&c->t, 0, server, f) : -errno;
+			if (f && fclose(f) != 0 && rc == 0)
+				rc = -EIO;
+			if (rc == 0 && rename(tmp, out) < 0)
+				rc = -errno;
+			if (rc < 0)
+				unlink(tmp);
+		}
+		alog_tally_free(&c->t);
+	}
+	if (rc == 0)
+		log_msg("run: --learn: the proposed policy is %s (review it before use)", out);
+	else
+		log_msg("run: --learn: no proposed policy written: %s", rc == -ENODATA ? "no records of this run" : strerror(-rc));
+	free(c);
+	return rc;
+}

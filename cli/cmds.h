@@ -3,6 +3,7 @@
 #define SLUICE_CMDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct policy;
 
@@ -13,6 +14,11 @@ int cmd_policy(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+
+/* sluice run --learn: propose a policy from server's records in log since
+ * since_ms, written beside the log as LOG.policy.yaml and named on stderr.
+ * Returns 0 or -errno (after a message). */
+int cmd_log_learn(const char *log, const char *server, int64_t since_ms);
 
 struct cli_opt;
 struct event_base;

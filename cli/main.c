@@ -7,7 +7,7 @@
 static const char usage[] =
 	"usage:\n"
 	"  sluice run    [--policy FILE|PRESET] [--name NAME] [--log PATH] [--env NAME]...\n"
-	"                [--resolver IP[:PORT]] -- CMD [ARG]...\n"
+	"                [--resolver IP[:PORT]] [--learn] -- CMD [ARG]...\n"
 	"  sluice proxy  --listen ADDR:PORT... --policy FILE [--log PATH] [--resolver IP[:PORT]]\n"
 	"  sluice dns    --listen ADDR:PORT... --policy FILE [--upstream IP[:PORT]]... [--log PATH]\n"
 	"                [--ttl-floor SECONDS] [--ttl-ceiling SECONDS]\n"

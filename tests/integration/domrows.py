@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """domrows.py DOM: the rows of every hosts table in a report's DOM, as
 "server,host,port,requests" lines (port empty for names only resolved), and
-the requests column of the first hosts table as one line, in DOM order."""
+the requests, host and port columns of the first hosts table as three lines, in DOM order."""
 import sys
 from html.parser import HTMLParser
 
@@ -10,7 +10,7 @@ class Rows(HTMLParser):
     def __init__(self):
         super().__init__()
         self.server, self.tag, self.text, self.row, self.in_hosts = None, None, "", None, False
-        self.rows, self.first = [], []
+        self.rows, self.first, self.hosts, self.ports = [], [], [], []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -36,6 +36,8 @@ class Rows(HTMLParser):
             self.rows.append(f"{self.server},{host},{'' if port == '0' else port},{req}")
             if self.tables == 1:
                 self.first.append(req)
+                self.hosts.append(host)
+                self.ports.append(port)
             self.row = None
         elif tag == "table":
             self.in_hosts = False
@@ -45,3 +47,5 @@ p = Rows()
 p.feed(open(sys.argv[1]).read())
 print("\n".join(sorted(p.rows)))
 print("first:" + " ".join(p.first))
+print("firsthosts:" + " ".join(p.hosts))
+print("firstports:" + " ".join(p.ports))
