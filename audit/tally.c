@@ -77,7 +77,7 @@ static const char *intern(struct alog_tally *t, struct span s)
 static int grow(struct alog_tally *t)
 {
 	size_t cap = t->cap * 2;
-	uint32_t *idx = calloc(cap, sizeof(*idx));
+	uint64_t *idx = calloc(cap, sizeof(*idx));
 	struct alog_row *rows = idx ? realloc(t->rows, cap / 2 * sizeof(*rows)) : NULL;
 
 	if (!rows) {
@@ -89,7 +89,7 @@ static int grow(struct alog_tally *t)
 		size_t k = rows[i].hash & (cap - 1);
 		while (idx[k])
 			k = (k + 1) & (cap - 1);
-		idx[k] = (uint32_t)i + 1;
+		idx[k] = (uint64_t)rows[i].hash << 32 | ((uint32_t)i + 1);
 	}
 	free(t->index);
 	t->index = idx;
@@ -99,8 +99,14 @@ static int grow(struct alog_tally *t)
 
 static bool same(const struct alog_row *r, unsigned kind, unsigned srv, unsigned port, unsigned dec, struct span s)
 {
-	return r->kind == kind && r->server == srv && r->port == port && r->decision == dec && r->tlen == s.len &&
-	       memcmp(r->text, s.p, s.len) == 0;
+	size_t head = s.len < ALOG_ROW_PREFIX ? s.len : ALOG_ROW_PREFIX;
+
+	if (r->kind != kind || r->server != srv || r->port != port || r->decision != dec || r->tlen != s.len)
+		return false;
+	for (size_t i = 0; i < head; i++) /* short names never leave the row's first line */
+		if (r->prefix[i] != s.p[i])
+			return false;
+	return s.len == head || memcmp(r->text + head, s.p + head, s.len - head) == 0;
 }
 
 static struct alog_row *new_row(struct alog_tally *t, size_t slot, uint32_t h, struct span s)
@@ -114,9 +120,10 @@ static struct alog_row *new_row(struct alog_tally *t, size_t slot, uint32_t h, s
 	r->hash = h;
 	r->text = text;
 	r->tlen = (uint16_t)s.len;
+	memcpy(r->prefix, s.p, s.len < ALOG_ROW_PREFIX ? s.len : ALOG_ROW_PREFIX);
 	r->first = INT64_MAX;
 	r->last = INT64_MIN;
-	t->index[slot] = (uint32_t)++t->nrows;
+	t->index[slot] = (uint64_t)h << 32 | (uint32_t)++t->nrows;
 	return r;
 }
 
@@ -129,8 +136,10 @@ static struct alog_row *row(struct alog_tally *t, unsigned kind, unsigned srv, u
 	uint32_t h = hash(s, kind << 24 ^ srv << 16 ^ port ^ dec << 20);
 	size_t k = h & (t->cap - 1);
 	for (; t->index[k]; k = (k + 1) & (t->cap - 1)) {
-		struct alog_row *r = &t->rows[t->index[k] - 1];
-		if (r->hash == h && same(r, kind, srv, port, dec, s))
+		if (t->index[k] >> 32 != h)
+			continue; /* another key: its row is not touched */
+		struct alog_row *r = &t->rows[(uint32_t)t->index[k] - 1];
+		if (same(r, kind, srv, port, dec, s))
 			return r;
 	}
 	struct alog_row *r = new_row(t, k, h, s);

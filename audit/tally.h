@@ -23,14 +23,18 @@ enum alog_kind { ALOG_ROW_HOST, ALOG_ROW_PACKET, ALOG_ROW_PACKAGE };
 #define ALOG_F_PRIVATE 1u   /* allowed to an address in a blocked range (allow_private) */
 #define ALOG_F_CONNECT 2u   /* a connect, http, transparent or packet record */
 
+#define ALOG_ROW_PREFIX 24 /* bytes of text kept in the row for lookups */
+
 struct alog_row {
+	/* the key, and the text's first bytes, in the first cache line */
 	uint32_t hash;
 	uint8_t kind;      /* enum alog_kind */
 	uint8_t decision;  /* unused: 0 */
 	uint16_t server;   /* index into servers */
 	uint16_t port;     /* HOST/PACKET rows; 0 for DNS-only */
 	uint16_t tlen, rule_len;
-	const char *text;  /* host, reason, protocol or package (interned) */
+	char prefix[ALOG_ROW_PREFIX];
+	const char *text;  /* host, protocol or package (interned) */
 	const char *rule;  /* HOST: the last rule that decided (interned), or NULL */
 	const char *priv;  /* HOST: a blocked-range address it was reached at */
 	uint64_t count;    /* decision records (requests, queries, packets) */
@@ -58,7 +62,7 @@ struct alog_server {
 struct alog_tally {
 	struct alog_row *rows;
 	size_t nrows, cap;      /* cap: power of two, index size */
-	uint32_t *index;        /* open addressing: row number + 1, 0 empty */
+	uint64_t *index;        /* open addressing: hash << 32 | row number + 1; 0 empty */
 	struct alog_server servers[ALOG_SERVERS_MAX];
 	size_t nservers;
 	uint64_t dropped;       /* records whose key did not fit any more */
