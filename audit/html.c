@@ -105,6 +105,7 @@ static void time_chart(FILE *f, const struct alog_server *s)
 
 struct bar {
 	const char *label;
+	uint16_t port; /* printed after the label when not 0 */
 	uint64_t v;
 };
 
@@ -136,6 +137,8 @@ static void bar_chart(FILE *f, const char *cls, struct bar *v, size_t n, bool by
 			snprintf(num, sizeof(num), "%llu", (unsigned long long)v[i].v);
 		fprintf(f, "<text x=\"0\" y=\"%zu\" font-size=\"12\">", i * 20 + 15);
 		esc(f, v[i].label);
+		if (v[i].port)
+			fprintf(f, ":%u", v[i].port);
 		fprintf(f, "</text><rect x=\"300\" y=\"%zu\" width=\"%.1f\" height=\"14\" fill=\"#1565c0\"/>"
 			   "<text x=\"%.1f\" y=\"%zu\" font-size=\"12\">%s</text>\n",
 			i * 20 + 3, w < 1 ? 1 : w, 306 + w, i * 20 + 15, num);
@@ -146,19 +149,14 @@ static void bar_chart(FILE *f, const char *cls, struct bar *v, size_t n, bool by
 static void top_hosts(FILE *f, const struct alog_row *const *rows, size_t n, bool bytes)
 {
 	struct bar *v = calloc(n + 1, sizeof(*v));
-	char (*labels)[300] = calloc(n + 1, sizeof(*labels));
 	size_t m = 0;
 
-	for (size_t i = 0; v && labels && i < n; i++) {
-		if (!(rows[i]->flags & ALOG_F_CONNECT))
-			continue;
-		snprintf(labels[m], sizeof(labels[m]), "%s:%u", rows[i]->text, rows[i]->port);
-		v[m].label = labels[m];
-		v[m++].v = bytes ? rows[i]->bytes_up + rows[i]->bytes_down : rows[i]->count;
-	}
+	for (size_t i = 0; v && i < n; i++)
+		if (rows[i]->flags & ALOG_F_CONNECT)
+			v[m++] = (struct bar){ rows[i]->text, rows[i]->port,
+					       bytes ? rows[i]->bytes_up + rows[i]->bytes_down : rows[i]->count };
 	bar_chart(f, bytes ? "bytes" : "requests", v, m, bytes);
 	free(v);
-	free(labels);
 }
 
 static void reasons(FILE *f, const struct alog_server *s)
@@ -172,8 +170,7 @@ static void reasons(FILE *f, const struct alog_server *s)
 			if (s->reasons[d][k]) {
 				snprintf(labels[n], sizeof(labels[n]), "%s %s", alog_decision_key((enum alog_decision)d),
 					 alog_reason_name(k));
-				v[n].label = labels[n];
-				v[n++].v = s->reasons[d][k];
+				v[n++] = (struct bar){ labels[n], 0, s->reasons[d][k] };
 			}
 	bar_chart(f, "reasons", v, n, false);
 }

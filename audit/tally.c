@@ -154,6 +154,10 @@ static struct alog_row *row(struct alog_tally *t, unsigned kind, unsigned srv, u
 
 static int server_of(struct alog_tally *t, struct span name)
 {
+	const struct alog_server *last = t->nservers ? &t->servers[t->last_server] : NULL;
+
+	if (last && is(last->name, last->name_len, name)) /* runs of one server's records */
+		return (int)t->last_server;
 	for (size_t i = t->nservers; i > 0; i--)
 		if (is(t->servers[i - 1].name, t->servers[i - 1].name_len, name))
 			return (int)i - 1;
@@ -204,9 +208,11 @@ unsigned alog_reason_index(struct span reason)
 {
 	if (reason.len == 7 && memcmp(reason.p, "allowed", 7) == 0)
 		return POL_ALLOWED;
-	for (unsigned i = 0; i <= POL_LIMIT && i < ALOG_REASONS - 1; i++)
-		if (is(pol_reason_key((enum pol_reason)i), strlen(pol_reason_key((enum pol_reason)i)), reason))
+	for (unsigned i = 0; i <= POL_LIMIT && i < ALOG_REASONS - 1; i++) {
+		const char *k = pol_reason_key((enum pol_reason)i);
+		if (k[0] == (reason.len ? reason.p[0] : 0) && is(k, strlen(k), reason))
 			return i;
+	}
 	return ALOG_REASONS - 1;
 }
 
@@ -226,6 +232,11 @@ static void span_time(struct alog_row *h, int64_t ts)
 /* A blocked-range address among an allowed record's addrs. */
 static void note_private(struct alog_tally *t, struct alog_row *h, const struct alog_rec *r)
 {
+	uint64_t n = h->allow + h->would;
+
+	/* the first answers of a host, then one in 64: a name's addresses rarely move */
+	if (h->priv || (n > 8 && (n & 63) != 0))
+		return;
 	for (size_t i = 0; i < r->naddrs && i < ALOG_ADDRS_MAX && !h->priv; i++) {
 		struct addr a;
 		if (addr_parse(r->addrs[i], &a) == 0 && addr_blocked_range(&a)) {
@@ -322,6 +333,8 @@ int alog_tally_add(struct alog_tally *t, const struct alog_rec *r)
 {
 	int srv = server_of(t, r->server);
 
+	if (srv >= 0)
+		t->last_server = (size_t)srv;
 	if (srv < 0) {
 		t->dropped++;
 		return 0;

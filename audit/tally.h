@@ -64,7 +64,7 @@ struct alog_tally {
 	size_t nrows, cap;      /* cap: power of two, index size */
 	uint64_t *index;        /* open addressing: hash << 32 | row number + 1; 0 empty */
 	struct alog_server servers[ALOG_SERVERS_MAX];
-	size_t nservers;
+	size_t nservers, last_server;
 	uint64_t dropped;       /* records whose key did not fit any more */
 	char **chunks;          /* interned text */
 	size_t nchunks, chunk_used, text_bytes;

@@ -150,7 +150,7 @@ static int hosts(struct logcmd *c)
 	return alog_hosts(&c->t, c->fmt, stdout);
 }
 
-/* The one server a proposal is for; -1 after a message. */
+/* The one server a proposal is for; after a message -1 (several) or -2 (none). */
 static int one_server(const struct logcmd *c)
 {
 	char names[512] = "";
@@ -159,7 +159,7 @@ static int one_server(const struct logcmd *c)
 		return 0;
 	if (c->t.nservers == 0) {
 		log_msg("log policy: no records in the window");
-		return -1;
+		return -2;
 	}
 	for (size_t i = 0; i < c->t.nservers; i++)
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
@@ -174,7 +174,7 @@ static int propose(struct logcmd *c)
 	int srv = one_server(c);
 
 	if (srv < 0)
-		return -EINVAL;
+		return srv == -2 ? -ENODATA : -EINVAL;
 	return alog_propose(&c->t, (unsigned)srv, name->n ? name->values[0] : c->t.servers[srv].name, stdout);
 }
 
@@ -257,7 +257,7 @@ static int run_sub(const struct sub *s, struct logcmd *c, char **files, size_t n
 	alog_stats_report(&c->st);
 	alog_tally_report(&c->t);
 	int rc = s->run(c);
-	if (rc < 0 && rc != -EINVAL)
+	if (rc < 0 && rc != -EINVAL && rc != -ENODATA) /* those two were said already */
 		log_msg("log %s: %s", s->name, strerror(-rc));
 	alog_tally_free(&c->t);
 	fflush(stdout);

@@ -202,7 +202,7 @@ check "  and nothing else: another port of an allowed name is refused" eq "$(via
 check "log policy over several servers asks for --server (2)" \
 	eq "$("$SLUICE" log policy "${LOGS[@]}" >/dev/null 2>&1; echo $?)" "2"
 "$SLUICE" log policy --server ptest --since 2999-01-01T00:00:00Z "${LOGS[@]}" >/dev/null 2>"$D/empty.err"
-check "  an empty window says so" grep -q 'no records in the window' "$D/empty.err"
+check "  an empty window says so once and exits 1" eq "$?:$(grep -c . "$D/empty.err"):$(grep -c 'no records in the window' "$D/empty.err")" "1:1:1"
 
 # ---- diff: a planted unused entry and planted never-matching ones ----------------------------
 cat >"$D/diff.yaml" <<'YAML'
