@@ -170,7 +170,8 @@ static void reasons(FILE *f, const struct alog_server *s)
 			if (s->reasons[d][k]) {
 				snprintf(labels[n], sizeof(labels[n]), "%s %s", alog_decision_key((enum alog_decision)d),
 					 alog_reason_name(k));
-				v[n++] = (struct bar){ labels[n], 0, s->reasons[d][k] };
+				v[n] = (struct bar){ labels[n], 0, s->reasons[d][k] };
+				n++;
 			}
 	bar_chart(f, "reasons", v, n, false);
 }
