@@ -3,7 +3,8 @@
 # beside the same grouping done with jq (`jq -r` + `sort | uniq -c`) and with
 # a short Python script, on generated logs of 10 MiB, 100 MiB and 1 GiB (the
 # writer's shape, tests/integration/loggen.py), in one run: throughput (MB/s
-# of input) and peak RSS for each, as ratios to sluice.
+# of input, per wall second and per CPU second) and peak RSS for each, as
+# ratios to sluice.
 # Needs: jq, python3, GNU time (/usr/bin/time). Files go to a temp directory.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -51,16 +52,18 @@ PY
 JQ_HOSTS='select(.phase=="decision") | [.server, .host, (.port // "-")] | @tsv'
 JQ_SUMMARY='select(.phase=="decision") | [.server, .event, .decision, (.reason // "-")] | @tsv'
 
-# "<seconds> <peak RSS KiB>" of a command (its largest process)
+# "<wall seconds> <CPU seconds> <peak RSS KiB>" of a command (RSS: its largest
+# process; CPU: user+system of all its processes, the figure a loaded machine
+# disturbs least)
 measure() {
-	/usr/bin/time -f '%e %M' -o "$RUN/t" "$@" >/dev/null 2>"$RUN/err" || { cat "$RUN/err" >&2; return 1; }
-	tail -1 "$RUN/t"
+	/usr/bin/time -f '%e %U %S %M' -o "$RUN/t" "$@" >/dev/null 2>"$RUN/err" || { cat "$RUN/err" >&2; return 1; }
+	tail -1 "$RUN/t" | awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }'
 }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? b / 1e6 / s : 0) }'; }
 
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "sluice: $SLUICE"
-printf '%-6s %-8s %-14s %10s %10s %10s %12s\n' size job tool seconds MB/s RSS_KiB "x_sluice"
+printf '%-6s %-8s %-10s %8s %8s %9s %9s %10s %9s\n' size job tool wall_s cpu_s MB/s_wall MB/s_cpu RSS_KiB x_sluice
 for mib in $SIZES; do
 	log=$RUN/log-$mib.json
 	python3 "$HERE/../tests/integration/loggen.py" "$mib" "$log"
@@ -69,17 +72,18 @@ for mib in $SIZES; do
 	for job in summary hosts; do
 		jqf=$JQ_SUMMARY
 		[ "$job" = hosts ] && jqf=$JQ_HOSTS
-		read -r s_s s_rss < <(measure "$SLUICE" log "$job" "$log")
-		read -r j_s j_rss < <(measure bash -c 'jq -r "$1" "$2" | sort | uniq -c' _ "$jqf" "$log")
-		read -r p_s p_rss < <(measure python3 "$RUN/$job.py" "$log")
-		s_mb=$(mbps "$bytes" "$s_s")
-		for row in "sluice $s_s $s_rss" "jq+sort $j_s $j_rss" "python3 $p_s $p_rss"; do
+		read -r s_s s_c s_rss < <(measure "$SLUICE" log "$job" "$log")
+		read -r j_s j_c j_rss < <(measure bash -c 'jq -r "$1" "$2" | sort | uniq -c' _ "$jqf" "$log")
+		read -r p_s p_c p_rss < <(measure python3 "$RUN/$job.py" "$log")
+		s_mb=$(mbps "$bytes" "$s_c")
+		for row in "sluice $s_s $s_c $s_rss" "jq+sort $j_s $j_c $j_rss" "python3 $p_s $p_c $p_rss"; do
 			set -- $row
-			mb=$(mbps "$bytes" "$2")
+			mb=$(mbps "$bytes" "$3")
 			ratio=$(awk -v a="$s_mb" -v b="$mb" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')
-			printf '%-6s %-8s %-14s %10s %10s %10s %12s\n' "${mib}M" "$job" "$1" "$2" "$mb" "$3" "$ratio"
+			printf '%-6s %-8s %-10s %8s %8s %9s %9s %10s %9s\n' "${mib}M" "$job" "$1" "$2" "$3" \
+				"$(mbps "$bytes" "$2")" "$mb" "$4" "$ratio"
 		done
 	done
 	rm -f "$log"
 done
-echo "x_sluice: sluice's throughput divided by the tool's (sluice's row is 1.0); load now $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "x_sluice: sluice's CPU throughput divided by the tool's (sluice's row is 1.0); load now $(cut -d' ' -f1-3 /proc/loadavg)"
