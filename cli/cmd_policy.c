@@ -1,8 +1,10 @@
-/* cmd_policy.c: `sluice policy check` and `sluice policy explain`. */
+/* cmd_policy.c: `sluice policy check`, `sluice policy explain` and
+ * `sluice policy export --format cilium`. */
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cilium.h"
 #include "cli.h"
 #include "cmds.h"
 #include "host.h"
@@ -158,12 +160,40 @@ static int explain(int argc, char **argv)
 	return rc;
 }
 
+static int export_policy(int argc, char **argv)
+{
+	struct cli_opt opts[] = {
+		{ .name = "--format", .has_arg = true },
+		{ .name = NULL },
+	};
+	int first = cli_parse(argc, argv, 3, opts);
+	struct cli_opt *fmt = cli_get(opts, "--format");
+
+	if (first < 0 || argc - first != 1 || !fmt->n || strcmp(fmt->values[0], "cilium") != 0) {
+		log_msg("usage: sluice policy export --format cilium FILE");
+		return 2;
+	}
+	struct policy *pol = cmd_load_policy(argv[first]);
+	if (!pol)
+		return 1;
+	int rc = pol_export_cilium(pol, stdout, stderr);
+	pol_free(pol);
+	if (fflush(stdout) != 0 || rc < 0) {
+		log_msg("policy export: cannot write the output");
+		return 1;
+	}
+	return 0;
+}
+
 int cmd_policy(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[2], "check") == 0)
 		return check(argc, argv);
 	if (argc >= 3 && strcmp(argv[2], "explain") == 0)
 		return explain(argc, argv);
-	log_msg("usage: sluice policy check FILE | sluice policy explain [--resolve] FILE HOST[:PORT]");
+	if (argc >= 3 && strcmp(argv[2], "export") == 0)
+		return export_policy(argc, argv);
+	log_msg("usage: sluice policy check FILE | sluice policy explain [--resolve] FILE HOST[:PORT] | "
+		"sluice policy export --format cilium FILE");
 	return 2;
 }

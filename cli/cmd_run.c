@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -403,22 +404,29 @@ int cmd_run(int argc, char **argv)
 		{ .name = "--log", .has_arg = true },
 		{ .name = "--env", .has_arg = true, .repeat = true },
 		{ .name = "--resolver", .has_arg = true },
+		{ .name = "--learn" },
 		CMD_CACHE_OPTIONS,
 		{ .name = NULL },
 	};
 	struct run r = { 0 };
 	int sv[2];
+	struct timespec started;
 
+	clock_gettime(CLOCK_REALTIME, &started);
 	int first = cli_parse(argc, argv, 2, opts);
-	if (first < 0 || first >= argc) {
+	bool learn = first >= 0 && cli_get(opts, "--learn")->n;
+	if (first < 0 || first >= argc || (learn && !cli_get(opts, "--log")->n)) {
 		log_msg("usage: sluice run [--policy FILE|PRESET] [--name NAME] [--log PATH] [--env NAME]... "
-			"[--resolver IP[:PORT]] " CMD_CACHE_USAGE " -- CMD [ARG]...");
-		return first < 0 ? 2 : EXIT_SLUICE;
+			"[--resolver IP[:PORT]] [--learn (with --log)] " CMD_CACHE_USAGE " -- CMD [ARG]...");
+		return first < 0 || learn ? 2 : EXIT_SLUICE;
 	}
 	if (setup(&r, opts, argv[first]) < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		run_free(&r);
 		return EXIT_SLUICE;
 	}
+	if (learn)
+		r.d.pol->mode = POL_REPORT; /* allow, and log what would be denied */
+	char *server = learn ? strdup(r.d.pol->name) : NULL;
 	struct cli_opt *env = cli_get(opts, "--env");
 	size_t nkeep = r.d.pol->nenv + env->n;
 	char **keep = calloc(nkeep + 1, sizeof(*keep));
@@ -449,6 +457,10 @@ int cmd_run(int argc, char **argv)
 	else
 		rc = supervise(&r, sv[0]);
 	free(keep);
-	run_free(&r);
+	run_free(&r); /* closes the log: every record is in the file */
+	if (server)
+		cmd_log_learn(cli_get(opts, "--log")->values[0], server,
+			      (int64_t)started.tv_sec * 1000 + started.tv_nsec / 1000000);
+	free(server);
 	return rc;
 }

@@ -3,6 +3,7 @@
 #define SLUICE_CMDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct policy;
 struct cli_opt;
@@ -25,6 +26,12 @@ struct sbx_target;
 int cmd_control_attach(struct cli_opt *opts, const struct sbx_target *t);
 int cmd_control_detach(struct cli_opt *opts, const struct sbx_target *t);
 int cmd_mcp(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+
+/* sluice run --learn: propose a policy from server's records in log since
+ * since_ms, written beside the log as LOG.policy.yaml and named on stderr.
+ * Returns 0 or -errno (after a message). */
+int cmd_log_learn(const char *log, const char *server, int64_t since_ms);
 
 struct event_base;
 struct px_cache;

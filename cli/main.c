@@ -7,7 +7,7 @@
 static const char usage[] =
 	"usage:\n"
 	"  sluice run    [--policy FILE|PRESET] [--name NAME] [--log PATH] [--env NAME]...\n"
-	"                [--resolver IP[:PORT]] -- CMD [ARG]...\n"
+	"                [--resolver IP[:PORT]] [--learn] -- CMD [ARG]...\n"
 	"  sluice proxy  --listen ADDR:PORT... --policy FILE [--log PATH] [--resolver IP[:PORT]]\n"
 	"                [--workers N] [--metrics [ADDR:]PORT]\n"
 	"  sluice dns    --listen ADDR:PORT... --policy FILE [--upstream IP[:PORT]]... [--log PATH]\n"
@@ -24,7 +24,9 @@ static const char usage[] =
 	"  sluice ca     init | show   [--ca DIR]\n"
 	"  sluice cache  stats | verify | gc [--cache-max SIZE] | purge   [--cache DIR]\n"
 	"  sluice mcp    list | wrap | unwrap   [--client NAME] [--config FILE] [--server KEY]...\n"
-	"                [--policy-dir DIR] [--dry-run]\n";
+	"                [--policy-dir DIR] [--dry-run]\n"
+	"  sluice policy export --format cilium FILE\n"
+	"  sluice log    summary | hosts | policy | diff POLICY | report --html OUT   [FILTERS] [FILE...]\n";
 
 static const struct {
 	const char *name;
@@ -41,6 +43,7 @@ static const struct {
 	{ "serve", cmd_serve },
 	{ "ls", cmd_ls },
 	{ "mcp", cmd_mcp },
+	{ "log", cmd_log },
 };
 
 int main(int argc, char **argv)
