@@ -38,3 +38,7 @@ echo "\$ sluice run --policy demo.yaml -- sh server.sh"
 in_host "$SLUICE" run --policy "$D/demo.yaml" --log "$D/audit.log" --resolver 198.51.100.53 -- sh "$D/server.sh" 2>&1
 echo "--- audit log ($D/audit.log) ---"
 cat "$D/audit.log"
+echo "--- the same log, reviewed: sluice log summary ---"
+"$SLUICE" log summary "$D/audit.log"
+echo "--- and the policy it would propose: sluice log policy ---"
+"$SLUICE" log policy "$D/audit.log"
