@@ -1,6 +1,7 @@
 /* cmd_policy.c: `sluice policy check` and `sluice policy explain`. */
 #include <event2/event.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -12,10 +13,8 @@
 
 static int check(int argc, char **argv)
 {
-	if (argc != 4) {
-		log_msg("usage: sluice policy check FILE");
-		return 2;
-	}
+	if (argc != 4)
+		return cli_usage("policy");
 	struct policy *pol = cmd_load_policy(argv[3]);
 	if (!pol)
 		return 1;
@@ -110,22 +109,21 @@ static int vet_addrs(const struct policy *pol, struct pol_verdict *v, const stru
 
 static int explain(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--resolve" },
-		{ .name = "--resolver", .has_arg = true },
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
 	char servers[128];
-	int first = cli_parse(argc, argv, 3, opts);
 
-	if (first < 0 || argc - first != 2) {
-		log_msg("usage: sluice policy explain [--resolve] [--resolver IP[:PORT]] FILE HOST[:PORT]");
-		return 2;
-	}
+	cli_table(opts, "policy", "explain");
+	int first = cli_parse(argc, argv, 3, opts);
+	if (first < 0 || argc - first != 2)
+		return cli_usage("policy");
 	struct cli_opt *res = cli_get(opts, "--resolver");
 	if (res->n && cmd_resolver(res->values[0], servers, sizeof(servers)) < 0)
 		return 2;
-	struct policy *pol = cmd_load_policy(argv[first]);
+	char *spec;
+	if (cmd_policy_spec(opts, argv[first], &spec))
+		return 2;
+	struct policy *pol = cmd_load_policy(spec);
+	free(spec);
 	if (!pol)
 		return 2;
 	struct host h;
@@ -164,6 +162,5 @@ int cmd_policy(int argc, char **argv)
 		return check(argc, argv);
 	if (argc >= 3 && strcmp(argv[2], "explain") == 0)
 		return explain(argc, argv);
-	log_msg("usage: sluice policy check FILE | sluice policy explain [--resolve] FILE HOST[:PORT]");
-	return 2;
+	return cli_usage("policy");
 }

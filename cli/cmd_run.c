@@ -315,13 +315,26 @@ static int setup(struct run *r, struct cli_opt *opts, const char *cmd)
 	struct cli_opt *pol = cli_get(opts, "--policy"), *name = cli_get(opts, "--name");
 	static const char deny_all[] = "version: 1\n";
 	struct pol_errors errs = { 0 };
+	struct policy *bare = NULL;
+	char *spec;
 
-	if (pol->n)
-		r->d.pol = cmd_load_policy(pol->values[0]);
-	else
+	if (cmd_policy_spec(opts, NULL, &spec))
+		return -EINVAL;
+	if (spec)
+		r->d.pol = cmd_load_policy(spec);
+	free(spec);
+	/* the name: --name, else the policy's, else (no --policy) the command's */
+	if (!pol->n && !name->n && r->d.pol &&
+	    pol_load_buffer(deny_all, sizeof(deny_all) - 1, cmd, &bare, &errs) == 0) {
+		free(r->d.pol->name);
+		r->d.pol->name = bare->name;
+		bare->name = NULL;
+	}
+	if (!spec && !r->d.pol)
 		pol_load_buffer(deny_all, sizeof(deny_all) - 1, cmd, &r->d.pol, &errs);
+	pol_free(bare);
 	pol_errors_free(&errs);
-	if (!r->d.pol)
+	if (!r->d.pol || !r->d.pol->name)
 		return -EINVAL;
 	if (name->n) {
 		free(r->d.pol->name);
@@ -397,22 +410,14 @@ static int supervise(struct run *r, int sock)
 
 int cmd_run(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--policy", .has_arg = true },
-		{ .name = "--name", .has_arg = true },
-		{ .name = "--log", .has_arg = true },
-		{ .name = "--env", .has_arg = true, .repeat = true },
-		{ .name = "--resolver", .has_arg = true },
-		CMD_CACHE_OPTIONS,
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
 	struct run r = { 0 };
 	int sv[2];
 
+	cli_table(opts, "run", NULL);
 	int first = cli_parse(argc, argv, 2, opts);
 	if (first < 0 || first >= argc) {
-		log_msg("usage: sluice run [--policy FILE|PRESET] [--name NAME] [--log PATH] [--env NAME]... "
-			"[--resolver IP[:PORT]] " CMD_CACHE_USAGE " -- CMD [ARG]...");
+		cli_usage("run");
 		return first < 0 ? 2 : EXIT_SLUICE;
 	}
 	if (setup(&r, opts, argv[first]) < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -427,8 +432,10 @@ int cmd_run(int argc, char **argv)
 	for (size_t i = 0; keep && i < env->n; i++)
 		keep[r.d.pol->nenv + i] = (char *)env->values[i];
 	struct cli_opt *pol = cli_get(opts, "--policy"), *log = cli_get(opts, "--log");
-	const char *protect[] = { pol->n ? pol->values[0] : NULL, log->n ? log->values[0] : NULL };
-	if (sbx_fs_plan(r.d.pol, protect, 2, &r.fs) < 0 || plan_trust(&r, opts) < 0) {
+	const char *protect[CLI_MAX_REPEAT + 1] = { log->n ? log->values[0] : NULL };
+	for (size_t i = 0; i < pol->n; i++)
+		protect[i + 1] = pol->values[i]; /* a preset's name is no path: nothing to protect */
+	if (sbx_fs_plan(r.d.pol, protect, pol->n + 1, &r.fs) < 0 || plan_trust(&r, opts) < 0) {
 		free(keep);
 		close(sv[0]);
 		close(sv[1]);
