@@ -90,7 +90,8 @@ for c in $cmds; do # every command the registry has (log too, once it is there)
 	done
 done
 check "help of an unknown command: exit 2" bash -c "'$SLUICE' help frob 2>/dev/null; test \$? -eq 2"
-check "no command: usage on stderr, exit 2" bash -c "'$SLUICE' 2>&1 >/dev/null | grep -q '^sluice run '; test \${PIPESTATUS[0]} -eq 2"
+"$SLUICE" >"$D/none.out" 2>"$D/none.err"
+check "no command: usage on stderr, exit 2" eq "$?:$(wc -c <"$D/none.out"):$(grep -c '^sluice run ' "$D/none.err")" "2:0:1"
 out=$("$SLUICE" proxy --listen 127.0.0.1:1 2>&1)
 check "a usage error prints the command's synopsis from its table" \
 	grep -q "^  sluice proxy  --listen ADDR:PORT... --policy FILE|PRESET..." <<<"$out"
