@@ -36,6 +36,7 @@
 #include "nft.h"
 #include "policy.h"
 #include "proxy.h"
+#include "publish.h"
 #include "resolve.h"
 #include "sbx.h"
 
@@ -48,6 +49,10 @@ struct run {
 	struct px_cache *cache;     /* --cache: the package cache, or NULL */
 	struct sbx_notify *notify;  /* refused system calls, answered and logged */
 	struct sbx_fs fs;           /* what the sandbox sees of the host's files */
+	struct pub *pub;            /* --publish: host listeners into the sandbox, or NULL */
+	struct pub_spec pub_specs[PUB_MAX];
+	uint16_t pub_ports[PUB_MAX]; /* the sandbox's ports they reach */
+	size_t npub;
 	pid_t child;
 	int status;
 	bool exited;
@@ -81,13 +86,16 @@ static void forward_signals(pid_t pid)
 		sigaction(sigs[i], &sa, NULL);
 }
 
-/* The exit code a shell would report for how pid ended. */
+/* The exit code a shell would report for how pid ended. Other children
+ * are reaped meanwhile: the --publish connector lives in pid's PID
+ * namespace, whose end waits until it is reaped. */
 static int wait_code(pid_t pid)
 {
 	int st;
+	pid_t p;
 
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
+	while ((p = waitpid(-1, &st, 0)) != pid)
+		if (p < 0 && errno != EINTR)
 			return EXIT_SLUICE;
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
@@ -185,9 +193,29 @@ static int build(int sock, const struct sbx_fs *fs, const char **what)
 	return 0;
 }
 
-static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, const struct policy *pol,
-		       const struct sbx_fs *fs, pid_t supervisor)
+/* --publish: the connector (after init: it must not be the PID
+ * namespace's pid 1), its socket handed to the supervisor. */
+static void start_connector(int sock, const struct run *r, pid_t init)
 {
+	int conn, rc;
+
+	if (!r->npub)
+		return;
+	if ((rc = sbx_connector_start(r->pub_ports, r->npub, &conn)) == 0) {
+		rc = sbx_send_fds(sock, &conn, 1);
+		close(conn);
+	}
+	if (rc < 0) {
+		kill(init, SIGKILL);
+		fail("cannot start the --publish connector", -rc);
+	}
+}
+
+static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, const struct run *r,
+		       pid_t supervisor)
+{
+	const struct policy *pol = r->d.pol;
+	const struct sbx_fs *fs = &r->fs;
 	const char *what = NULL;
 	int rc;
 
@@ -214,7 +242,6 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, co
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* after the id maps: /proc/self files turn root's */
 	if ((rc = build(sock, fs, &what)) < 0)
 		fail(what, -rc);
-	close(sock);
 	char **env = sbx_env(pol, keep, nkeep, fs->trust != NULL);
 	if (!env)
 		fail("cannot build the environment", ENOMEM);
@@ -222,7 +249,9 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, co
 	if (init < 0)
 		fail("cannot start the sandbox's init", errno);
 	if (init == 0)
-		init_main(cmd, env);
+		init_main(cmd, env); /* closes sock with every other descriptor */
+	start_connector(sock, r, init);
+	close(sock);
 	forward_signals(init);
 	sbx_seal();
 	(void)sbx_drop_caps(); /* this waiter needs nothing either */
@@ -346,6 +375,35 @@ static int setup(struct run *r, struct cli_opt *opts, const char *cmd)
 	return cmd_cache_open(opts, r->d.base, r->d.pol, &r->cache) ? -EINVAL : 0;
 }
 
+/* --publish: parse each value and listen on the host, before the sandbox
+ * exists (a port in use fails at once). */
+static int plan_publish(struct run *r, struct cli_opt *opts)
+{
+	struct cli_opt *o = cli_get(opts, "--publish");
+	const struct pub_spec *bad;
+	const char *why;
+
+	for (size_t i = 0; i < o->n && i < PUB_MAX; i++) {
+		if (pub_parse(o->values[i], &r->pub_specs[i], &why) < 0) {
+			log_msg("run: invalid --publish '%s': %s", o->values[i], why);
+			return -EINVAL;
+		}
+		if (!r->pub_specs[i].loopback)
+			log_msg("run: --publish %s is not a loopback address: whoever reaches it reaches the server "
+				"in the sandbox", r->pub_specs[i].text);
+	}
+	if (!o->n)
+		return 0;
+	r->npub = o->n;
+	int rc = pub_new(r->pub_specs, r->npub, &r->pub, &bad);
+	if (rc < 0) {
+		log_msg("run: cannot listen on %s for --publish: %s", bad->text, strerror(-rc));
+		return rc;
+	}
+	pub_inner_ports(r->pub, r->pub_ports);
+	return 0;
+}
+
 /* With --cache, the sandbox trusts the CA (and sees neither the store nor
  * the CA's key: what it could write there, a host would serve or sign). */
 static int plan_trust(struct run *r, struct cli_opt *opts)
@@ -372,6 +430,7 @@ static int plan_trust(struct run *r, struct cli_opt *opts)
 
 static void run_free(struct run *r)
 {
+	pub_free(r->pub);
 	sbx_notify_free(r->notify);
 	sbx_fs_done(&r->fs);
 	guard_free(r->guard);
@@ -382,10 +441,36 @@ static void run_free(struct run *r)
 	daemon_free(&r->d);
 }
 
+/* --publish: the connector's socket follows the listeners. */
+static int receive_connector(struct run *r, int sock)
+{
+	struct pollfd p = { sock, POLLIN, 0 };
+	int conn, rc;
+
+	if (!r->pub)
+		return 0;
+	if (poll(&p, 1, 10000) <= 0)
+		return -ETIMEDOUT;
+	if ((rc = sbx_recv_fds(sock, &conn, 1)) < 0)
+		return rc;
+	if (conn < 0)
+		return -EPROTO;
+	if ((rc = pub_start(r->pub, r->d.base, conn)) < 0)
+		return rc;
+	for (size_t i = 0; i < r->npub; i++)
+		log_msg("run: --publish: %s reaches the sandbox's 127.0.0.1:%u", r->pub_specs[i].text,
+			r->pub_specs[i].inner);
+	return 0;
+}
+
 static int supervise(struct run *r, int sock)
 {
 	int fds[SBX_NFDS], rc = receive(sock, fds);
 
+	if (rc == 0 && (rc = receive_connector(r, sock)) < 0) {
+		sbx_close_received(fds, SBX_NFDS);
+		kill(r->child, SIGKILL); /* it may be running the command already */
+	}
 	close(sock);
 	if (rc < 0) {
 		int status;
@@ -435,7 +520,8 @@ int cmd_run(int argc, char **argv)
 	const char *protect[CLI_MAX_REPEAT + 1] = { log->n ? log->values[0] : NULL };
 	for (size_t i = 0; i < pol->n; i++)
 		protect[i + 1] = pol->values[i]; /* a preset's name is no path: nothing to protect */
-	if (sbx_fs_plan(r.d.pol, protect, pol->n + 1, &r.fs) < 0 || plan_trust(&r, opts) < 0) {
+	if (sbx_fs_plan(r.d.pol, protect, pol->n + 1, &r.fs) < 0 || plan_trust(&r, opts) < 0 ||
+	    plan_publish(&r, opts) < 0) {
 		free(keep);
 		close(sv[0]);
 		close(sv[1]);
@@ -445,7 +531,7 @@ int cmd_run(int argc, char **argv)
 	pid_t supervisor = getpid();
 	r.child = keep ? fork() : -1;
 	if (r.child == 0)
-		child_main(sv[1], argv + first, keep, nkeep, r.d.pol, &r.fs, supervisor);
+		child_main(sv[1], argv + first, keep, nkeep, &r, supervisor);
 	/* the supervisor is out of the command's reach too (after the fork:
 	 * the child writes its id maps as the caller) */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
