@@ -23,6 +23,11 @@ static int check(int argc, char **argv)
 	       argv[3], pol->name, pol->mode == POL_REPORT ? "report" : "enforce", pol->allow.n, pol->deny.n,
 	       pol->preset.n, pol->allow_private.n, pol->write.n, pol->hide.n, pol->show.n,
 	       pol->ech_allow ? "allow" : "deny");
+	struct pol_errors w = { 0 };
+	pol_lint(pol, &w);
+	for (size_t i = 0; i < w.n; i++)
+		fprintf(stderr, "%s: warning: %s\n", argv[3], w.v[i]);
+	pol_errors_free(&w);
 	pol_free(pol);
 	return 0;
 }

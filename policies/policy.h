@@ -155,6 +155,12 @@ int pol_load_one(const char *spec, struct policy **out, struct pol_errors *errs)
  * newline (it would split the part), or -ENOMEM. */
 int pol_spec_add(char **buf, const char *kind, const char *value);
 
+/* `policy check`'s warnings about a policy that loads, one line each in
+ * w (freed with pol_errors_free): an allow entry a deny entry overrides, an
+ * allowed IP/CIDR in a blocked range without allow_private, the same entry
+ * twice in a list, allow 'localhost'. Returns how many. */
+int pol_lint(const struct policy *p, struct pol_errors *w);
+
 /* The shipped presets' names, i from 0; NULL past the last. */
 const char *pol_preset_name(unsigned i);
 
@@ -185,6 +191,10 @@ const char *pol_preset_text(const char *name);
 
 /* Names that are denied before any lookup. */
 bool pol_is_metadata_name(const char *name);
+
+/* "localhost" and names under ".localhost": denied before any lookup,
+ * blocked_address (they are the loopback). */
+bool pol_is_localhost_name(const char *name);
 
 /* Decide on a canonical host and port: metadata names, then deny, then allow,
  * then presets. Address checks come later (pol_private_allowed). */

@@ -133,4 +133,31 @@ printf 'version: 1\nallow:\n  - https://api.example.com/v1/x\n' >"$D/url.yaml"
 check "a URL as an entry says to give the host" \
 	grep -q "url.yaml:3:5: 'https://api.example.com/v1/x' is a URL: give the host alone ('api.example.com')" \
 	<("$SLUICE" policy check "$D/url.yaml" 2>&1)
+cat >"$D/lint.yaml" <<'YAML'
+version: 1
+allow: [api.example.com, uploads.example.com, "*.cdn.example.com", 10.0.0.5, 198.51.100.7, api.example.com, localhost, "*.github.com"]
+deny: [uploads.example.com, "*.cdn.example.com", gist.github.com]
+allow_private: ["198.51.100.0/24"]
+YAML
+"$SLUICE" policy check "$D/lint.yaml" >"$D/lint.out" 2>"$D/lint.err"
+check "policy check with only warnings: exit 0 and the ok line" eq "$?:$(grep -c ': ok: ' "$D/lint.out")" "0:1"
+check "  warns about a host both allowed and denied" \
+	grep -qx "$D/lint.yaml: warning: 'uploads.example.com' is both allowed and denied (by deny 'uploads.example.com'): deny wins" "$D/lint.err"
+check "  and a wildcard a deny wildcard covers" grep -q "'\*.cdn.example.com' is both allowed and denied" "$D/lint.err"
+check "  about a duplicate entry" grep -q "warning: 'api.example.com' is in allow twice" "$D/lint.err"
+check "  about a private address allowed without allow_private" \
+	grep -q "warning: allow '10.0.0.5' is in the blocked range 10.0.0.0/8: it stays blocked unless allow_private" "$D/lint.err"
+check "  but not about one allow_private lifts, nor a deny inside an allowed wildcard" \
+	bash -c "! grep -qE \"'198.51.100.7'|github\" '$D/lint.err'"
+check "  and about allow localhost" grep -q "allow 'localhost' never matches: localhost is always blocked" "$D/lint.err"
+check "  exactly those five" eq "$(wc -l <"$D/lint.err")" 5
+for f in "$SRC"/policies/examples/*.yaml "$SRC"/policies/presets/*.yaml "$SRC"/policies/servers/*.yaml; do
+	"$SLUICE" policy check "$f" >/dev/null 2>"$D/w.err"
+	[ -s "$D/w.err" ] && check "shipped $(basename "$f") has no warnings" false
+done
+out=$("$SLUICE" policy explain --allow '*' --allow-private 127.0.0.0/8 npm localhost:8080)
+check "explain localhost: always blocked, even with '*' and allow_private 127/8" \
+	eq "$?:$(sed -n 's/^reason: //p' <<<"$out")" "1:blocked_address"
+check "  and the hint says so" grep -q "^hint: localhost is always blocked" <<<"$out"
+check "  names under .localhost too" eq "$(ex --allow '*' npm app.localhost)" "1 blocked_address"
 finish
