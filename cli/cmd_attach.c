@@ -93,10 +93,6 @@ static int pick_target(struct cli_opt *opts, const char *cmd, struct sbx_target 
 	return 0;
 }
 
-#define TARGET_OPTIONS                                                                   \
-	{ .name = "--pid", .has_arg = true }, { .name = "--netns", .has_arg = true },   \
-	{ .name = "--docker", .has_arg = true }, { .name = "--podman", .has_arg = true }
-
 /* The attachment's own policy (--name applied) and audit stream. */
 static int open_policy(struct cli_opt *opts, struct policy **pol, struct audit **audit)
 {
@@ -168,26 +164,16 @@ static void attach_free(struct attach *a)
 
 int cmd_attach(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		TARGET_OPTIONS,
-		{ .name = "--policy", .has_arg = true },
-		{ .name = "--name", .has_arg = true },
-		{ .name = "--log", .has_arg = true },
-		{ .name = "--resolver", .has_arg = true },
-		{ .name = "--follow" },
-		{ .name = "--control", .has_arg = true },
-		CMD_CACHE_OPTIONS,
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
 	struct attach a = { 0 };
 
+	cli_table(opts, "attach", NULL);
 	int first = cli_parse(argc, argv, 2, opts);
 	if (first < 0 || first != argc || pick_target(opts, "attach", &a.t) < 0 || !cli_get(opts, "--policy")->n) {
-		log_msg("usage: sluice attach (--pid PID | --netns PATH | --docker NAME | --podman NAME) "
-			"--policy FILE|PRESET [--name NAME] [--log PATH] [--resolver IP[:PORT]] [--follow] "
-			"[--control PATH] " CMD_CACHE_USAGE);
-		return 2;
+		return cli_usage("attach");
 	}
+	if (cmd_policy_opts(opts)) /* --policy is the combination from here on */
+		return 2;
 	if (cli_get(opts, "--control")->n)
 		return cmd_control_attach(opts, &a.t);
 	a.follow = cli_get(opts, "--follow")->n > 0;
@@ -203,20 +189,16 @@ int cmd_attach(int argc, char **argv)
 
 int cmd_detach(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		TARGET_OPTIONS,
-		{ .name = "--control", .has_arg = true },
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
 	struct sbx_target t;
 	struct sbx_ns ns;
 	char label[300], err[512];
 	const char *what;
 
+	cli_table(opts, "detach", NULL);
 	int first = cli_parse(argc, argv, 2, opts);
 	if (first < 0 || first != argc || pick_target(opts, "detach", &t) < 0) {
-		log_msg("usage: sluice detach (--pid PID | --netns PATH | --docker NAME | --podman NAME) [--control PATH]");
-		return 2;
+		return cli_usage("detach");
 	}
 	if (cli_get(opts, "--control")->n)
 		return cmd_control_detach(opts, &t);

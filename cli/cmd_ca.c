@@ -9,7 +9,6 @@
 #include "cmds.h"
 #include "log.h"
 
-static const char ca_usage[] = "usage: sluice ca init | show [--ca DIR]";
 
 /* The --ca DIR given, or the default, into buf. 0, or -1 after a message. */
 static int ca_dir(struct cli_opt *opts, char *buf, size_t size)
@@ -68,24 +67,19 @@ static int ca_show_cmd(const char *dir)
 
 int cmd_ca(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--ca", .has_arg = true },
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
 	char dir[PATH_MAX];
 	bool init = argc >= 3 && strcmp(argv[2], "init") == 0;
 	bool show = argc >= 3 && strcmp(argv[2], "show") == 0;
 
-	if (!init && !show) {
-		log_msg("%s", ca_usage);
-		return 2;
-	}
+	if (!init && !show)
+		return cli_usage("ca");
+	cli_table(opts, "ca", NULL);
 	int first = cli_parse(argc, argv, 3, opts);
 	if (first < 0 || first != argc) {
 		if (first >= 0)
 			log_msg("ca: unexpected argument '%s'", argv[first]);
-		log_msg("%s", ca_usage);
-		return 2;
+		return cli_usage("ca");
 	}
 	if (ca_dir(opts, dir, sizeof(dir)) < 0)
 		return 1;

@@ -11,7 +11,6 @@
 #include "log.h"
 #include "store.h"
 
-static const char usage[] = "usage: sluice cache stats | verify | gc [--cache-max SIZE] | purge   [--cache DIR]";
 
 static int stats(struct cache_store *st, const char *dir, uint64_t max)
 {
@@ -91,7 +90,7 @@ static int options(struct cli_opt *opts, bool takes_max, char *dir, size_t size,
 
 	*max = 0;
 	if (cap->n && !takes_max) {
-		log_msg("cache: --cache-max is for gc only (%s)", usage);
+		log_msg("cache: --cache-max is for gc only");
 		return 2;
 	}
 	if (cap->n && cache_parse_size(cap->values[0], max) < 0) {
@@ -113,27 +112,21 @@ static int options(struct cli_opt *opts, bool takes_max, char *dir, size_t size,
 
 int cmd_cache(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--cache", .has_arg = true },
-		{ .name = "--cache-max", .has_arg = true },
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
 	char dir[PATH_MAX];
 	uint64_t max;
 	size_t i = 0;
 
 	while (argc >= 3 && i < sizeof(subs) / sizeof(subs[0]) && strcmp(argv[2], subs[i].name) != 0)
 		i++;
-	if (argc < 3 || i == sizeof(subs) / sizeof(subs[0])) {
-		log_msg("%s", usage);
-		return 2;
-	}
+	if (argc < 3 || i == sizeof(subs) / sizeof(subs[0]))
+		return cli_usage("cache");
+	cli_table(opts, "cache", NULL);
 	int first = cli_parse(argc, argv, 3, opts);
 	if (first < 0 || first != argc) {
 		if (first >= 0)
 			log_msg("cache: unexpected argument '%s'", argv[first]);
-		log_msg("%s", usage);
-		return 2;
+		return cli_usage("cache");
 	}
 	int rc = options(opts, subs[i].takes_max, dir, sizeof(dir), &max);
 	if (rc)

@@ -39,9 +39,6 @@ static int ttl_opt(struct cli_opt *o, uint32_t *out)
 	return 0;
 }
 
-static const char usage[] = "usage: sluice dns --listen ADDR:PORT... --policy FILE|PRESET [--upstream IP[:PORT]]... "
-			    "[--log PATH] [--ttl-floor SECONDS] [--ttl-ceiling SECONDS] [--metrics [ADDR:]PORT]";
-
 static void reloaded(void *arg, const struct policy *pol)
 {
 	dns_server_set_policy(arg, pol);
@@ -49,29 +46,19 @@ static void reloaded(void *arg, const struct policy *pol)
 
 int cmd_dns(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--listen", .has_arg = true, .repeat = true },
-		{ .name = "--policy", .has_arg = true },
-		{ .name = "--upstream", .has_arg = true, .repeat = true },
-		{ .name = "--log", .has_arg = true },
-		{ .name = "--ttl-floor", .has_arg = true },
-		{ .name = "--ttl-ceiling", .has_arg = true },
-		{ .name = "--metrics", .has_arg = true },
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
 	struct daemon d = { 0 };
 	struct dns_server *srv = NULL;
 	struct bnd_table *bindings = NULL;
-	struct cli_opt *listen = cli_get(opts, "--listen");
 	uint32_t floor, ceiling;
 
+	cli_table(opts, "dns", NULL);
+	struct cli_opt *listen = cli_get(opts, "--listen");
 	int first = cli_parse(argc, argv, 2, opts);
-	if (first < 0)
+	if (first < 0 || first < argc || listen->n == 0 || cli_get(opts, "--policy")->n == 0)
+		return cli_usage("dns");
+	if (cmd_policy_opts(opts))
 		return 2;
-	if (first < argc || listen->n == 0 || cli_get(opts, "--policy")->n == 0) {
-		log_msg("%s", usage);
-		return 2;
-	}
 	if (ttl_opt(cli_get(opts, "--ttl-floor"), &floor) < 0 || ttl_opt(cli_get(opts, "--ttl-ceiling"), &ceiling) < 0)
 		return 2;
 	if (floor && ceiling && floor > ceiling) {

@@ -266,19 +266,14 @@ static int run_sub(const struct sub *s, struct logcmd *c, char **files, size_t n
 
 int cmd_log(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--server", .has_arg = true, .repeat = true },
-		{ .name = "--since", .has_arg = true },
-		{ .name = "--until", .has_arg = true },
-		{ .name = "--host", .has_arg = true },
-		{ .name = "--decision", .has_arg = true, .repeat = true },
-		{ .name = "--event", .has_arg = true, .repeat = true },
-		{ .name = "--format", .has_arg = true },
-		{ .name = "--name", .has_arg = true },
-		{ .name = "--html", .has_arg = true },
-		{ .name = "--help" },
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
+	size_t k = 0;
+
+	cli_table(opts, "log", NULL);
+	while (opts[k].name)
+		k++;
+	opts[k] = (struct cli_opt){ .name = "--help" }; /* `sluice log summary --help` */
+	opts[k + 1] = (struct cli_opt){ .name = NULL };
 	struct logcmd *c = calloc(1, sizeof(*c));
 	char **files = calloc((size_t)argc + 1, sizeof(*files));
 	const struct sub *s = NULL;

@@ -52,18 +52,14 @@ static void print_table(json_t *list)
 
 int cmd_ls(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--control", .has_arg = true },
-		{ .name = "--format", .has_arg = true },
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
 	char err[512], *ans = NULL;
 
+	cli_table(opts, "ls", NULL);
 	int first = cli_parse(argc, argv, 2, opts);
 	const char *fmt = cli_get(opts, "--format")->n ? cli_get(opts, "--format")->values[0] : "text";
 	if (first < 0 || first != argc || (strcmp(fmt, "text") && strcmp(fmt, "json"))) {
-		log_msg("usage: sluice ls [--control PATH] [--format text|json]");
-		return 2;
+		return cli_usage("ls");
 	}
 	struct cli_opt *ctl = cli_get(opts, "--control");
 	if (ctl_call(ctl->n ? ctl->values[0] : CTL_DEFAULT_PATH, "{\"op\":\"ls\"}", &ans, err, sizeof(err)) < 0) {

@@ -28,8 +28,6 @@
 #include "mcp.h"
 #include "policy.h"
 
-#define USAGE "usage: sluice mcp list | wrap | unwrap   [--client NAME] [--config FILE] [--server KEY]... " \
-	      "[--policy-dir DIR] [--dry-run]"
 #define MAX_POLICIES MCP_MAX_SERVERS
 
 enum sub { LIST, WRAP, UNWRAP };
@@ -471,25 +469,17 @@ static int run_job(struct job *j)
 
 int cmd_mcp(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--client", .has_arg = true },
-		{ .name = "--config", .has_arg = true },
-		{ .name = "--server", .has_arg = true, .repeat = true },
-		{ .name = "--policy-dir", .has_arg = true },
-		{ .name = "--dry-run" },
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
 	static const char *const subs[] = { "list", "wrap", "unwrap" };
+	cli_table(opts, "mcp", NULL);
 	struct job j = { .opts = opts, .servers = cli_get(opts, "--server") };
 	int sub = -1;
 
 	for (int i = 0; argc >= 3 && i < 3; i++)
 		if (strcmp(argv[2], subs[i]) == 0)
 			sub = i;
-	if (sub < 0 || cli_parse(argc, argv, 3, opts) != argc) {
-		log_msg(USAGE);
-		return 2;
-	}
+	if (sub < 0 || cli_parse(argc, argv, 3, opts) != argc)
+		return cli_usage("mcp");
 	j.sub = (enum sub)sub;
 	j.dry = cli_get(opts, "--dry-run")->n > 0;
 	ssize_t l = readlink("/proc/self/exe", j.sluice, sizeof(j.sluice) - 1);

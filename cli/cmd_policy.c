@@ -2,6 +2,7 @@
  * `sluice policy export --format cilium`. */
 #include <event2/event.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cilium.h"
@@ -14,10 +15,8 @@
 
 static int check(int argc, char **argv)
 {
-	if (argc != 4) {
-		log_msg("usage: sluice policy check FILE");
-		return 2;
-	}
+	if (argc != 4)
+		return cli_usage("policy");
 	struct policy *pol = cmd_load_policy(argv[3]);
 	if (!pol)
 		return 1;
@@ -26,6 +25,11 @@ static int check(int argc, char **argv)
 	       argv[3], pol->name, pol->mode == POL_REPORT ? "report" : "enforce", pol->allow.n, pol->deny.n,
 	       pol->preset.n, pol->allow_private.n, pol->write.n, pol->hide.n, pol->show.n,
 	       pol->ech_allow ? "allow" : "deny");
+	struct pol_errors w = { 0 };
+	pol_lint(pol, &w);
+	for (size_t i = 0; i < w.n; i++)
+		fprintf(stderr, "%s: warning: %s\n", argv[3], w.v[i]);
+	pol_errors_free(&w);
 	pol_free(pol);
 	return 0;
 }
@@ -112,22 +116,21 @@ static int vet_addrs(const struct policy *pol, struct pol_verdict *v, const stru
 
 static int explain(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--resolve" },
-		{ .name = "--resolver", .has_arg = true },
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
 	char servers[128];
-	int first = cli_parse(argc, argv, 3, opts);
 
-	if (first < 0 || argc - first != 2) {
-		log_msg("usage: sluice policy explain [--resolve] [--resolver IP[:PORT]] FILE HOST[:PORT]");
-		return 2;
-	}
+	cli_table(opts, "policy", "explain");
+	int first = cli_parse(argc, argv, 3, opts);
+	if (first < 0 || argc - first != 2)
+		return cli_usage("policy");
 	struct cli_opt *res = cli_get(opts, "--resolver");
 	if (res->n && cmd_resolver(res->values[0], servers, sizeof(servers)) < 0)
 		return 2;
-	struct policy *pol = cmd_load_policy(argv[first]);
+	char *spec;
+	if (cmd_policy_spec(opts, argv[first], &spec))
+		return 2;
+	struct policy *pol = cmd_load_policy(spec);
+	free(spec);
 	if (!pol)
 		return 2;
 	struct host h;
@@ -162,17 +165,14 @@ static int explain(int argc, char **argv)
 
 static int export_policy(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--format", .has_arg = true },
-		{ .name = NULL },
-	};
-	int first = cli_parse(argc, argv, 3, opts);
-	struct cli_opt *fmt = cli_get(opts, "--format");
+	struct cli_opt opts[CLI_MAX_OPTS];
 
-	if (first < 0 || argc - first != 1 || !fmt->n || strcmp(fmt->values[0], "cilium") != 0) {
-		log_msg("usage: sluice policy export --format cilium FILE");
-		return 2;
-	}
+	cli_table(opts, "policy", "export");
+	int first = cli_parse(argc, argv, 3, opts);
+	struct cli_opt *fmt = first >= 0 ? cli_get(opts, "--format") : NULL;
+
+	if (first < 0 || argc - first != 1 || !fmt->n || strcmp(fmt->values[0], "cilium") != 0)
+		return cli_usage("policy");
 	struct policy *pol = cmd_load_policy(argv[first]);
 	if (!pol)
 		return 1;
@@ -193,7 +193,5 @@ int cmd_policy(int argc, char **argv)
 		return explain(argc, argv);
 	if (argc >= 3 && strcmp(argv[2], "export") == 0)
 		return export_policy(argc, argv);
-	log_msg("usage: sluice policy check FILE | sluice policy explain [--resolve] FILE HOST[:PORT] | "
-		"sluice policy export --format cilium FILE");
-	return 2;
+	return cli_usage("policy");
 }

@@ -31,9 +31,6 @@
 
 #define MAX_WORKERS 64
 
-static const char usage[] = "usage: sluice proxy --listen ADDR:PORT... --policy FILE|PRESET [--log PATH] "
-			    "[--resolver IP[:PORT]] [--workers N] [--metrics [ADDR:]PORT] " CMD_CACHE_USAGE;
-
 static int listen_all(struct px_server *srv, struct cli_opt *listen)
 {
 	for (size_t i = 0; i < listen->n; i++) {
@@ -199,26 +196,18 @@ static int run_workers(struct cli_opt *opts, unsigned n)
 
 int cmd_proxy(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--listen", .has_arg = true, .repeat = true },
-		{ .name = "--policy", .has_arg = true },
-		{ .name = "--log", .has_arg = true },
-		{ .name = "--resolver", .has_arg = true },
-		{ .name = "--workers", .has_arg = true },
-		{ .name = "--metrics", .has_arg = true },
-		CMD_CACHE_OPTIONS,
-		{ .name = NULL },
-	};
-	struct cli_opt *workers = cli_get(opts, "--workers");
+	struct cli_opt opts[CLI_MAX_OPTS];
 	unsigned long n = 1;
 
+	cli_table(opts, "proxy", NULL);
+	struct cli_opt *workers = cli_get(opts, "--workers");
 	int first = cli_parse(argc, argv, 2, opts);
 	if (first < 0)
+		return cli_usage("proxy");
+	if (first < argc || cli_get(opts, "--listen")->n == 0 || cli_get(opts, "--policy")->n == 0)
+		return cli_usage("proxy");
+	if (cmd_policy_opts(opts))
 		return 2;
-	if (first < argc || cli_get(opts, "--listen")->n == 0 || cli_get(opts, "--policy")->n == 0) {
-		log_msg("%s", usage);
-		return 2;
-	}
 	if (workers->n && span_to_uint(span_str(workers->values[0]), 1, MAX_WORKERS, &n) < 0) {
 		log_msg("invalid --workers '%s': want a number from 1 to %d", workers->values[0], MAX_WORKERS);
 		return 2;

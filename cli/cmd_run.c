@@ -37,6 +37,7 @@
 #include "nft.h"
 #include "policy.h"
 #include "proxy.h"
+#include "publish.h"
 #include "resolve.h"
 #include "sbx.h"
 
@@ -49,6 +50,10 @@ struct run {
 	struct px_cache *cache;     /* --cache: the package cache, or NULL */
 	struct sbx_notify *notify;  /* refused system calls, answered and logged */
 	struct sbx_fs fs;           /* what the sandbox sees of the host's files */
+	struct pub *pub;            /* --publish: host listeners into the sandbox, or NULL */
+	struct pub_spec pub_specs[PUB_MAX];
+	uint16_t pub_ports[PUB_MAX]; /* the sandbox's ports they reach */
+	size_t npub;
 	pid_t child;
 	int status;
 	bool exited;
@@ -82,13 +87,16 @@ static void forward_signals(pid_t pid)
 		sigaction(sigs[i], &sa, NULL);
 }
 
-/* The exit code a shell would report for how pid ended. */
+/* The exit code a shell would report for how pid ended. Other children
+ * are reaped meanwhile: the --publish connector lives in pid's PID
+ * namespace, whose end waits until it is reaped. */
 static int wait_code(pid_t pid)
 {
 	int st;
+	pid_t p;
 
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
+	while ((p = waitpid(-1, &st, 0)) != pid)
+		if (p < 0 && errno != EINTR)
 			return EXIT_SLUICE;
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
@@ -186,9 +194,29 @@ static int build(int sock, const struct sbx_fs *fs, const char **what)
 	return 0;
 }
 
-static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, const struct policy *pol,
-		       const struct sbx_fs *fs, pid_t supervisor)
+/* --publish: the connector (after init: it must not be the PID
+ * namespace's pid 1), its socket handed to the supervisor. */
+static void start_connector(int sock, const struct run *r, pid_t init)
 {
+	int conn, rc;
+
+	if (!r->npub)
+		return;
+	if ((rc = sbx_connector_start(r->pub_ports, r->npub, &conn)) == 0) {
+		rc = sbx_send_fds(sock, &conn, 1);
+		close(conn);
+	}
+	if (rc < 0) {
+		kill(init, SIGKILL);
+		fail("cannot start the --publish connector", -rc);
+	}
+}
+
+static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, const struct run *r,
+		       pid_t supervisor)
+{
+	const struct policy *pol = r->d.pol;
+	const struct sbx_fs *fs = &r->fs;
 	const char *what = NULL;
 	int rc;
 
@@ -215,7 +243,6 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, co
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* after the id maps: /proc/self files turn root's */
 	if ((rc = build(sock, fs, &what)) < 0)
 		fail(what, -rc);
-	close(sock);
 	char **env = sbx_env(pol, keep, nkeep, fs->trust != NULL);
 	if (!env)
 		fail("cannot build the environment", ENOMEM);
@@ -223,7 +250,9 @@ static void child_main(int sock, char **cmd, char *const *keep, size_t nkeep, co
 	if (init < 0)
 		fail("cannot start the sandbox's init", errno);
 	if (init == 0)
-		init_main(cmd, env);
+		init_main(cmd, env); /* closes sock with every other descriptor */
+	start_connector(sock, r, init);
+	close(sock);
 	forward_signals(init);
 	sbx_seal();
 	(void)sbx_drop_caps(); /* this waiter needs nothing either */
@@ -316,13 +345,26 @@ static int setup(struct run *r, struct cli_opt *opts, const char *cmd)
 	struct cli_opt *pol = cli_get(opts, "--policy"), *name = cli_get(opts, "--name");
 	static const char deny_all[] = "version: 1\n";
 	struct pol_errors errs = { 0 };
+	struct policy *bare = NULL;
+	char *spec;
 
-	if (pol->n)
-		r->d.pol = cmd_load_policy(pol->values[0]);
-	else
+	if (cmd_policy_spec(opts, NULL, &spec))
+		return -EINVAL;
+	if (spec)
+		r->d.pol = cmd_load_policy(spec);
+	free(spec);
+	/* the name: --name, else the policy's, else (no --policy) the command's */
+	if (!pol->n && !name->n && r->d.pol &&
+	    pol_load_buffer(deny_all, sizeof(deny_all) - 1, cmd, &bare, &errs) == 0) {
+		free(r->d.pol->name);
+		r->d.pol->name = bare->name;
+		bare->name = NULL;
+	}
+	if (!spec && !r->d.pol)
 		pol_load_buffer(deny_all, sizeof(deny_all) - 1, cmd, &r->d.pol, &errs);
+	pol_free(bare);
 	pol_errors_free(&errs);
-	if (!r->d.pol)
+	if (!r->d.pol || !r->d.pol->name)
 		return -EINVAL;
 	if (name->n) {
 		free(r->d.pol->name);
@@ -332,6 +374,35 @@ static int setup(struct run *r, struct cli_opt *opts, const char *cmd)
 	if (daemon_open(&r->d, cli_get(opts, "--log"), cli_get(opts, "--resolver"), 0, 0))
 		return -EINVAL;
 	return cmd_cache_open(opts, r->d.base, r->d.pol, &r->cache) ? -EINVAL : 0;
+}
+
+/* --publish: parse each value and listen on the host, before the sandbox
+ * exists (a port in use fails at once). */
+static int plan_publish(struct run *r, struct cli_opt *opts)
+{
+	struct cli_opt *o = cli_get(opts, "--publish");
+	const struct pub_spec *bad;
+	const char *why;
+
+	for (size_t i = 0; i < o->n && i < PUB_MAX; i++) {
+		if (pub_parse(o->values[i], &r->pub_specs[i], &why) < 0) {
+			log_msg("run: invalid --publish '%s': %s", o->values[i], why);
+			return -EINVAL;
+		}
+		if (!r->pub_specs[i].loopback)
+			log_msg("run: --publish %s is not a loopback address: whoever reaches it reaches the server "
+				"in the sandbox", r->pub_specs[i].text);
+	}
+	if (!o->n)
+		return 0;
+	r->npub = o->n;
+	int rc = pub_new(r->pub_specs, r->npub, &r->pub, &bad);
+	if (rc < 0) {
+		log_msg("run: cannot listen on %s for --publish: %s", bad->text, strerror(-rc));
+		return rc;
+	}
+	pub_inner_ports(r->pub, r->pub_ports);
+	return 0;
 }
 
 /* With --cache, the sandbox trusts the CA (and sees neither the store nor
@@ -360,6 +431,7 @@ static int plan_trust(struct run *r, struct cli_opt *opts)
 
 static void run_free(struct run *r)
 {
+	pub_free(r->pub);
 	sbx_notify_free(r->notify);
 	sbx_fs_done(&r->fs);
 	guard_free(r->guard);
@@ -370,10 +442,36 @@ static void run_free(struct run *r)
 	daemon_free(&r->d);
 }
 
+/* --publish: the connector's socket follows the listeners. */
+static int receive_connector(struct run *r, int sock)
+{
+	struct pollfd p = { sock, POLLIN, 0 };
+	int conn, rc;
+
+	if (!r->pub)
+		return 0;
+	if (poll(&p, 1, 10000) <= 0)
+		return -ETIMEDOUT;
+	if ((rc = sbx_recv_fds(sock, &conn, 1)) < 0)
+		return rc;
+	if (conn < 0)
+		return -EPROTO;
+	if ((rc = pub_start(r->pub, r->d.base, conn)) < 0)
+		return rc;
+	for (size_t i = 0; i < r->npub; i++)
+		log_msg("run: --publish: %s reaches the sandbox's 127.0.0.1:%u", r->pub_specs[i].text,
+			r->pub_specs[i].inner);
+	return 0;
+}
+
 static int supervise(struct run *r, int sock)
 {
 	int fds[SBX_NFDS], rc = receive(sock, fds);
 
+	if (rc == 0 && (rc = receive_connector(r, sock)) < 0) {
+		sbx_close_received(fds, SBX_NFDS);
+		kill(r->child, SIGKILL); /* it may be running the command already */
+	}
 	close(sock);
 	if (rc < 0) {
 		int status;
@@ -398,26 +496,19 @@ static int supervise(struct run *r, int sock)
 
 int cmd_run(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--policy", .has_arg = true },
-		{ .name = "--name", .has_arg = true },
-		{ .name = "--log", .has_arg = true },
-		{ .name = "--env", .has_arg = true, .repeat = true },
-		{ .name = "--resolver", .has_arg = true },
-		{ .name = "--learn" },
-		CMD_CACHE_OPTIONS,
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
 	struct run r = { 0 };
 	int sv[2];
 	struct timespec started;
 
 	clock_gettime(CLOCK_REALTIME, &started);
+	cli_table(opts, "run", NULL);
 	int first = cli_parse(argc, argv, 2, opts);
 	bool learn = first >= 0 && cli_get(opts, "--learn")->n;
 	if (first < 0 || first >= argc || (learn && !cli_get(opts, "--log")->n)) {
-		log_msg("usage: sluice run [--policy FILE|PRESET] [--name NAME] [--log PATH] [--env NAME]... "
-			"[--resolver IP[:PORT]] [--learn (with --log)] " CMD_CACHE_USAGE " -- CMD [ARG]...");
+		if (learn && first >= 0)
+			log_msg("run: --learn writes its proposal beside the log: give --log PATH");
+		cli_usage("run");
 		return first < 0 || learn ? 2 : EXIT_SLUICE;
 	}
 	if (setup(&r, opts, argv[first]) < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -435,8 +526,11 @@ int cmd_run(int argc, char **argv)
 	for (size_t i = 0; keep && i < env->n; i++)
 		keep[r.d.pol->nenv + i] = (char *)env->values[i];
 	struct cli_opt *pol = cli_get(opts, "--policy"), *log = cli_get(opts, "--log");
-	const char *protect[] = { pol->n ? pol->values[0] : NULL, log->n ? log->values[0] : NULL };
-	if (sbx_fs_plan(r.d.pol, protect, 2, &r.fs) < 0 || plan_trust(&r, opts) < 0) {
+	const char *protect[CLI_MAX_REPEAT + 1] = { log->n ? log->values[0] : NULL };
+	for (size_t i = 0; i < pol->n; i++)
+		protect[i + 1] = pol->values[i]; /* a preset's name is no path: nothing to protect */
+	if (sbx_fs_plan(r.d.pol, protect, pol->n + 1, &r.fs) < 0 || plan_trust(&r, opts) < 0 ||
+	    plan_publish(&r, opts) < 0) {
 		free(keep);
 		close(sv[0]);
 		close(sv[1]);
@@ -446,7 +540,7 @@ int cmd_run(int argc, char **argv)
 	pid_t supervisor = getpid();
 	r.child = keep ? fork() : -1;
 	if (r.child == 0)
-		child_main(sv[1], argv + first, keep, nkeep, r.d.pol, &r.fs, supervisor);
+		child_main(sv[1], argv + first, keep, nkeep, &r, supervisor);
 	/* the supervisor is out of the command's reach too (after the fork:
 	 * the child writes its id maps as the caller) */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

@@ -443,21 +443,13 @@ static void serve_free(struct serve *s)
 
 int cmd_serve(int argc, char **argv)
 {
-	struct cli_opt opts[] = {
-		{ .name = "--control", .has_arg = true },
-		{ .name = "--log", .has_arg = true },
-		{ .name = "--resolver", .has_arg = true },
-		{ .name = "--metrics", .has_arg = true },
-		CMD_CACHE_OPTIONS,
-		{ .name = NULL },
-	};
+	struct cli_opt opts[CLI_MAX_OPTS];
 	static struct serve s; /* 256 attachment slots: off the stack */
 
+	cli_table(opts, "serve", NULL);
 	int first = cli_parse(argc, argv, 2, opts);
 	if (first < 0 || first != argc) {
-		log_msg("usage: sluice serve [--control PATH] [--log PATH] [--metrics ADDR:PORT] [--resolver IP[:PORT]] "
-			CMD_CACHE_USAGE);
-		return 2;
+		return cli_usage("serve");
 	}
 	int rc = start(&s, opts);
 	if (rc == 0) {

@@ -37,16 +37,31 @@ struct event_base;
 struct px_cache;
 
 /* CACHE OPTIONS, for a command's option table. */
-#define CMD_CACHE_OPTIONS                                                                  \
-	{ .name = "--cache", .has_arg = true }, { .name = "--cache-max", .has_arg = true }, \
-	{ .name = "--meta-ttl", .has_arg = true }, { .name = "--offline" },                 \
-	{ .name = "--ca", .has_arg = true }, { .name = "--upstream-ca", .has_arg = true }
+#define CMD_CACHE_OPTIONS                                                                          \
+	{ .name = "--cache", .has_arg = true, .arg = "DIR", .help = "cache package downloads in DIR" },    \
+	{ .name = "--cache-max", .has_arg = true, .arg = "SIZE", .help = "the store's size cap (default 10G)" }, \
+	{ .name = "--meta-ttl", .has_arg = true, .arg = "SECONDS",                                         \
+	  .help = "revalidate metadata older than this (default 60)" },                                    \
+	{ .name = "--offline", .help = "never ask upstream: serve from the store or fail" },               \
+	{ .name = "--ca", .has_arg = true, .arg = "DIR", .help = "the interception CA's directory" },      \
+	{ .name = "--upstream-ca", .has_arg = true, .arg = "FILE", .help = "also trust FILE for upstream TLS" }
 #define CMD_CACHE_USAGE "[--cache DIR [--cache-max SIZE] [--meta-ttl SECONDS] [--offline] [--ca DIR] [--upstream-ca FILE]]"
 
 /* Open the package cache that CACHE OPTIONS in opts ask for (*out NULL
  * without --cache). Returns 0, or an exit status after a one-line message. */
 int cmd_cache_open(struct cli_opt *opts, struct event_base *base, const struct policy *pol,
 		   struct px_cache **out);
+
+/* file (unless NULL), every --policy, --allow and --allow-private of opts
+ * (those the table has) as one spec for pol_load in *spec (malloc'd; NULL
+ * when there is none; one --policy alone is its value as given). 0, or the
+ * exit status 2 after a message. */
+int cmd_policy_spec(struct cli_opt *opts, const char *file, char **spec);
+
+/* The same, folded into opts: --policy's one value is the spec from here
+ * on (kept for the process's life), so whatever reads --policy reads the
+ * combination. 0, or 2 after a message. */
+int cmd_policy_opts(struct cli_opt *opts);
 
 /* Load a policy, printing every error; NULL on failure. */
 struct policy *cmd_load_policy(const char *spec);

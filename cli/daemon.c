@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "audit.h"
 #include "cmds.h"
@@ -138,6 +139,35 @@ static struct event_base *new_base(void)
 	return base;
 }
 
+/* --log into a directory that does not exist: make each missing one (mode
+ * 0700: the log says who asked for which host) and say so. 0, or -errno
+ * with the directory that could not be made in dir. */
+static int make_log_dir(const char *path, char *dir, size_t size)
+{
+	char *slash;
+	struct stat st;
+
+	snprintf(dir, size, "%s", path);
+	if (!(slash = strrchr(dir, '/')) || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (stat(dir, &st) == 0 || (errno != ENOENT && errno != ENOTDIR))
+		return 0; /* there (or unreadable): audit_open says what is wrong */
+	for (char *p = dir + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = c;
+		if (!c)
+			break;
+	}
+	log_msg("made the log's directory %s (mode 0700)", dir);
+	return 0;
+}
+
 int daemon_open(struct daemon *d, struct cli_opt *log, struct cli_opt *resolvers, uint32_t ttl_floor,
 		uint32_t ttl_ceiling)
 {
@@ -148,6 +178,12 @@ int daemon_open(struct daemon *d, struct cli_opt *log, struct cli_opt *resolvers
 	raise_nofile();
 	if (server_list(resolvers, servers, sizeof(servers)) < 0)
 		return 2;
+	char dir[4096];
+	if (log->n && (rc = make_log_dir(log->values[0], dir, sizeof(dir))) < 0) {
+		log_msg("cannot open log '%s': cannot make its directory %s: %s (make it, or give --log a path in a "
+			"directory you can write)", log->values[0], dir, strerror(-rc));
+		return 1;
+	}
 	if ((rc = audit_open(log->n ? log->values[0] : NULL, d->pol ? d->pol->name : "sluice", &d->audit)) < 0) {
 		log_msg("cannot open log '%s': %s", log->values[0], strerror(-rc));
 		return 1;

@@ -29,6 +29,7 @@ struct guard {
 	struct event *nflog_ev;
 	bool nflog_dropped;
 	uint64_t packets;           /* rejected packets logged */
+	struct log_limit said;      /* stderr: one line per destination per second */
 };
 
 /* The stub allowed name → addrs: let TCP to the name's other allowed ports
@@ -68,6 +69,26 @@ static const char *proto_name(uint8_t p, char *buf, size_t size)
 	}
 }
 
+/* The stderr line for a rejected packet, once a second per destination
+ * (the DNS stub's limiter): how the policy would let it through. */
+static void say_refused(struct guard *g, const struct nft_pkt *p, const char *protocol, const char *host)
+{
+	char key[ADDR_TEXT_MAX + 16];
+	bool ports = p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP;
+	if (!ports)
+		snprintf(key, sizeof(key), "%s %s", protocol, host);
+	else
+		snprintf(key, sizeof(key), p->dst.family == AF_INET6 ? "%s [%s]:%u" : "%s %s:%u", protocol, host,
+			 p->port);
+	if (!log_limit_pass(&g->said, key, 1000))
+		return; /* the same destination again: the log has each one */
+	if (ports)
+		log_msg("%s refused (not_allowed): add \"HOST:%u\" to allow, or use a name the policy allows", key,
+			p->port);
+	else
+		log_msg("%s refused (not_allowed): only TCP and UDP to allowed hosts leave the sandbox", key);
+}
+
 /* One audit record per packet the kernel rejected in the sandbox. */
 static void packet_cb(const struct nft_pkt *p, void *arg)
 {
@@ -83,6 +104,7 @@ static void packet_cb(const struct nft_pkt *p, void *arg)
 	rec.reason = pol_reason_key(POL_NOT_ALLOWED);
 	audit_write(g->c.audit, &rec);
 	g->packets++;
+	say_refused(g, p, rec.protocol, host);
 }
 
 void guard_set_policy(struct guard *g, const struct policy *pol)

@@ -46,8 +46,7 @@ struct dns_server {
 	LIST_HEAD(, dns_tcp) conns;
 	size_t nconns;
 	TAILQ_HEAD(, dns_job) udp_jobs;
-	char last_hint[DNSW_NAME_TEXT_MAX]; /* stderr: one line per denied name per second */
-	int64_t last_hint_ms;
+	struct log_limit hints; /* stderr: one line per denied name per second */
 	struct udp_batch ub;
 	uint8_t in[DNSW_TCP_MAX];
 	uint8_t out[DNSW_TCP_MAX];
@@ -121,11 +120,8 @@ static void log_query(struct dns_server *srv, const struct dnsw_query *q, const 
 	default:
 		return; /* the record says it all; a flood of junk must not flood stderr */
 	}
-	int64_t now = audit_now_ms();
-	if (strcmp(srv->last_hint, d->text) == 0 && now - srv->last_hint_ms < 1000)
+	if (!log_limit_pass(&srv->hints, d->text, 1000))
 		return; /* a retried name: its records are in the log */
-	snprintf(srv->last_hint, sizeof(srv->last_hint), "%s", d->text);
-	srv->last_hint_ms = now;
 	if (k && k->blocked)
 		addr_format(&k->first_blocked, blocked, sizeof(blocked));
 	pol_hint(&d->v, d->text, 443, k && k->blocked ? blocked : NULL, hint, sizeof(hint));

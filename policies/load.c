@@ -248,6 +248,12 @@ static void parse_entry(struct loader *ld, const yaml_event_t *ev, struct pol_li
 	int rc;
 
 	memset(&e, 0, sizeof(e));
+	const char *scheme = strstr(text, "://");
+	if (scheme) {
+		int hlen = (int)strcspn(scheme + 3, "/?#");
+		err_at(ld, &ev->start_mark, "'%s' is a URL: give the host alone ('%.*s')", text, hlen, scheme + 3);
+		return;
+	}
 	if (split_port(text, &left, &port) < 0) {
 		err_at(ld, &ev->start_mark, "invalid port in '%s' (want 1-65535)", text);
 		return;
@@ -638,15 +644,18 @@ static const char *key_name(unsigned i)
 static bool next_event(struct loader *ld, yaml_parser_t *p, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(p, ev)) {
-		err_at(ld, &p->problem_mark, "YAML syntax error: %s",
-		       p->problem ? p->problem : "unknown");
+		/* `- *.example.com` unquoted: YAML reads '*' as an alias */
+		bool alias = p->context && strstr(p->context, "alias");
+		err_at(ld, &p->problem_mark, "YAML syntax error: %s%s", p->problem ? p->problem : "unknown",
+		       alias ? " (a value that starts with '*' must be quoted: write \"*.example.com\")" : "");
 		ld->fatal = true;
 		return false;
 	}
 	const char *anchor = NULL, *tag = NULL;
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT:
-		err_at(ld, &ev->start_mark, "aliases are not allowed ('*%s')",
+		err_at(ld, &ev->start_mark, "aliases are not allowed ('*%s'); a value that starts with '*' "
+		       "must be quoted: write \"*%s\"", (const char *)ev->data.alias.anchor,
 		       (const char *)ev->data.alias.anchor);
 		ld->fatal = true;
 		break;
@@ -960,7 +969,7 @@ static void v_preset(struct loader *ld, const yaml_event_t *ev)
 	pol_free(pp);
 }
 
-int pol_load(const char *spec, struct policy **out, struct pol_errors *errs)
+int pol_load_one(const char *spec, struct policy **out, struct pol_errors *errs)
 {
 	size_t n = strlen(spec);
 	bool path_like = strchr(spec, '/') || (n > 5 && strcmp(spec + n - 5, ".yaml") == 0) ||

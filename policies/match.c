@@ -42,6 +42,13 @@ bool pol_is_metadata_name(const char *name)
 	return false;
 }
 
+bool pol_is_localhost_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return strcmp(name, "localhost") == 0 || (n > 10 && strcmp(name + n - 10, ".localhost") == 0);
+}
+
 static bool entry_matches_host(const struct pol_entry *e, const struct host *h)
 {
 	switch (e->kind) {
@@ -137,14 +144,28 @@ static void set(struct pol_verdict *v, bool allow, enum pol_reason r, const stru
 	v->rule_is_preset = preset;
 }
 
+/* Metadata names, then localhost (RFC 6761: always the loopback, which is
+ * blocked, and allow_private must not reach the host's own loopback
+ * through a name): decided before any entry. */
+static bool decided_by_name(const struct host *h, struct pol_verdict *v)
+{
+	if (h->kind == HOST_NAME && pol_is_metadata_name(h->text)) {
+		set(v, false, POL_METADATA_HOST, NULL, false);
+		return true;
+	}
+	if (h->kind == HOST_NAME && pol_is_localhost_name(h->text)) {
+		set(v, false, POL_BLOCKED_ADDRESS, NULL, false);
+		return true;
+	}
+	return false;
+}
+
 void pol_decide(const struct policy *p, const struct host *h, uint16_t port, struct pol_verdict *v)
 {
 	const struct pol_entry *near = NULL, *e;
 
-	if (h->kind == HOST_NAME && pol_is_metadata_name(h->text)) {
-		set(v, false, POL_METADATA_HOST, NULL, false);
+	if (decided_by_name(h, v))
 		return;
-	}
 	if ((e = first_match(p, &p->deny, h, port, PORT_DENY, NULL))) {
 		set(v, false, POL_DENIED_BY_RULE, e, false);
 		return;
@@ -167,10 +188,8 @@ void pol_decide_name(const struct policy *p, const struct host *h, struct pol_ve
 {
 	const struct pol_entry *e;
 
-	if (h->kind == HOST_NAME && pol_is_metadata_name(h->text)) {
-		set(v, false, POL_METADATA_HOST, NULL, false);
+	if (decided_by_name(h, v))
 		return;
-	}
 	if ((e = first_match(p, &p->deny, h, 0, PORT_NONE, NULL))) {
 		set(v, false, POL_DENIED_BY_RULE, e, false);
 		return;
@@ -287,6 +306,11 @@ void pol_hint(const struct pol_verdict *v, const char *host, uint16_t port, cons
 		snprintf(buf, size, "remove \"%s\" from deny", v->rule ? v->rule->text : host);
 		break;
 	case POL_BLOCKED_ADDRESS:
+		if (pol_is_localhost_name(host)) {
+			snprintf(buf, size, "localhost is always blocked: it is the loopback (127.0.0.1, ::1); a program "
+				 "in `sluice run` reaches the sandbox's own loopback directly, without sluice");
+			break;
+		}
 		snprintf(buf, size, "its address %s is in a blocked range; add \"%s\" to allow_private to reach it",
 			 blocked ? blocked : "?", blocked ? blocked : "ADDR");
 		break;

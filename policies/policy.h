@@ -135,6 +135,35 @@ struct pol_verdict {
  */
 int pol_load(const char *spec, struct policy **out, struct pol_errors *errs);
 
+/*
+ * pol_load's parts (combine.c): a spec may combine policies and add entries,
+ * one part per line (what `--policy A --policy B,C --allow X` becomes, see
+ * pol_spec_add):
+ *   FILE|PRESET        a policy; "a,b" is presets a and b when no file or
+ *                      preset has the whole name
+ *   +allow ENTRY       an allow entry, read by the YAML loader's entry parser
+ *   +allow_private ENTRY
+ * The first policy gives name, mode, ports, paths and the other single
+ * keys; every later one adds its allow, deny, presets, allow_private, env
+ * and cache rules. A spec of one part is exactly pol_load_one. A part that
+ * cannot be read is an error in errs (-EINVAL) naming the known presets.
+ */
+int pol_load_one(const char *spec, struct policy **out, struct pol_errors *errs);
+
+/* Append a part ("+allow" with value, or a policy with kind NULL) to the
+ * spec *buf (malloc'd, NULL to start). 0, -EINVAL for a value with a
+ * newline (it would split the part), or -ENOMEM. */
+int pol_spec_add(char **buf, const char *kind, const char *value);
+
+/* `policy check`'s warnings about a policy that loads, one line each in
+ * w (freed with pol_errors_free): an allow entry a deny entry overrides, an
+ * allowed IP/CIDR in a blocked range without allow_private, the same entry
+ * twice in a list, allow 'localhost'. Returns how many. */
+int pol_lint(const struct policy *p, struct pol_errors *w);
+
+/* The shipped presets' names, i from 0; NULL past the last. */
+const char *pol_preset_name(unsigned i);
+
 /* Load from bytes; filename is used in messages and as the default name. */
 int pol_load_buffer(const char *buf, size_t len, const char *filename, struct policy **out,
 		    struct pol_errors *errs);
@@ -162,6 +191,10 @@ const char *pol_preset_text(const char *name);
 
 /* Names that are denied before any lookup. */
 bool pol_is_metadata_name(const char *name);
+
+/* "localhost" and names under ".localhost": denied before any lookup,
+ * blocked_address (they are the loopback). */
+bool pol_is_localhost_name(const char *name);
 
 /* Decide on a canonical host and port: metadata names, then deny, then allow,
  * then presets. Address checks come later (pol_private_allowed). */

@@ -43,6 +43,44 @@ static bool kept(const char *entry, char *const *keep, size_t nkeep)
 	return false;
 }
 
+/* Whether sluice sets the variable itself (entry "NAME=..." or "NAME"). */
+static bool set_here(const char *entry, char *const *own, size_t nown)
+{
+	size_t n = strcspn(entry, "=");
+
+	for (size_t i = 0; i < nown; i++)
+		if (strcspn(own[i], "=") == n && strncmp(entry, own[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* One line, names only: how many variables were removed and how to keep
+ * one; the TLS trust variables among them are named (a TLS-inspecting
+ * network needs them), unless the package cache sets them anyway. */
+static void say_removed(char **envp, char *const *keep, size_t nkeep, char *const *own, size_t nown,
+			bool trust)
+{
+	static const char *const tls[] = { "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR",
+					   "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE" };
+	char names[256] = "";
+	size_t removed = 0, len = 0;
+
+	for (char **e = envp; *e; e++) {
+		if (in_base(*e) || kept(*e, keep, nkeep) || set_here(*e, own, nown))
+			continue;
+		removed++;
+		for (size_t i = 0; !trust && i < sizeof(tls) / sizeof(tls[0]); i++)
+			if (strcspn(*e, "=") == strlen(tls[i]) && strncmp(*e, tls[i], strlen(tls[i])) == 0 &&
+			    len < sizeof(names))
+				len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", len ? ", " : "", tls[i]);
+	}
+	if (!removed)
+		return;
+	log_msg("run: removed %zu variable%s from the environment (keep one with --env NAME or the policy's env:)"
+		"%s%s%s", removed, removed == 1 ? "" : "s", len ? "; among them " : "", names,
+		len ? ", which a TLS-inspecting network needs" : "");
+}
+
 char **sbx_env(const struct policy *pol, char *const *keep, size_t nkeep, bool trust)
 {
 	/* the package cache's CA, for the clients that do not read the system bundle */
@@ -66,6 +104,13 @@ char **sbx_env(const struct policy *pol, char *const *keep, size_t nkeep, bool t
 	char **env = calloc(cap, sizeof(*env));
 	if (!env)
 		return NULL;
+	char *own[sizeof(proxy) / sizeof(proxy[0]) + sizeof(ca) / sizeof(ca[0])];
+	size_t nown = 0;
+	for (size_t i = 0; i < sizeof(proxy) / sizeof(proxy[0]); i++)
+		own[nown++] = proxy[i];
+	for (size_t i = 0; trust && i < sizeof(ca) / sizeof(ca[0]); i++)
+		own[nown++] = ca[i];
+	say_removed(environ, keep, nkeep, own, nown, trust);
 	for (char **e = environ; *e; e++) {
 		const char *which;
 		if (!in_base(*e) && !kept(*e, keep, nkeep))

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct policy;
@@ -74,6 +75,15 @@ int sbx_close_fds(int keep);
  * their memory, take their descriptors or read their /proc files; and the
  * environment they were started with wiped from memory. */
 void sbx_seal(void);
+
+/*
+ * `sluice run --publish`: fork, from sluice's waiter (after init), the
+ * connector that makes connections to the sandbox's 127.0.0.1:ports[i] on
+ * request (see connector.c for why); *out gets the supervisor's end: write
+ * one byte i, read the connected socket with sbx_recv_fds(fd, &s, 1) (-1
+ * when nothing listens there). 0 or -errno.
+ */
+int sbx_connector_start(const uint16_t *ports, size_t n, int *out);
 
 /* No capability left, none to regain: bounding and ambient sets cleared,
  * securebits locked, no_new_privs. 0 or -errno. */
