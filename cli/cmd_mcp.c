@@ -240,7 +240,8 @@ static void report_policies(const struct edit_run *r, bool dry)
 			p->exists ? "" : p->id ? p->id : "");
 		if (!p->id && !p->exists)
 			log_msg("mcp: %s is not a server sluice knows: learn what it needs with 'sluice run --learn "
-				"--name %s -- CMD...' and list those hosts in %s", p->key, p->key, p->path);
+				"--log %s.jsonl --policy %s --name %s -- CMD...' (the proposal lands beside the log) "
+				"and list those hosts in %s", p->key, p->key, p->path, p->key, p->path);
 	}
 }
 
