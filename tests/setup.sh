@@ -9,4 +9,5 @@ apt-get install -y -qq --no-install-recommends \
 	libyaml-dev libjansson-dev libpsl-dev publicsuffix libcmocka-dev libseccomp-dev zlib1g-dev \
 	nginx-light dnsmasq-base bind9-dnsutils curl jq openssl ca-certificates python3 iproute2 util-linux \
 	nftables iputils-ping git procps mount apt-utils gpg python3-pip logrotate systemd \
+	docker.io podman uidmap slirp4netns fuse-overlayfs catatonit crun busybox-static \
 	>/dev/null
