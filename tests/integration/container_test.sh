@@ -34,7 +34,8 @@ TUSER=sluicect
 TUSER_MADE=
 SUBID_MADE=()
 for p in /etc/docker/key.json /run/docker /run/containerd; do [ -e "$p" ] || CREATED+=("$p"); done
-for p in /etc/subuid /etc/subgid; do [ -e "$p" ] || SUBID_MADE+=("$p"); done
+# usermod wants the subid files to exist, and leaves backups ("-") behind
+for p in /etc/subuid /etc/subgid /etc/subuid- /etc/subgid-; do [ -e "$p" ] || SUBID_MADE+=("$p"); done
 
 docker_down() {
 	[ -n "$DOCKERD" ] || return 0
@@ -54,6 +55,11 @@ podman_down() {
 	local pp
 	pp=$(cat "$ENG/podman/xdg/libpod/tmp/pause.pid" 2>/dev/null)
 	[ -n "$pp" ] && kill "$pp" 2>/dev/null
+	# conmon and the pause process end on their own: wait for them (before userdel)
+	for i in $(seq 50); do
+		[ -z "$(ps -o pid= -u "$TUSER" 2>/dev/null)" ] && break
+		sleep 0.1
+	done
 }
 cleanup() {
 	docker_down
@@ -63,14 +69,16 @@ cleanup() {
 	findmnt -rn -o TARGET | grep "^$ENG/" | sort -r | while read -r m; do umount -l "$m"; done
 	rm -rf "${CREATED[@]}"
 	[ -n "$TUSER_MADE" ] && userdel "$TUSER" 2>/dev/null
-	for p in "${SUBID_MADE[@]}"; do [ -s "$p" ] || rm -f "$p"; done
+	for p in "${SUBID_MADE[@]}"; do [ ! -s "$p" ] || [[ $p == *- ]] && rm -f "$p"; done
 	ip netns del "$NS_E" 2>/dev/null
 	world_down
 }
+HOST_RULES=$(nft list ruleset 2>&1 | md5sum)
 world_up || { echo "could not build the test world"; exit 1; }
 trap cleanup EXIT
 D=$WORLD_DIR
-mkdir -p "$ENG" && chmod 755 "$D" "$ENG"
+# the test user reads the policy and writes its log under ENG
+mkdir -p "$ENG" && chmod 755 "$D" "$ENG" && chmod 600 "$D"/*.key
 
 # ---- the engine namespace --------------------------------------------------------
 ip netns add "$NS_E" &&
@@ -242,12 +250,15 @@ docker_up() {
 	export DOCKER_HOST=unix://$ENG/docker.sock
 	for drv in overlay2 vfs; do
 		rm -rf "$ENG/docker" "$ENG/dx" && mkdir -p "$ENG/docker"
-		in_e dockerd --data-root "$ENG/docker" --exec-root "$ENG/dx" --pidfile "$ENG/dockerd.pid" \
+		# its identity key in the temp dir too (the default is /etc/docker/key.json)
+		echo "{\"deprecated-key-path\": \"$ENG/key.json\"}" >"$ENG/daemon.json"
+		nsenter --net=/run/netns/"$NS_E" dockerd --config-file "$ENG/daemon.json" \
+			--data-root "$ENG/docker" --exec-root "$ENG/dx" --pidfile "$ENG/dockerd.pid" \
 			-H "$DOCKER_HOST" --storage-driver "$drv" --bip 203.0.113.65/26 --iptables=true \
 			--ip6tables=false --ipv6=false --containerd-namespace "sluice$WORLD_ID" \
 			--containerd-plugins-namespace "sluicep$WORLD_ID" --userland-proxy=false \
 			>"$ENG/dockerd-$drv.log" 2>&1 &
-		DOCKERD=$! # nsenter execs dockerd: this is its PID
+		DOCKERD=$! # nsenter execs dockerd: this is its PID (not through a function: that would be a subshell's)
 		for i in $(seq 150); do
 			kill -0 "$DOCKERD" 2>/dev/null || break
 			docker version >/dev/null 2>&1 && break
@@ -273,7 +284,7 @@ docker_part() {
 	cx_ip() { local c=$1; shift; nsenter -t "$(docker_pid "$c")" -n ip "$@"; }
 	# the resolver it starts with: the engine namespace, which refuses at once
 	check "docker: a container on the default bridge starts" \
-		quiet docker run -d --name web --dns 203.0.113.2 sluice-test:1 sleep 3600
+		quiet docker run -d --name web --dns 203.0.113.2 sluice-test:1 sleep 3600 || return 1
 	check "docker: before the attach it reaches 198.51.100.10:8080 directly (through docker0)" \
 		eq "$(cx web "$CURL http://198.51.100.10:8080/ -H 'Host: x.test'")" "hello from x.test"
 	check "docker:   and holds a raw TCP connection to 198.51.100.10:7008" held_start web
@@ -284,6 +295,10 @@ docker_part() {
 		"$(docker inspect --format '{{.NetworkSettings.IPAddress}}/{{.NetworkSettings.IPPrefixLen}} {{.NetworkSettings.Gateway}} ' web)"
 	check_lifecycle web docker:web docker restart -t 1 web
 	docker_dns_part
+	check "docker: the machine's own ruleset is as before (dockerd's rules are in the engine namespace)" \
+		eq "$(nft list ruleset 2>&1 | md5sum)" "$HOST_RULES"
+	check "docker:   and docker0 is there, not in the machine's namespace" \
+		eq "$(in_e ip -br link show docker0 | cut -d' ' -f1) $(ip link show docker0 2>&1 | grep -c 'does not exist')" "docker0 1"
 }
 
 # Docker's embedded DNS (127.0.0.11, on user-defined networks) and a
@@ -326,9 +341,106 @@ YAML
 		cx app 'nslookup db; curl -sS --max-time 3 http://db:8000/' 2>&1 | sed 's/^/    /' 
 }
 
-if docker_up; then
+# ---- rootless podman, as an unprivileged user -------------------------------------
+PD=$ENG/podman
+# as_user CMD...: CMD as the test user, with podman's storage and state in
+# PD. This machine's /dev/net/tun may be root's alone (mode 0600, no udev):
+# slirp4netns, run by the user, opens it; so podman runs in a mount
+# namespace of its own where a node of PD's, mode 0666, is bound over it
+# (the machine's node stays as it is). The first command starts podman's
+# pause process, which keeps that mount namespace for the later ones.
+as_user() {
+	unshare -m --propagation private sh -c 'mount --bind "$0" /dev/net/tun && exec "$@"' "$PD/tun" \
+		setpriv --reuid="$TUSER" --regid="$TUSER" --init-groups env -i PATH="$PATH" HOME="$PD/home" \
+		XDG_RUNTIME_DIR="$PD/xdg" XDG_CONFIG_HOME="$PD/config" "$@"
+}
+user_up() {
+	if ! id -u "$TUSER" >/dev/null 2>&1; then
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$TUSER" || return 1
+		TUSER_MADE=1
+	fi
+	touch /etc/subuid /etc/subgid
+	grep -q "^$TUSER:" /etc/subuid || usermod --add-subuids 1500000-1565535 "$TUSER" || return 1
+	grep -q "^$TUSER:" /etc/subgid || usermod --add-subgids 1500000-1565535 "$TUSER"
+}
+podman_up() {
+	local drv rt try
+	user_up || { echo "# could not make the test user $TUSER with subuid/subgid ranges"; return 1; }
+	# crun refuses a hybrid cgroup layout (v1 controllers and a v2 mount),
+	# runc refuses cgroups = "disabled": runc with podman's cgroupfs manager
+	for try in overlay/crun overlay/runc/cgroups vfs/runc/cgroups; do
+		IFS=/ read -r drv rt hide <<<"$try"
+		local cg='cgroups = "disabled"'
+		[ "$hide" == cgroups ] && cg=''
+
+		rm -rf "$PD" && mkdir -p "$PD/home" "$PD/xdg" "$PD/config/containers" "$PD/log" || return 1
+		cat >"$PD/config/containers/storage.conf" <<CONF
+[storage]
+driver = "$drv"
+graphroot = "$PD/storage"
+runroot = "$PD/run"
+CONF
+		cat >"$PD/config/containers/containers.conf" <<CONF
+[containers]
+$cg
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$PD/events.log"
+runtime = "$rt"
+CONF
+		mknod -m 666 "$PD/tun" c 10 200 || return 1
+		chown -R "$TUSER:" "$PD" && chmod 700 "$PD/xdg"
+		if as_user podman import "$ENG/image.tar" localhost/sluice-test:1 >"$PD/import.log" 2>&1 &&
+			in_e_user podman run --rm localhost/sluice-test:1 true >"$PD/probe.log" 2>&1; then
+			echo "# rootless podman $(podman --version | cut -d' ' -f3) runs here as $TUSER (storage driver $drv, runtime $rt${hide:+, $hide})"
+			return 0
+		fi
+		echo "# rootless podman with storage driver $drv, runtime $rt${hide:+, $hide}: $(tail -1 "$PD/import.log") $(tail -1 "$PD/probe.log" 2>/dev/null)"
+		podman_down
+	done
+	return 1
+}
+# podman run in the engine namespace (slirp4netns connects from there)
+in_e_user() { in_e bash -c "$(declare -f as_user); PD=$PD TUSER=$TUSER; as_user \"\$@\"" as_user "$@"; }
+podman_pid() { as_user podman inspect --format '{{.State.Pid}}' "$1"; }
+podman_part() {
+	ENGINE=podman
+	LOG=$PD/log/podman.log
+	SL="ip netns exec $NS_HOST setpriv --reuid=$TUSER --regid=$TUSER --init-groups env -i PATH=$PATH HOME=$PD/home XDG_RUNTIME_DIR=$PD/xdg XDG_CONFIG_HOME=$PD/config $SLUICE"
+	cx() { as_user podman exec "$1" sh -c "$2"; }
+	cx_nft() { local c=$1; shift; nsenter -t "$(podman_pid "$c")" -n nft "$@"; }
+	# slirp4netns' own network inside the container: a /24 at most
+	check "podman: a rootless container (slirp4netns) starts as $TUSER" \
+		quiet in_e_user podman run -d --name web --dns 203.0.113.77 \
+		--network slirp4netns:cidr=203.0.113.0/24 localhost/sluice-test:1 sleep 3600 || return 1
+	check "podman:   in a user namespace of $TUSER's own (root in it is $TUSER)" \
+		eq "$(awk '$1 == 0 {print $2, $3}' "/proc/$(podman_pid web)/uid_map")" "$(id -u "$TUSER") 1"
+	check "podman: before the attach it reaches 198.51.100.10:8080 directly (through slirp4netns)" \
+		eq "$(cx web "$CURL http://198.51.100.10:8080/ -H 'Host: x.test'")" "hello from x.test"
+	check "podman:   and holds a raw TCP connection to 198.51.100.10:7008" held_start web
+	attach_timed web
+	check_attached web podman:web
+	check "podman: sluice ran as $TUSER" \
+		eq "$(ps -o user= -p "$ATTACH_PID")" "$TUSER"
+	check_lifecycle web podman:web in_e_user podman restart -t 1 web
+}
+
+# CONTAINER_TEST_ENGINES="podman": only those (the default is both)
+ENGINES=" ${CONTAINER_TEST_ENGINES:-docker podman} "
+if [[ $ENGINES != *" docker "* ]]; then
+	echo "# docker not asked for (CONTAINER_TEST_ENGINES)"
+elif docker_up; then
 	docker_part
 else
 	echo "# SKIP docker: dockerd cannot run on this machine (reasons above)"
+fi
+docker_down
+if [[ $ENGINES != *" podman "* ]]; then
+	echo "# podman not asked for (CONTAINER_TEST_ENGINES)"
+elif podman_up; then
+	podman_part
+else
+	echo "# SKIP podman: rootless podman cannot run on this machine (reasons above)"
 fi
 finish
