@@ -49,7 +49,9 @@ static int engine_pid(const char *engine, const char *name, pid_t *pid, char *er
 	if (c == 0) {
 		dup2(out[1], STDOUT_FILENO);
 		dup2(out[1], STDERR_FILENO); /* what it says on failure is the reason */
-		execlp(engine, engine, "inspect", "--format", "{{.State.Pid}}", "--", name, (char *)NULL);
+		/* --type container: a network's or image's name is no container */
+		execlp(engine, engine, "inspect", "--type", "container", "--format", "{{.State.Pid}}", "--", name,
+		       (char *)NULL);
 		_exit(127);
 	}
 	close(out[1]);
@@ -59,15 +61,18 @@ static int engine_pid(const char *engine, const char *name, pid_t *pid, char *er
 	int st = 0;
 	if (c < 0 || waitpid(c, &st, 0) < 0)
 		return say(err, size, -ECHILD, "cannot run inspect of ", engine);
-	buf[strcspn(buf, "\n")] = '\0';
+	/* the first line that says something (docker prints an empty one
+	 * for the object it did not find, then the error) */
+	char *line = buf + strspn(buf, "\n");
+	line[strcspn(line, "\n")] = '\0';
 	if (!WIFEXITED(st) || WEXITSTATUS(st) == 127) {
 		snprintf(err, size, "cannot run %s (is it installed and on PATH?)", engine);
 		return -ENOENT;
 	}
 	char *end;
-	long v = strtol(buf, &end, 10);
-	if (WEXITSTATUS(st) != 0 || end == buf || *end) {
-		snprintf(err, size, "%s inspect %s: %.200s", engine, name, buf[0] ? buf : "failed");
+	long v = strtol(line, &end, 10);
+	if (WEXITSTATUS(st) != 0 || end == line || *end) {
+		snprintf(err, size, "%s inspect %s: %.200s", engine, name, line[0] ? line : "failed");
 		return -ENOENT;
 	}
 	if (v <= 0) {
