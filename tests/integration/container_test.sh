@@ -295,10 +295,29 @@ docker_part() {
 		"$(docker inspect --format '{{.NetworkSettings.IPAddress}}/{{.NetworkSettings.IPPrefixLen}} {{.NetworkSettings.Gateway}} ' web)"
 	check_lifecycle web docker:web docker restart -t 1 web
 	docker_dns_part
+	docker_names_part
 	check "docker: the machine's own ruleset is as before (dockerd's rules are in the engine namespace)" \
 		eq "$(nft list ruleset 2>&1 | md5sum)" "$HOST_RULES"
 	check "docker:   and docker0 is there, not in the machine's namespace" \
 		eq "$(in_e ip -br link show docker0 | cut -d' ' -f1) $(ip link show docker0 2>&1 | grep -c 'does not exist')" "docker0 1"
+}
+
+# names that are not a running container: refused (125), saying why
+docker_names_part() {
+	local out
+	out=$($SL attach --docker appnet --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+	check "docker: attach to a network's name (not a container) says there is no such container, exits 125" \
+		eq "$(echo "$out" | grep -c 'No such container: appnet') $(echo "$out" | tail -1)" "1 exit 125" ||
+		echo "$out" | sed 's/^/    /'
+	out=$($SL attach --docker sluice-test:1 --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+	check "docker:   and to an image's name" \
+		eq "$(echo "$out" | grep -c 'No such container: sluice-test:1') $(echo "$out" | tail -1)" "1 exit 125" ||
+		echo "$out" | sed 's/^/    /'
+	docker stop -t 0 db >/dev/null
+	out=$($SL attach --docker db --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+	check "docker:   and to a stopped container: not running" \
+		eq "$(echo "$out" | grep -c 'docker container db is not running') $(echo "$out" | tail -1)" "1 exit 125" ||
+		echo "$out" | sed 's/^/    /'
 }
 
 # Docker's embedded DNS (127.0.0.11, on user-defined networks) and a
@@ -424,6 +443,11 @@ podman_part() {
 	check "podman: sluice ran as $TUSER" \
 		eq "$(ps -o user= -p "$ATTACH_PID")" "$TUSER"
 	check_lifecycle web podman:web in_e_user podman restart -t 1 web
+	local out
+	out=$($SL attach --podman localhost/sluice-test:1 --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+	check "podman: attach to an image's name (not a container) says there is no such container, exits 125" \
+		eq "$(echo "$out" | grep -ic 'no such container') $(echo "$out" | tail -1)" "1 exit 125" ||
+		echo "$out" | sed 's/^/    /'
 }
 
 # CONTAINER_TEST_ENGINES="podman": only those (the default is both)
