@@ -68,7 +68,12 @@ cleanup() {
 	# whatever an engine left mounted under the temp dir, before it is removed
 	findmnt -rn -o TARGET | grep "^$ENG/" | sort -r | while read -r m; do umount -l "$m"; done
 	rm -rf "${CREATED[@]}"
-	[ -n "$TUSER_MADE" ] && userdel "$TUSER" 2>/dev/null
+	# podman's lock file for the user (in /dev/shm, whatever its config says)
+	if [ -n "$TUSER_MADE" ]; then
+		rm -f "/dev/shm/libpod_rootless_lock_$(id -u "$TUSER")"
+		userdel "$TUSER" 2>/dev/null
+		for p in "$ENG"/etc/*-; do [ -e "$p" ] && cp -p "$p" /etc/; done
+	fi
 	for p in "${SUBID_MADE[@]}"; do [ ! -s "$p" ] || [[ $p == *- ]] && rm -f "$p"; done
 	ip netns del "$NS_E" 2>/dev/null
 	world_down
@@ -375,6 +380,8 @@ as_user() {
 }
 user_up() {
 	if ! id -u "$TUSER" >/dev/null 2>&1; then
+		# useradd and userdel rewrite the account files' backups ("-"): keep them
+		mkdir -p "$ENG/etc" && cp -p /etc/passwd- /etc/group- /etc/shadow- /etc/gshadow- "$ENG/etc/" 2>/dev/null
 		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$TUSER" || return 1
 		TUSER_MADE=1
 	fi
@@ -460,6 +467,12 @@ else
 	echo "# SKIP docker: dockerd cannot run on this machine (reasons above)"
 fi
 docker_down
+if [[ $ENGINES == *" docker "* ]]; then
+	out=$(ip netns exec "$NS_HOST" "$SLUICE" attach --docker web --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+	check "with no docker daemon, attach --docker says docker inspect failed and why, exits 125" \
+		eq "$(echo "$out" | grep -c 'docker inspect web: .*Cannot connect to the Docker daemon') $(echo "$out" | tail -1)" "1 exit 125" ||
+		echo "$out" | sed 's/^/    /'
+fi
 if [[ $ENGINES != *" podman "* ]]; then
 	echo "# podman not asked for (CONTAINER_TEST_ENGINES)"
 elif podman_up; then
