@@ -245,8 +245,17 @@ attach_timed() {
 	attach_bg "$c"
 	check "$ENGINE: sluice attach --$ENGINE $c writes an attach record" wait_attached 1
 	for i in $(seq 100); do t1=$(cx "$c" 'cat /tmp/first 2>/dev/null'); [ -n "$t1" ] && break; sleep 0.1; done
-	echo "# $ENGINE attach cost: $(ms_since "$t0" "${t1:-$t0}") ms from sluice attach --$ENGINE to the first allowed HTTPS answer in the container"
+	[ -n "$t1" ] && echo "# $ENGINE attach cost: $(ms_since "$t0" "$t1") ms from sluice attach --$ENGINE to the first allowed HTTPS answer in the container"
 }
+
+# ---- no engine needed: sluice's own namespace is refused ---------------------------
+# (a container on the host's network shares it: the table would cut sluice's
+# upstream connections and the machine's own)
+out=$(timeout 10 ip netns exec "$NS_HOST" "$SLUICE" attach --netns "$NS_HOST" --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+check "attach to the namespace sluice runs in is refused (125), saying why" \
+	eq "$(echo "$out" | grep -c 'cannot attach to the network namespace sluice itself runs in') $(echo "$out" | tail -1)" "1 exit 125" ||
+	echo "$out" | sed 's/^/    /'
+check "  and loads nothing there" eq "$(in_host nft list tables | grep -c 'inet sluice')" "0"
 
 # ---- docker ---------------------------------------------------------------------
 # dockerd in the engine namespace; overlay2 first, vfs when overlay is refused
@@ -318,6 +327,14 @@ docker_names_part() {
 	check "docker:   and to an image's name" \
 		eq "$(echo "$out" | grep -c 'No such container: sluice-test:1') $(echo "$out" | tail -1)" "1 exit 125" ||
 		echo "$out" | sed 's/^/    /'
+	# a container on the host's network, the host being the engine namespace
+	docker run -d --name hostc --network host sluice-test:1 sleep 3600 >/dev/null
+	out=$(timeout 10 nsenter --net=/run/netns/"$NS_E" "$SLUICE" attach --docker hostc --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+	check "docker: attach to a --network host container, from that host, is refused (125)" \
+		eq "$(echo "$out" | grep -c 'docker:hostc: cannot attach to the network namespace sluice itself runs in') $(echo "$out" | tail -1)" "1 exit 125" ||
+		echo "$out" | sed 's/^/    /'
+	check "docker:   the host keeps its network: no table, the origin answers" \
+		eq "$(in_e nft list tables | grep -c 'inet sluice') $(in_e curl -sS --max-time 3 http://198.51.100.10:8080/ -H 'Host: e.test')" "0 hello from e.test"
 	docker stop -t 0 db >/dev/null
 	out=$($SL attach --docker db --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
 	check "docker:   and to a stopped container: not running" \
