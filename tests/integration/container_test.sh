@@ -20,6 +20,10 @@
 # kill -9 leaves the table (no network), detach gives it back, --follow
 # attaches again across a restart. An engine this machine cannot run is
 # skipped with the reason on the output; what runs is still asserted.
+# Lines starting with "#" are figures and observations, not checks: the
+# attach cost, the --follow gap after a restart, what Docker's embedded DNS
+# (127.0.0.11) does under the attach. CONTAINER_TEST_ENGINES="docker" or
+# "podman" runs one engine only.
 set -u
 SLUICE=$(realpath "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
