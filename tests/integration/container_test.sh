@@ -479,7 +479,21 @@ podman_part() {
 	check "podman: sluice ran as $TUSER" \
 		eq "$(ps -o user= -p "$ATTACH_PID")" "$TUSER"
 	check_lifecycle web podman:web in_e_user podman restart -t 1 web
-	local out
+	# root may attach to anything: the rootless container by its PID (root's
+	# own `podman inspect` would look in root's store, not the user's)
+	local pid out
+	pid=$(podman_pid web)
+	LOG=$D/podman-root.log
+	ip netns exec "$NS_HOST" "$SLUICE" attach --pid "$pid" --policy "$D/policy.yaml" --log "$LOG" \
+		--resolver 198.51.100.53 2>>"$LOG.err" &
+	ATTACH_PID=$!
+	WORLD_PIDS+=($ATTACH_PID)
+	check "podman: root attaches the rootless container by --pid" wait_attached 1
+	check "podman:   allowed HTTPS through it" eq "$(cx web "$CURL https://allowed.test/")" "hello from allowed.test"
+	check "podman:   raw TCP refused" eq "$(raw_tcp web)" "Connection refused"
+	kill "$ATTACH_PID"
+	wait "$ATTACH_PID" 2>/dev/null
+	check "podman:   root detaches it by --pid" ip netns exec "$NS_HOST" "$SLUICE" detach --pid "$pid"
 	out=$($SL attach --podman localhost/sluice-test:1 --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
 	check "podman: attach to an image's name (not a container) says there is no such container, exits 125" \
 		eq "$(echo "$out" | grep -ic 'no such container') $(echo "$out" | tail -1)" "1 exit 125" ||
