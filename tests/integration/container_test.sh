@@ -462,7 +462,9 @@ podman_pid() { as_user podman inspect --format '{{.State.Pid}}' "$1"; }
 podman_part() {
 	ENGINE=podman
 	LOG=$PD/log/podman.log
-	SL="ip netns exec $NS_HOST setpriv --reuid=$TUSER --regid=$TUSER --init-groups env -i PATH=$PATH HOME=$PD/home XDG_RUNTIME_DIR=$PD/xdg XDG_CONFIG_HOME=$PD/config $SLUICE"
+	# a copy the user can run wherever the build tree is (CI's may be root's alone)
+	cp "$SLUICE" "$ENG/sluice" && chmod 755 "$ENG/sluice"
+	SL="ip netns exec $NS_HOST setpriv --reuid=$TUSER --regid=$TUSER --init-groups env -i PATH=$PATH HOME=$PD/home XDG_RUNTIME_DIR=$PD/xdg XDG_CONFIG_HOME=$PD/config $ENG/sluice"
 	cx() { as_user podman exec "$1" sh -c "$2"; }
 	cx_nft() { local c=$1; shift; nsenter -t "$(podman_pid "$c")" -n nft "$@"; }
 	# slirp4netns' own network inside the container: a /24 at most
