@@ -49,7 +49,9 @@ static int engine_pid(const char *engine, const char *name, pid_t *pid, char *er
 	if (c == 0) {
 		dup2(out[1], STDOUT_FILENO);
 		dup2(out[1], STDERR_FILENO); /* what it says on failure is the reason */
-		execlp(engine, engine, "inspect", "--format", "{{.State.Pid}}", "--", name, (char *)NULL);
+		/* --type container: a network's or image's name is no container */
+		execlp(engine, engine, "inspect", "--type", "container", "--format", "{{.State.Pid}}", "--", name,
+		       (char *)NULL);
 		_exit(127);
 	}
 	close(out[1]);
@@ -59,15 +61,18 @@ static int engine_pid(const char *engine, const char *name, pid_t *pid, char *er
 	int st = 0;
 	if (c < 0 || waitpid(c, &st, 0) < 0)
 		return say(err, size, -ECHILD, "cannot run inspect of ", engine);
-	buf[strcspn(buf, "\n")] = '\0';
+	/* the first line that says something (docker prints an empty one
+	 * for the object it did not find, then the error) */
+	char *line = buf + strspn(buf, "\n");
+	line[strcspn(line, "\n")] = '\0';
 	if (!WIFEXITED(st) || WEXITSTATUS(st) == 127) {
 		snprintf(err, size, "cannot run %s (is it installed and on PATH?)", engine);
 		return -ENOENT;
 	}
 	char *end;
-	long v = strtol(buf, &end, 10);
-	if (WEXITSTATUS(st) != 0 || end == buf || *end) {
-		snprintf(err, size, "%s inspect %s: %.200s", engine, name, buf[0] ? buf : "failed");
+	long v = strtol(line, &end, 10);
+	if (WEXITSTATUS(st) != 0 || end == line || *end) {
+		snprintf(err, size, "%s inspect %s: %.200s", engine, name, line[0] ? line : "failed");
 		return -ENOENT;
 	}
 	if (v <= 0) {
@@ -187,10 +192,12 @@ bool sbx_ns_same(const struct sbx_ns *a, const struct sbx_ns *b)
 /* ---- in the target's namespace (a child) ------------------------------- */
 
 enum step {
-	ST_USERNS, ST_NETNS, ST_LO, ST_LISTEN, ST_NFT, ST_NFLOG, ST_CT, ST_HANDOFF, ST_REMOVE, ST_DONE,
+	ST_SELF, ST_USERNS, ST_NETNS, ST_LO, ST_LISTEN, ST_NFT, ST_NFLOG, ST_CT, ST_HANDOFF, ST_REMOVE, ST_DONE,
 };
 
 static const char *const steps[] = {
+	[ST_SELF] = ("attach to the network namespace sluice itself runs in (a container on the host's "
+		     "network?): its table would cut sluice's own connections and the machine's"),
 	[ST_USERNS] = "enter the target's user namespace",
 	[ST_NETNS] = "enter the target's network namespace",
 	[ST_LO] = "bring up the target's loopback",
@@ -282,10 +289,20 @@ static int in_target(const struct sbx_ns *ns, uint16_t group, int sock, const ch
 	return o.step == ST_DONE ? 0 : (o.err < 0 ? o.err : -EIO);
 }
 
+/* Whether ns is the namespace this process runs in. */
+static bool is_own(const struct sbx_ns *ns)
+{
+	struct stat self;
+
+	return stat("/proc/self/ns/net", &self) == 0 && self.st_dev == ns->dev && self.st_ino == ns->ino;
+}
+
 int sbx_attach(const struct sbx_ns *ns, uint16_t log_group, int fds[SBX_NFDS], const char **what)
 {
 	int sv[2];
 
+	if (is_own(ns))
+		return *what = steps[ST_SELF], -EINVAL;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return *what = steps[ST_HANDOFF], -errno;
 	int rc = in_target(ns, log_group, sv[1], what);

@@ -58,7 +58,9 @@ bool sbx_ns_same(const struct sbx_ns *a, const struct sbx_ns *b);
 
 /* Enter ns in a child and set it up (see the theory above); fds as
  * sbx_recv_fds leaves them (fds[SBX_SECCOMP] is -1). Returns 0, or -errno
- * with what failed in *what. */
+ * with what failed in *what; -EINVAL for the namespace this process runs
+ * in (a container on the host's network): its table would reject sluice's
+ * own upstream connections, and the machine's. */
 int sbx_attach(const struct sbx_ns *ns, uint16_t log_group, int fds[SBX_NFDS], const char **what);
 
 /* Remove table inet sluice (and nothing else) from ns. 0 or -errno, with

@@ -10,4 +10,5 @@ apt-get install -y -qq --no-install-recommends \
 	nginx-light dnsmasq-base bind9-dnsutils curl jq openssl ca-certificates python3 iproute2 util-linux \
 	nftables iputils-ping git procps mount apt-utils gpg python3-pip logrotate systemd \
 	chromium poppler-utils time python3-yaml \
+	docker.io podman uidmap slirp4netns fuse-overlayfs catatonit crun busybox-static \
 	>/dev/null

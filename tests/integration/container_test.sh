@@ -1,0 +1,528 @@
+#!/usr/bin/env bash
+# container_test.sh SLUICE: `sluice attach --docker` and `--podman` on real
+# containers. The test starts its own engines, never the machine's: dockerd
+# (Debian's docker.io) with its data, exec root and socket in a temp dir,
+# and rootless podman as an unprivileged test user with its storage in a
+# temp dir, both inside an "engine" network namespace of the test's own, so
+# docker0, the engines' iptables rules and slirp4netns live there:
+#
+#   host ns (sluice) ── inet ns (origins 198.51.100.10/.53) ── engine ns
+#                                203.0.113.1/28 ─ veth ─ 203.0.113.2/28
+#                                                  docker0 203.0.113.65/26
+#                                                  appnet  203.0.113.129/26
+#                                                  podman: slirp4netns
+#
+# The image is built here, no registry: busybox (busybox-static) and curl
+# with its libraries, imported with `docker import` / `podman import`.
+# Inside a container: allowed HTTPS and HTTP through the transparent port, a
+# denied name refused and logged, raw TCP and UDP rejected with packet
+# records, DNS through the stub, a connection opened before the attach cut;
+# kill -9 leaves the table (no network), detach gives it back, --follow
+# attaches again across a restart. An engine this machine cannot run is
+# skipped with the reason on the output; what runs is still asserted.
+# Lines starting with "#" are figures and observations, not checks: the
+# attach cost, the --follow gap after a restart, what Docker's embedded DNS
+# (127.0.0.11) does under the attach. CONTAINER_TEST_ENGINES="docker" or
+# "podman" runs one engine only.
+set -u
+SLUICE=$(realpath "$1")
+HERE=$(cd "$(dirname "$0")" && pwd)
+# Debian's engine CLIs (a docker client elsewhere on PATH may be another version)
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+source "$HERE/world.sh"
+NS_E=sle$WORLD_ID
+ENG=$WORLD_DIR/eng # short: the engines' unix socket paths must fit in 108 bytes
+DOCKERD=
+CREATED=() # machine paths the engines make that did not exist before
+TUSER=sluicect
+TUSER_MADE=
+SUBID_MADE=()
+for p in /etc/docker/key.json /run/docker /run/containerd; do [ -e "$p" ] || CREATED+=("$p"); done
+# usermod wants the subid files to exist, and leaves backups ("-") behind
+for p in /etc/subuid /etc/subgid /etc/subuid- /etc/subgid-; do [ -e "$p" ] || SUBID_MADE+=("$p"); done
+
+docker_down() {
+	[ -n "$DOCKERD" ] || return 0
+	local ids
+	ids=$(docker ps -aq 2>/dev/null)
+	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+	kill "$DOCKERD" 2>/dev/null
+	for i in $(seq 100); do kill -0 "$DOCKERD" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$DOCKERD" 2>/dev/null
+	wait "$DOCKERD" 2>/dev/null
+	DOCKERD=
+}
+podman_down() {
+	[ -n "$TUSER_MADE" ] || [ -d "$ENG/podman" ] || return 0
+	as_user podman rm -f -a -t 0 >/dev/null 2>&1
+	# the rootless pause process holds the user namespace: end it by its PID
+	local pp
+	pp=$(cat "$ENG/podman/xdg/libpod/tmp/pause.pid" 2>/dev/null)
+	[ -n "$pp" ] && kill "$pp" 2>/dev/null
+	# conmon and the pause process end on their own: wait for them (before userdel)
+	for i in $(seq 50); do
+		[ -z "$(ps -o pid= -u "$TUSER" 2>/dev/null)" ] && break
+		sleep 0.1
+	done
+}
+cleanup() {
+	docker_down
+	podman_down
+	local m
+	# whatever an engine left mounted under the temp dir, before it is removed
+	findmnt -rn -o TARGET | grep "^$ENG/" | sort -r | while read -r m; do umount -l "$m"; done
+	rm -rf "${CREATED[@]}"
+	# podman's lock file for the user (in /dev/shm, whatever its config says)
+	if [ -n "$TUSER_MADE" ]; then
+		rm -f "/dev/shm/libpod_rootless_lock_$(id -u "$TUSER")"
+		userdel "$TUSER" 2>/dev/null
+		for p in "$ENG"/etc/*-; do [ -e "$p" ] && cp -p "$p" /etc/; done
+	fi
+	for p in "${SUBID_MADE[@]}"; do [ ! -s "$p" ] || [[ $p == *- ]] && rm -f "$p"; done
+	ip netns del "$NS_E" 2>/dev/null
+	world_down
+}
+HOST_RULES=$(nft list ruleset 2>&1 | md5sum)
+world_up || { echo "could not build the test world"; exit 1; }
+trap cleanup EXIT
+D=$WORLD_DIR
+# the test user reads the policy and writes its log under ENG
+mkdir -p "$ENG" && chmod 755 "$D" "$ENG" && chmod 600 "$D"/*.key
+
+# ---- the engine namespace --------------------------------------------------------
+ip netns add "$NS_E" &&
+	ip link add "ve$WORLD_ID" type veth peer name "vf$WORLD_ID" &&
+	ip link set "ve$WORLD_ID" netns "$NS_E" && ip link set "vf$WORLD_ID" netns "$NS_NET" ||
+	{ echo "could not make the engine namespace"; exit 1; }
+in_e() { nsenter --net=/run/netns/"$NS_E" "$@"; } # not ip netns exec: it hides /sys/fs/cgroup
+in_e ip link set lo up
+in_e ip addr add 203.0.113.2/28 dev "ve$WORLD_ID"
+in_e ip link set "ve$WORLD_ID" up
+in_e ip route add default via 203.0.113.1
+in_net ip addr add 203.0.113.1/28 dev "vf$WORLD_ID"
+in_net ip link set "vf$WORLD_ID" up
+
+# ---- the image: busybox and curl, trusting the world's CA ------------------------
+make_rootfs() {
+	local r=$ENG/rootfs l a
+	mkdir -p "$r/bin" "$r/usr/bin" "$r/etc/ssl/certs" "$r/tmp" "$r/www" || return 1
+	cp /bin/busybox "$r/bin/" && cp /usr/bin/curl "$r/usr/bin/" || return 1
+	for a in $(/bin/busybox --list); do [ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"; done
+	for l in $(ldd /usr/bin/curl | grep -o '/[^ ]*'); do
+		mkdir -p "$r$(dirname "$l")" && cp -L "$l" "$r$l" || return 1
+	done
+	cp "$D/ca.pem" "$r/etc/ssl/certs/ca-certificates.crt"
+	echo 'root:x:0:0:root:/:/bin/sh' >"$r/etc/passwd"
+	echo 'root:x:0:' >"$r/etc/group"
+	echo "db-ok" >"$r/www/index.html"
+	chmod 1777 "$r/tmp"
+	tar -C "$r" -cf "$ENG/image.tar" .
+}
+make_rootfs || { echo "could not build the image tarball"; exit 1; }
+
+cat >"$D/policy.yaml" <<'YAML'
+version: 1
+name: contained
+allow: [allowed.test, "allowed.test:7008"]
+allow_private: ["198.51.100.0/24"]
+YAML
+chmod 644 "$D/policy.yaml" "$D/ca.pem"
+
+# ---- the checks, for either engine ----------------------------------------------
+# ENGINE: "docker" or "podman"; cx CONTAINER SCRIPT runs sh -c SCRIPT inside;
+# SL runs sluice in the world's host namespace (as root, or as the user)
+ATTACH_PID=
+LOG=
+attach_bg() { # attach_bg NAME OPTIONS...
+	local name=$1
+	shift
+	$SL attach --$ENGINE "$name" "$@" --policy "$D/policy.yaml" --log "$LOG" \
+		--resolver 198.51.100.53 2>>"$LOG.err" &
+	ATTACH_PID=$!
+	WORLD_PIDS+=($ATTACH_PID)
+}
+wait_attached() { # the n-th attach record
+	local n=$1 i
+	for i in $(seq 150); do
+		[ "$(jq -c 'select(.event=="attach" and .phase=="decision")' "$LOG" 2>/dev/null | wc -l)" -ge "$n" ] &&
+			return 0
+		sleep 0.1
+	done
+	cat "$LOG.err" >&2
+	return 1
+}
+CURL="curl -sS --max-time 5"
+# a container's command: one direct request at each start (what a restart
+# makes before --follow has attached again), then it waits
+BOOT=(sh -c 'curl -sS --max-time 2 http://198.51.100.10:8080/ -H Host:boot.test >/tmp/boot 2>&1; exec sleep 3600')
+quiet() { "$@" >/dev/null; }
+# a raw TCP connection to the echo, opened now and used again after "go"
+held_start() {
+	cx "$1" 'rm -f /tmp/go /tmp/held; (echo one; while [ ! -e /tmp/go ]; do usleep 50000; done; echo two; sleep 4) |
+		nc 198.51.100.10 7008 >/tmp/held 2>&1; echo "ended $?" >>/tmp/held' &
+	WORLD_PIDS+=($!)
+	for i in $(seq 50); do [ "$(cx "$1" 'cat /tmp/held 2>/dev/null')" == "one" ] && return 0; sleep 0.1; done
+	return 1
+}
+held_result() {
+	cx "$1" 'touch /tmp/go; for i in $(seq 60); do grep -q ended /tmp/held && break; usleep 100000; done
+		if grep -q two /tmp/held; then echo open; elif grep -q ended /tmp/held; then echo cut; else echo hung; fi'
+}
+raw_tcp() { cx "$1" 'nc -w 3 198.51.100.10 8080 </dev/null 2>&1 | grep -o "Connection refused"'; }
+# ms from t0 (a /proc/uptime reading) to the time the container wrote
+ms_since() { echo "$1 $2" | awk '{printf "%d", ($2 - $1) * 1000}'; }
+uptime_now() { cut -d' ' -f1 /proc/uptime; }
+
+# check_attached C LABEL: everything a user relies on while C is attached
+check_attached() {
+	local c=$1 label=$2
+	check "$ENGINE: the connection opened before the attach is cut" eq "$(held_result "$c")" "cut"
+	check "$ENGINE: the attach record names the target and the server" \
+		eq "$(jq -r 'select(.event=="attach") | "\(.server) \(.host) \(.decision)"' "$LOG" | head -1)" \
+		"contained $label allow"
+	check "$ENGINE: allowed HTTPS goes through the transparent port (by SNI)" \
+		eq "$(cx "$c" "$CURL https://allowed.test/")" "hello from allowed.test"
+	check "$ENGINE: allowed HTTP goes through the transparent port (by Host)" \
+		eq "$(cx "$c" "$CURL http://allowed.test/")" "hello from allowed.test"
+	check "$ENGINE:   both logged as transparent allow" \
+		eq "$(jq -r 'select(.event=="transparent" and .phase=="decision" and .host=="allowed.test") | "\(.port) \(.decision)"' "$LOG" | sort -u | tr '\n' ' ')" "443 allow 80 allow "
+	check "$ENGINE: a denied name does not resolve (curl exit 6)" \
+		eq "$(cx "$c" "$CURL https://other.test/ >/dev/null 2>&1; echo \$?")" "6"
+	check "$ENGINE:   its address dialed anyway is reset by the transparent port (curl exit 35)" \
+		eq "$(cx "$c" "$CURL --resolve other.test:443:198.51.100.10 https://other.test/ >/dev/null 2>&1; echo \$?")" "35"
+	check "$ENGINE:   both logged as not_allowed" \
+		eq "$(jq -r 'select(.host=="other.test" and .phase=="decision") | "\(.event) \(.decision) \(.reason)"' "$LOG" | sort -u | tr '\n' ' ')" "dns deny not_allowed transparent deny not_allowed "
+	check "$ENGINE: DNS to any address is answered by the stub" \
+		eq "$(cx "$c" 'nslookup -type=a allowed.test 203.0.113.99 | sed -n "/^Name:/,\$p" | awk "/^Address/ {print \$2}"')" "198.51.100.10"
+	check "$ENGINE:   a name outside the policy gets NXDOMAIN" \
+		eq "$(cx "$c" 'nslookup -type=a denied.test 203.0.113.99 2>&1 | grep -o NXDOMAIN')" "NXDOMAIN"
+	check "$ENGINE:   logged as dns records" \
+		eq "$(jq -r 'select(.event=="dns" and .qtype=="A" and (.host=="allowed.test" or .host=="denied.test")) | "\(.host) \(.decision)"' "$LOG" | sort -u | tr '\n' ' ')" "allowed.test allow denied.test deny "
+	check "$ENGINE: raw TCP out is rejected at once" eq "$(raw_tcp "$c")" "Connection refused"
+	cx "$c" 'tftp -g -r x -l /tmp/x 198.51.100.10 9999' >/dev/null 2>&1
+	sleep 0.3
+	check "$ENGINE: raw TCP and UDP out logged as packet records" \
+		eq "$(jq -r 'select(.event=="packet" and .host=="198.51.100.10") | "\(.protocol) \(.port) \(.reason)"' "$LOG" | sort -u | tr '\n' ' ')" "tcp 8080 not_allowed udp 9999 not_allowed "
+	check "$ENGINE: TCP to an allowed name's other port goes through once the stub answered it" \
+		eq "$(cx "$c" 'ip=$(nslookup -type=a allowed.test | sed -n "/^Name:/,\$p" | awk "/^Address/ {print \$2}"); (echo hi; sleep 1) | nc -w 3 $ip 7008')" "hi"
+}
+
+# check_lifecycle C LABEL RESTART...: kill -9, detach, --follow across RESTART
+check_lifecycle() {
+	local c=$1 label=$2
+	shift 2
+	kill -9 "$ATTACH_PID"
+	wait "$ATTACH_PID" 2>/dev/null
+	check "$ENGINE: after sluice is killed -9 the table stays" \
+		eq "$(cx_nft "$c" list tables | grep -c 'inet sluice')" "1"
+	check "$ENGINE:   and the container has no network: allowed HTTPS fails" \
+		test "$(cx "$c" "$CURL https://allowed.test/ >/dev/null 2>&1; echo \$?")" != 0
+	check "$ENGINE:   direct TCP is refused" eq "$(raw_tcp "$c")" "Connection refused"
+	check "$ENGINE: sluice detach --$ENGINE exits 0" $SL detach --$ENGINE "$c"
+	check "$ENGINE:   the table is gone" eq "$(cx_nft "$c" list tables | grep -c 'inet sluice')" "0"
+	check "$ENGINE:   and the network is back" \
+		eq "$(cx "$c" "$CURL http://198.51.100.10:8080/ -H 'Host: x.test'")" "hello from x.test"
+	local n
+	n=$(jq -c 'select(.event=="attach" and .phase=="decision")' "$LOG" | wc -l)
+	attach_bg "$c" --follow
+	check "$ENGINE: attach --follow comes up" wait_attached $((n + 1))
+	check "$ENGINE:   and serves" eq "$(cx "$c" "$CURL https://allowed.test/")" "hello from allowed.test"
+	"$@" >/dev/null
+	local tr=$(uptime_now)
+	check "$ENGINE: after '$*' (a new namespace) --follow attaches again" wait_attached $((n + 2))
+	echo "# $ENGINE --follow: attached again $(ms_since "$tr" "$(uptime_now)") ms after '$*' returned (the container runs unprotected meanwhile; sluice polls every second)"
+	echo "# $ENGINE --follow: the restarted container's first request, made by its entrypoint at start: $(cx "$c" 'cat /tmp/boot 2>/dev/null' | head -1 | cut -c1-80)"
+	check "$ENGINE:   the gap is logged: an attach close record with reason unprotected" \
+		eq "$(jq -r 'select(.event=="attach" and .phase=="close") | "\(.host) \(.decision) \(.reason)"' "$LOG" | tail -1)" "$label deny unprotected"
+	check "$ENGINE:   the restarted container is served" \
+		eq "$(cx "$c" "$CURL https://allowed.test/")" "hello from allowed.test"
+	check "$ENGINE:   and locked: raw TCP refused" eq "$(raw_tcp "$c")" "Connection refused"
+	kill "$ATTACH_PID"
+	wait "$ATTACH_PID" 2>/dev/null
+	$SL detach --$ENGINE "$c"
+	check "$ENGINE: every line of the log is JSON" eq "$(jq -c . "$LOG" >/dev/null && echo ok)" "ok"
+}
+
+# attach C LABEL: attach, time the first allowed request made in the container
+attach_timed() {
+	local c=$1 t0 t1 tr
+	# made in the container before the attach, so its own start is not timed
+	cx "$c" 'rm -f /tmp/first; until curl -s --max-time 0.3 -o /dev/null https://allowed.test/; do usleep 10000; done
+		cut -d" " -f1 /proc/uptime >/tmp/first' &
+	WORLD_PIDS+=($!)
+	sleep 0.3
+	t0=$(uptime_now)
+	attach_bg "$c"
+	for i in $(seq 500); do grep -q '"event":"attach"' "$LOG" 2>/dev/null && break; sleep 0.01; done
+	tr=$(uptime_now)
+	check "$ENGINE: sluice attach --$ENGINE $c writes an attach record" wait_attached 1
+	for i in $(seq 100); do t1=$(cx "$c" 'cat /tmp/first 2>/dev/null'); [ -n "$t1" ] && break; sleep 0.1; done
+	[ -n "$t1" ] && echo "# $ENGINE attach cost: $(ms_since "$t0" "$t1") ms from sluice attach --$ENGINE to the first allowed HTTPS answer in the container ($(ms_since "$t0" "$tr") ms to the attach record; the container retries every 10 ms, an attempt caught by the attach waits out its 300 ms)"
+}
+
+# ---- no engine needed: sluice's own namespace is refused ---------------------------
+# (a container on the host's network shares it: the table would cut sluice's
+# upstream connections and the machine's own)
+out=$(timeout 10 ip netns exec "$NS_HOST" "$SLUICE" attach --netns "$NS_HOST" --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+check "attach to the namespace sluice runs in is refused (125), saying why" \
+	eq "$(echo "$out" | grep -c 'cannot attach to the network namespace sluice itself runs in') $(echo "$out" | tail -1)" "1 exit 125" ||
+	echo "$out" | sed 's/^/    /'
+check "  and loads nothing there" eq "$(in_host nft list tables | grep -c 'inet sluice')" "0"
+
+# ---- docker ---------------------------------------------------------------------
+# dockerd in the engine namespace; overlay2 first, vfs when overlay is refused
+docker_up() {
+	local drv
+	export DOCKER_HOST=unix://$ENG/docker.sock
+	for drv in overlay2 vfs; do
+		rm -rf "$ENG/docker" "$ENG/dx" && mkdir -p "$ENG/docker"
+		# its identity key in the temp dir too (the default is /etc/docker/key.json)
+		echo "{\"deprecated-key-path\": \"$ENG/key.json\"}" >"$ENG/daemon.json"
+		nsenter --net=/run/netns/"$NS_E" dockerd --config-file "$ENG/daemon.json" \
+			--data-root "$ENG/docker" --exec-root "$ENG/dx" --pidfile "$ENG/dockerd.pid" \
+			-H "$DOCKER_HOST" --storage-driver "$drv" --bip 203.0.113.65/26 --iptables=true \
+			--ip6tables=false --ipv6=false --containerd-namespace "sluice$WORLD_ID" \
+			--containerd-plugins-namespace "sluicep$WORLD_ID" --userland-proxy=false \
+			>"$ENG/dockerd-$drv.log" 2>&1 &
+		DOCKERD=$! # nsenter execs dockerd: this is its PID (not through a function: that would be a subshell's)
+		for i in $(seq 150); do
+			kill -0 "$DOCKERD" 2>/dev/null || break
+			docker version >/dev/null 2>&1 && break
+			sleep 0.2
+		done
+		if docker version >/dev/null 2>&1 && docker import "$ENG/image.tar" sluice-test:1 >/dev/null 2>&1 &&
+			docker run --rm sluice-test:1 true >"$ENG/probe-$drv.log" 2>&1; then
+			echo "# dockerd $(dockerd --version | cut -d' ' -f3 | tr -d ,) runs here (storage driver $drv)"
+			return 0
+		fi
+		echo "# dockerd with --storage-driver $drv: $(grep -ho 'failed to start daemon.*\|level=error.*' "$ENG/dockerd-$drv.log" | tail -1) $(tail -1 "$ENG/probe-$drv.log" 2>/dev/null)"
+		docker_down
+	done
+	return 1
+}
+docker_pid() { docker inspect --format '{{.State.Pid}}' "$1"; }
+docker_part() {
+	ENGINE=docker
+	LOG=$D/docker.log
+	SL="ip netns exec $NS_HOST $SLUICE"
+	cx() { docker exec "$1" sh -c "$2"; }
+	cx_nft() { local c=$1; shift; nsenter -t "$(docker_pid "$c")" -n nft "$@"; }
+	cx_ip() { local c=$1; shift; nsenter -t "$(docker_pid "$c")" -n ip "$@"; }
+	# the resolver it starts with: the engine namespace, which refuses at once
+	check "docker: a container on the default bridge starts" \
+		quiet docker run -d --name web --dns 203.0.113.2 sluice-test:1 "${BOOT[@]}" || return 1
+	check "docker: before the attach it reaches 198.51.100.10:8080 directly (through docker0)" \
+		eq "$(cx web "$CURL http://198.51.100.10:8080/ -H 'Host: x.test'")" "hello from x.test"
+	check "docker:   and holds a raw TCP connection to 198.51.100.10:7008" held_start web
+	attach_timed web
+	check_attached web docker:web
+	check "docker: the container keeps its own address and route" \
+		eq "$(cx_ip web -4 -o addr show dev eth0 | awk '{print $4}') $(cx_ip web route show default | awk '{print $3}') " \
+		"$(docker inspect --format '{{.NetworkSettings.IPAddress}}/{{.NetworkSettings.IPPrefixLen}} {{.NetworkSettings.Gateway}} ' web)"
+	check_lifecycle web docker:web docker restart -t 1 web
+	docker_dns_part
+	docker_names_part
+	check "docker: the machine's own ruleset is as before (dockerd's rules are in the engine namespace)" \
+		eq "$(nft list ruleset 2>&1 | md5sum)" "$HOST_RULES"
+	check "docker:   and docker0 is there, not in the machine's namespace" \
+		eq "$(in_e ip -br link show docker0 | cut -d' ' -f1) $(ip link show docker0 2>&1 | grep -c 'does not exist')" "docker0 1"
+}
+
+# names that are not a running container: refused (125), saying why
+docker_names_part() {
+	local out
+	out=$($SL attach --docker appnet --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+	check "docker: attach to a network's name (not a container) says there is no such container, exits 125" \
+		eq "$(echo "$out" | grep -c 'No such container: appnet') $(echo "$out" | tail -1)" "1 exit 125" ||
+		echo "$out" | sed 's/^/    /'
+	out=$($SL attach --docker sluice-test:1 --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+	check "docker:   and to an image's name" \
+		eq "$(echo "$out" | grep -c 'No such container: sluice-test:1') $(echo "$out" | tail -1)" "1 exit 125" ||
+		echo "$out" | sed 's/^/    /'
+	# a container on the host's network, the host being the engine namespace
+	docker run -d --name hostc --network host sluice-test:1 sleep 3600 >/dev/null
+	out=$(timeout 10 nsenter --net=/run/netns/"$NS_E" "$SLUICE" attach --docker hostc --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+	check "docker: attach to a --network host container, from that host, is refused (125)" \
+		eq "$(echo "$out" | grep -c 'docker:hostc: cannot attach to the network namespace sluice itself runs in') $(echo "$out" | tail -1)" "1 exit 125" ||
+		echo "$out" | sed 's/^/    /'
+	check "docker:   the host keeps its network: no table, the origin answers" \
+		eq "$(in_e nft list tables | grep -c 'inet sluice') $(in_e curl -sS --max-time 3 http://198.51.100.10:8080/ -H 'Host: e.test')" "0 hello from e.test"
+	docker stop -t 0 db >/dev/null
+	out=$($SL attach --docker db --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+	check "docker:   and to a stopped container: not running" \
+		eq "$(echo "$out" | grep -c 'docker container db is not running') $(echo "$out" | tail -1)" "1 exit 125" ||
+		echo "$out" | sed 's/^/    /'
+}
+
+# Docker's embedded DNS (127.0.0.11, on user-defined networks) and a
+# compose-style service name: what happens to it under the attach
+docker_dns_part() {
+	LOG=$D/docker-dns.log
+	cat >"$D/compose.yaml" <<'YAML'
+version: 1
+name: compose
+allow: [allowed.test, "db:8000"]
+allow_private: ["198.51.100.0/24", "203.0.113.128/26"]
+YAML
+	docker network create --subnet 203.0.113.128/26 --gateway 203.0.113.129 appnet >/dev/null &&
+		docker run -d --name db --network appnet sluice-test:1 httpd -f -p 8000 -h /www >/dev/null &&
+		docker run -d --name app --network appnet sluice-test:1 sleep 3600 >/dev/null
+	check "docker: app on a user-defined network resolves through the embedded DNS" \
+		eq "$(cx app 'grep ^nameserver /etc/resolv.conf')" "nameserver 127.0.0.11"
+	check "docker:   and reaches service db by name before the attach" \
+		eq "$(cx app 'for i in $(seq 50); do curl -s --max-time 1 http://db:8000/ && break; usleep 100000; done')" "db-ok" ||
+		{ cx app 'cat /etc/resolv.conf; nslookup db; curl -sS --max-time 3 http://db:8000/'; docker logs db; docker ps -a; } 2>&1 | sed 's/^/    /'
+	$SL attach --docker app --policy "$D/compose.yaml" --log "$LOG" --resolver 198.51.100.53 2>>"$LOG.err" &
+	ATTACH_PID=$!
+	WORLD_PIDS+=($ATTACH_PID)
+	check "docker: attach app on appnet" wait_attached 1
+	check "docker:   an outside name asked of 127.0.0.11 is answered by the stub, by the policy" \
+		eq "$(cx app 'nslookup -type=a allowed.test | sed -n "/^Name:/,\$p" | awk "/^Address/ {print \$2}"')" "198.51.100.10"
+	cx app 'nslookup -type=a db' >"$D/db.nslookup" 2>&1
+	cx app 'curl -sS --max-time 3 http://db:8000/' >"$D/db.wget" 2>&1
+	check "docker:   the query for service db reaches the stub too (no way around the policy through 127.0.0.11)" \
+		test "$(jq -c 'select(.event=="dns" and .host=="db")' "$LOG" | wc -l)" -ge 1
+	echo "# docker embedded DNS under the attach: nslookup db -> $(grep -o "NXDOMAIN\|SERVFAIL\|REFUSED\|Address: [0-9.]*\$" "$D/db.nslookup" | tail -1 | tr -d '\n');" \
+		"curl http://db:8000/ -> $(tr '\n' ' ' <"$D/db.wget" | cut -c1-80); stub records for db: $(jq -r 'select(.event=="dns" and .host=="db") | "\(.qtype) \(.decision) \(.reason)"' "$LOG" | sort -u | tr '\n' ',')"
+	local dbip
+	dbip=$(docker inspect --format '{{(index .NetworkSettings.Networks "appnet").IPAddress}}' db)
+	echo "# and by address: curl http://$dbip:8000/ -> $(cx app "curl -sS --max-time 3 http://$dbip:8000/ 2>&1" | tr '\n' ' ' | cut -c1-100)"
+	kill "$ATTACH_PID"
+	wait "$ATTACH_PID" 2>/dev/null
+	check "docker: after detach, app reaches db by name again" \
+		eq "$($SL detach --docker app && cx app 'curl -sS --max-time 3 http://db:8000/')" "db-ok" ||
+		cx app 'nslookup db; curl -sS --max-time 3 http://db:8000/' 2>&1 | sed 's/^/    /' 
+}
+
+# ---- rootless podman, as an unprivileged user -------------------------------------
+PD=$ENG/podman
+# as_user CMD...: CMD as the test user, with podman's storage and state in
+# PD. This machine's /dev/net/tun may be root's alone (mode 0600, no udev):
+# slirp4netns, run by the user, opens it; so podman runs in a mount
+# namespace of its own where a node of PD's, mode 0666, is bound over it
+# (the machine's node stays as it is). The first command starts podman's
+# pause process, which keeps that mount namespace for the later ones.
+as_user() {
+	unshare -m --propagation private sh -c 'mount --bind "$0" /dev/net/tun && exec "$@"' "$PD/tun" \
+		setpriv --reuid="$TUSER" --regid="$TUSER" --init-groups env -i PATH="$PATH" HOME="$PD/home" \
+		XDG_RUNTIME_DIR="$PD/xdg" XDG_CONFIG_HOME="$PD/config" "$@"
+}
+user_up() {
+	if ! id -u "$TUSER" >/dev/null 2>&1; then
+		# useradd and userdel rewrite the account files' backups ("-"): keep them
+		mkdir -p "$ENG/etc" && cp -p /etc/passwd- /etc/group- /etc/shadow- /etc/gshadow- "$ENG/etc/" 2>/dev/null
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$TUSER" || return 1
+		TUSER_MADE=1
+	fi
+	touch /etc/subuid /etc/subgid
+	grep -q "^$TUSER:" /etc/subuid || usermod --add-subuids 1500000-1565535 "$TUSER" || return 1
+	grep -q "^$TUSER:" /etc/subgid || usermod --add-subgids 1500000-1565535 "$TUSER"
+}
+podman_up() {
+	local drv rt try
+	user_up || { echo "# could not make the test user $TUSER with subuid/subgid ranges"; return 1; }
+	# crun refuses a hybrid cgroup layout (v1 controllers and a v2 mount),
+	# runc refuses cgroups = "disabled": runc with podman's cgroupfs manager
+	for try in overlay/crun overlay/runc/cgroups vfs/runc/cgroups; do
+		IFS=/ read -r drv rt hide <<<"$try"
+		local cg='cgroups = "disabled"'
+		[ "$hide" == cgroups ] && cg=''
+
+		rm -rf "$PD" && mkdir -p "$PD/home" "$PD/xdg" "$PD/config/containers" "$PD/log" || return 1
+		cat >"$PD/config/containers/storage.conf" <<CONF
+[storage]
+driver = "$drv"
+graphroot = "$PD/storage"
+runroot = "$PD/run"
+CONF
+		cat >"$PD/config/containers/containers.conf" <<CONF
+[containers]
+$cg
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$PD/events.log"
+runtime = "$rt"
+CONF
+		mknod -m 666 "$PD/tun" c 10 200 || return 1
+		chown -R "$TUSER:" "$PD" && chmod 700 "$PD/xdg"
+		if as_user podman import "$ENG/image.tar" localhost/sluice-test:1 >"$PD/import.log" 2>&1 &&
+			in_e_user podman run --rm localhost/sluice-test:1 true >"$PD/probe.log" 2>&1; then
+			echo "# rootless podman $(podman --version | cut -d' ' -f3) runs here as $TUSER (storage driver $drv, runtime $rt${hide:+, $hide})"
+			return 0
+		fi
+		echo "# rootless podman with storage driver $drv, runtime $rt${hide:+, $hide}: $(tail -1 "$PD/import.log") $(tail -1 "$PD/probe.log" 2>/dev/null)"
+		podman_down
+	done
+	return 1
+}
+# podman run in the engine namespace (slirp4netns connects from there)
+in_e_user() { in_e bash -c "$(declare -f as_user); PD=$PD TUSER=$TUSER; as_user \"\$@\"" as_user "$@"; }
+podman_pid() { as_user podman inspect --format '{{.State.Pid}}' "$1"; }
+podman_part() {
+	ENGINE=podman
+	LOG=$PD/log/podman.log
+	# a copy the user can run wherever the build tree is (CI's may be root's alone)
+	cp "$SLUICE" "$ENG/sluice" && chmod 755 "$ENG/sluice"
+	SL="ip netns exec $NS_HOST setpriv --reuid=$TUSER --regid=$TUSER --init-groups env -i PATH=$PATH HOME=$PD/home XDG_RUNTIME_DIR=$PD/xdg XDG_CONFIG_HOME=$PD/config $ENG/sluice"
+	cx() { as_user podman exec "$1" sh -c "$2"; }
+	cx_nft() { local c=$1; shift; nsenter -t "$(podman_pid "$c")" -n nft "$@"; }
+	# slirp4netns' own network inside the container: a /24 at most
+	check "podman: a rootless container (slirp4netns) starts as $TUSER" \
+		quiet in_e_user podman run -d --name web --dns 203.0.113.77 \
+		--network slirp4netns:cidr=203.0.113.0/24 localhost/sluice-test:1 "${BOOT[@]}" || return 1
+	check "podman:   in a user namespace of $TUSER's own (root in it is $TUSER)" \
+		eq "$(awk '$1 == 0 {print $2, $3}' "/proc/$(podman_pid web)/uid_map")" "$(id -u "$TUSER") 1"
+	check "podman: before the attach it reaches 198.51.100.10:8080 directly (through slirp4netns)" \
+		eq "$(cx web "$CURL http://198.51.100.10:8080/ -H 'Host: x.test'")" "hello from x.test"
+	check "podman:   and holds a raw TCP connection to 198.51.100.10:7008" held_start web
+	attach_timed web
+	check_attached web podman:web
+	check "podman: sluice ran as $TUSER" \
+		eq "$(ps -o user= -p "$ATTACH_PID")" "$TUSER"
+	check_lifecycle web podman:web in_e_user podman restart -t 1 web
+	# root may attach to anything: the rootless container by its PID (root's
+	# own `podman inspect` would look in root's store, not the user's)
+	local pid out
+	pid=$(podman_pid web)
+	LOG=$D/podman-root.log
+	ip netns exec "$NS_HOST" "$SLUICE" attach --pid "$pid" --policy "$D/policy.yaml" --log "$LOG" \
+		--resolver 198.51.100.53 2>>"$LOG.err" &
+	ATTACH_PID=$!
+	WORLD_PIDS+=($ATTACH_PID)
+	check "podman: root attaches the rootless container by --pid" wait_attached 1
+	check "podman:   allowed HTTPS through it" eq "$(cx web "$CURL https://allowed.test/")" "hello from allowed.test"
+	check "podman:   raw TCP refused" eq "$(raw_tcp web)" "Connection refused"
+	kill "$ATTACH_PID"
+	wait "$ATTACH_PID" 2>/dev/null
+	check "podman:   root detaches it by --pid" ip netns exec "$NS_HOST" "$SLUICE" detach --pid "$pid"
+	out=$($SL attach --podman localhost/sluice-test:1 --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+	check "podman: attach to an image's name (not a container) says there is no such container, exits 125" \
+		eq "$(echo "$out" | grep -ic 'no such container') $(echo "$out" | tail -1)" "1 exit 125" ||
+		echo "$out" | sed 's/^/    /'
+}
+
+# CONTAINER_TEST_ENGINES="podman": only those (the default is both)
+ENGINES=" ${CONTAINER_TEST_ENGINES:-docker podman} "
+if [[ $ENGINES != *" docker "* ]]; then
+	echo "# docker not asked for (CONTAINER_TEST_ENGINES)"
+elif docker_up; then
+	docker_part
+else
+	echo "# SKIP docker: dockerd cannot run on this machine (reasons above)"
+fi
+docker_down
+if [[ $ENGINES == *" docker "* ]]; then
+	out=$(ip netns exec "$NS_HOST" "$SLUICE" attach --docker web --policy "$D/policy.yaml" 2>&1 >/dev/null; echo "exit $?")
+	check "with no docker daemon, attach --docker says docker inspect failed and why, exits 125" \
+		eq "$(echo "$out" | grep -c 'docker inspect web: .*Cannot connect to the Docker daemon') $(echo "$out" | tail -1)" "1 exit 125" ||
+		echo "$out" | sed 's/^/    /'
+fi
+if [[ $ENGINES != *" podman "* ]]; then
+	echo "# podman not asked for (CONTAINER_TEST_ENGINES)"
+elif podman_up; then
+	podman_part
+else
+	echo "# SKIP podman: rootless podman cannot run on this machine (reasons above)"
+fi
+finish
