@@ -322,10 +322,37 @@ docker_part() {
 	check_lifecycle web docker:web docker restart -t 1 web
 	docker_dns_part
 	docker_names_part
+	docker_ci_part
 	check "docker: the machine's own ruleset is as before (dockerd's rules are in the engine namespace)" \
 		eq "$(nft list ruleset 2>&1 | md5sum)" "$HOST_RULES"
 	check "docker:   and docker0 is there, not in the machine's namespace" \
 		eq "$(in_e ip -br link show docker0 | cut -d' ' -f1) $(ip link show docker0 2>&1 | grep -c 'does not exist')" "docker0 1"
+}
+
+# dist/ci/sluice-docker-run: a CI job under `sluice serve`, never unprotected
+docker_ci_part() {
+	local ctl=$D/serve/control out rc before
+	before=$(docker ps -q | wc -l)
+	ip netns exec "$NS_HOST" "$SLUICE" serve --control "$ctl" --log "$D/ci.log" --resolver 198.51.100.53 \
+		2>"$D/ci.err" &
+	local serve=$!
+	WORLD_PIDS+=($serve)
+	for i in $(seq 100); do [ -S "$ctl" ] && break; sleep 0.05; done
+	# the job's very first act is a direct request: it must already be refused
+	out=$(SLUICE=$SLUICE SLUICE_CONTROL=$ctl "$HERE/../../dist/ci/sluice-docker-run" "$D/policy.yaml" cijob \
+		sluice-test:1 sh -c "nc -w 3 198.51.100.10 8080 </dev/null 2>&1 | grep -o 'Connection refused'; \
+		$CURL https://allowed.test/; exit 7" 2>"$D/ci.client.err")
+	rc=$?
+	check "docker: sluice-docker-run: the job's first direct request is refused, then allowed HTTPS works" \
+		eq "$out" "Connection refused
+hello from allowed.test" || cat "$D/ci.client.err" "$D/ci.err" >&2
+	check "docker: sluice-docker-run: the job's exit status is the script's" eq "$rc" "7"
+	check "docker: sluice-docker-run:   its records are under the name given" \
+		eq "$(jq -r 'select(.server=="cijob" and (.event=="packet" or .event=="transparent") and .phase=="decision") | "\(.event) \(.decision)"' "$D/ci.log" | sort -u | tr '\n' ' ')" "packet deny transparent allow "
+	check "docker: sluice-docker-run:   the holder is gone and serve holds nothing" \
+		eq "$(docker ps -q | wc -l) $(ip netns exec "$NS_HOST" "$SLUICE" ls --control "$ctl" --format json | jq '.attachments | length')" "$before 0"
+	kill "$serve"
+	wait "$serve" 2>/dev/null
 }
 
 # names that are not a running container: refused (125), saying why
