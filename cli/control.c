@@ -85,6 +85,9 @@ int ctl_parse(const char *line, size_t len, struct ctl_req *req, char *err, size
 	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
 	if (!o) {
 		snprintf(err, errsize, "not JSON: %s at column %d", je.text, je.column);
+		for (char *p = err; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = ' '; /* jansson quotes the bad token raw: the error stays one line */
 		return -EINVAL;
 	}
 	req->json = o;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "doc.h"
+#include "jsonc.h"
 
 struct mcp_server *mcp_doc_add(struct mcp_doc *d, const char *scope, const char *key)
 {
@@ -303,6 +304,15 @@ int mcp_doc_parse(const char *buf, size_t len, enum mcp_format fmt, unsigned sco
 {
 	*out = (struct mcp_doc){ .fmt = fmt, .buf = buf, .len = len };
 	*err = (struct mcp_perr){ 0 };
+	const char *nul = memchr(buf, '\0', len);
+	if (nul) {
+		/* neither JSON nor TOML has a NUL byte anywhere, comments included;
+		 * a text editor's file never does */
+		err->off = (size_t)(nul - buf);
+		snprintf(err->msg, sizeof(err->msg), "a NUL byte (this is not a text file)");
+		mcp_perr_locate(err, buf, len);
+		return -EINVAL;
+	}
 	int rc = fmt == MCP_TOML ? mcp_toml_doc(buf, len, out, err) : json_doc(out, scopes, err);
 	if (rc < 0)
 		mcp_doc_free(out);
