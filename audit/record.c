@@ -478,13 +478,38 @@ static const struct key *find_key(struct span name)
 	return NULL;
 }
 
-static int member(struct scan *s, struct alog_rec *r, uint32_t *seen)
+/* The writer's shape: keys in keys[]' order, compact. The member at s->i is
+ * tried as "KEY": for the keys after the one read last, before the general
+ * path reads and looks up its name; NULL when it is not one of them. */
+static const struct key *writer_key(struct scan *s, size_t *next)
+{
+	const char *p = s->in.p + s->i;
+	size_t left = s->in.len - s->i;
+
+	if (left < 4 || p[0] != '"')
+		return NULL;
+	for (size_t k = *next; k < NKEYS; k++) {
+		size_t n = keys[k].len;
+		if (p[1] != keys[k].name[0] || left < n + 3 || p[n + 1] != '"' || p[n + 2] != ':' ||
+		    !same_bytes(keys[k].name, span_of(p + 1, n)))
+			continue;
+		s->i += n + 3;
+		*next = k + 1;
+		return &keys[k];
+	}
+	return NULL;
+}
+
+static int member(struct scan *s, struct alog_rec *r, uint32_t *seen, size_t *next)
 {
 	struct span name;
+	const struct key *k = writer_key(s, next);
 
-	if (get_string(s, &name) < 0 || expect(s, ':', "expected ':'") < 0)
-		return -EINVAL;
-	const struct key *k = find_key(name);
+	if (!k) {
+		if (get_string(s, &name) < 0 || expect(s, ':', "expected ':'") < 0)
+			return -EINVAL;
+		k = find_key(name);
+	}
 	if (!k)
 		return skip_value(s, 1);
 	uint32_t bit = 1u << (k - keys);
@@ -497,13 +522,14 @@ static int member(struct scan *s, struct alog_rec *r, uint32_t *seen)
 static int members(struct scan *s, struct alog_rec *r)
 {
 	uint32_t seen = 0;
+	size_t next = 0;
 
 	if (expect(s, '{', "not a JSON object") < 0)
 		return -EINVAL;
 	ws(s);
 	if (peek(s) != '}')
 		for (;;) {
-			if (member(s, r, &seen) < 0)
+			if (member(s, r, &seen, &next) < 0)
 				return -EINVAL;
 			ws(s);
 			int c = peek(s);
@@ -587,7 +613,31 @@ static int zone(struct span s, size_t i, int64_t *off)
 	return 0;
 }
 
+static int parse_time(struct span s, int64_t *ms);
+
+/* The writer's form, YYYY-MM-DDTHH:MM:SS.mmmZ: a log's records share their
+ * second in runs, so the second of the last one read is kept and only the
+ * milliseconds are read again (per thread: the reader has one). */
 int alog_parse_time(struct span s, int64_t *ms)
+{
+	static _Thread_local char last[19];
+	static _Thread_local int64_t last_ms = INT64_MIN;
+	const char *p = s.p;
+
+	if (s.len == 24 && last_ms != INT64_MIN && p[19] == '.' && p[23] == 'Z' && memcmp(p, last, 19) == 0 &&
+	    digit((unsigned char)p[20]) && digit((unsigned char)p[21]) && digit((unsigned char)p[22])) {
+		*ms = last_ms + (p[20] - '0') * 100 + (p[21] - '0') * 10 + (p[22] - '0');
+		return 0;
+	}
+	int rc = parse_time(s, ms);
+	if (rc == 0 && s.len == 24 && p[19] == '.' && p[23] == 'Z') {
+		memcpy(last, p, 19);
+		last_ms = *ms - (*ms % 1000 + 1000) % 1000; /* the second's start */
+	}
+	return rc;
+}
+
+static int parse_time(struct span s, int64_t *ms)
 {
 	static const unsigned char mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	unsigned y, mo, d, h, mi, sec, frac = 0, k;
