@@ -34,19 +34,6 @@ struct proposal {
 	FILE *out;
 };
 
-static const psl_ctx_t *psl(void)
-{
-	static const psl_ctx_t *ctx;
-	static bool tried;
-
-	if (!tried) {
-		tried = true;
-		ctx = psl_latest(NULL);
-		if (!ctx)
-			ctx = psl_builtin();
-	}
-	return ctx;
-}
 
 /* Why a host row is never proposed, or NULL when it may be. */
 static const char *excluded(const struct alog_row *r)
@@ -264,7 +251,7 @@ int alog_propose(const struct alog_tally *t, unsigned srv, const char *name, FIL
 	if (p.rows && p.c && p.out) {
 		for (size_t i = 0; i < p.nrows; i++)
 			if (candidate(p.rows[i]))
-				p.c[p.nc++] = (struct cand){ p.rows[i], psl_registrable_domain(psl(), p.rows[i]->text),
+				p.c[p.nc++] = (struct cand){ p.rows[i], psl_registrable_domain(pol_psl(), p.rows[i]->text),
 							     SIZE_MAX };
 		make_groups(&p);
 		write_policy(&p, srv, name);

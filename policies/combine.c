@@ -4,7 +4,6 @@
  * they are validated exactly as a policy file's are; the spec format is
  * described at pol_load_one in policy.h. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,31 +12,8 @@
 #include "policy.h"
 
 #define MAX_PARTS 64    /* parts of one spec */
-#define MAX_ERRORS 100  /* as the loader's */
 #define MAX_ENTRY 1024  /* bytes of one added entry */
 
-static void add_error(struct pol_errors *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add_error(struct pol_errors *e, const char *fmt, ...)
-{
-	char *line;
-	va_list ap;
-
-	if (e->n >= MAX_ERRORS)
-		return;
-	va_start(ap, fmt);
-	int n = vasprintf(&line, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	char **v = realloc(e->v, (e->n + 1) * sizeof(*v));
-	if (!v) {
-		free(line);
-		return;
-	}
-	e->v = v;
-	v[e->n++] = line;
-}
 
 /* "npm, pypi, ...": every shipped preset. */
 static const char *known_presets(char *buf, size_t size)
@@ -151,7 +127,7 @@ static void take_errors(struct pol_errors *to, struct pol_errors *from, const ch
 		const char *m = from->v[i] + strlen(label);
 		for (int colons = 0; *m && colons < 3; m++)
 			colons += *m == ':';
-		add_error(to, "%s: %s", label, *m == ' ' ? m + 1 : m);
+		pol_errors_add(to, "%s: %s", label, *m == ' ' ? m + 1 : m);
 	}
 }
 
@@ -163,12 +139,12 @@ static int load_entry(const char *key, const char *value, struct policy **out, s
 
 	snprintf(label, sizeof(label), "--%s", strcmp(key, "allow") == 0 ? "allow" : "allow-private");
 	if (strlen(value) > MAX_ENTRY) {
-		add_error(errs, "%s: an entry of more than %d bytes", label, MAX_ENTRY);
+		pol_errors_add(errs, "%s: an entry of more than %d bytes", label, MAX_ENTRY);
 		return -EINVAL;
 	}
 	for (const char *c = value; *c; c++) {
 		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-			add_error(errs, "%s: control character in the entry", label);
+			pol_errors_add(errs, "%s: control character in the entry", label);
 			return -EINVAL;
 		}
 		if (*c == '\'')
@@ -189,7 +165,7 @@ static int load_named(const char *part, struct policy **out, struct pol_errors *
 	int rc = pol_load_one(part, out, errs);
 
 	if (rc < 0 && rc != -EINVAL) {
-		add_error(errs, "cannot read policy '%s': %s (give a file path or a preset: %s)", part, strerror(-rc),
+		pol_errors_add(errs, "cannot read policy '%s': %s (give a file path or a preset: %s)", part, strerror(-rc),
 			  known_presets(known, sizeof(known)));
 		rc = -EINVAL;
 	}
@@ -244,7 +220,7 @@ int pol_load(const char *spec, struct policy **out, struct pol_errors *errs)
 
 	for (char *t = copy ? strtok_r(copy, "\n", &save) : NULL; t && rc != -ENOMEM; t = strtok_r(NULL, "\n", &save)) {
 		if (++parts > MAX_PARTS) {
-			add_error(errs, "more than %d policies and entries", MAX_PARTS);
+			pol_errors_add(errs, "more than %d policies and entries", MAX_PARTS);
 			break;
 		}
 		int one = load_part(t, &base, errs);

@@ -1,38 +1,14 @@
 /* lint.c: what `sluice policy check` warns about in a policy that loads:
  * entries that can never take effect or say the same thing twice. Every
  * decision here goes through the one matcher (pol_decide). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "policy.h"
 
-#define MAX_WARNINGS 100
 #define MAX_PAIRS 2000 /* entries of a list compared pairwise for duplicates */
 
-static void warn(struct pol_errors *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void warn(struct pol_errors *w, const char *fmt, ...)
-{
-	char *line;
-	va_list ap;
-
-	if (w->n >= MAX_WARNINGS)
-		return;
-	va_start(ap, fmt);
-	int n = vasprintf(&line, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	char **v = realloc(w->v, (w->n + 1) * sizeof(*v));
-	if (!v) {
-		free(line);
-		return;
-	}
-	w->v = v;
-	v[w->n++] = line;
-}
 
 /* The host an allow entry names (a probe name under a wildcard). */
 static bool entry_host(const struct pol_entry *e, struct host *h)
@@ -69,9 +45,9 @@ static void shadowed(const struct policy *p, const struct pol_entry *e, struct p
 	pol_decide(p, &h, port, &v);
 	if (v.reason == POL_DENIED_BY_RULE && v.rule &&
 	    (e->kind == POL_EXACT || e->kind == POL_CIDR || v.rule->kind == POL_SUFFIX || v.rule->kind == POL_ANY))
-		warn(w, "'%s' is both allowed and denied (by deny '%s'): deny wins", e->text, v.rule->text);
+		pol_errors_add(w, "'%s' is both allowed and denied (by deny '%s'): deny wins", e->text, v.rule->text);
 	else if (v.reason == POL_BLOCKED_ADDRESS && e->kind == POL_EXACT)
-		warn(w, "allow '%s' never matches: localhost is always blocked", e->text);
+		pol_errors_add(w, "allow '%s' never matches: localhost is always blocked", e->text);
 }
 
 /* allow: an IP/CIDR in a blocked range that allow_private does not lift. */
@@ -83,7 +59,7 @@ static void private_without(const struct policy *p, const struct pol_entry *e, s
 	if (e->kind != POL_CIDR || !(range = addr_blocked_range(&e->cidr.base)))
 		return;
 	if (!pol_private_allowed(p, &e->cidr.base, e->port, &rule))
-		warn(w, "allow '%s' is in the blocked range %s: it stays blocked unless allow_private lists it too",
+		pol_errors_add(w, "allow '%s' is in the blocked range %s: it stays blocked unless allow_private lists it too",
 		     e->text, range);
 }
 
@@ -103,7 +79,7 @@ static void duplicates(const struct pol_list *l, const char *key, struct pol_err
 	for (size_t i = 1; i < n; i++)
 		for (size_t j = 0; j < i; j++)
 			if (same_entry(&l->v[i], &l->v[j])) {
-				warn(w, "'%s' is in %s twice (also as '%s')", l->v[i].text, key, l->v[j].text);
+				pol_errors_add(w, "'%s' is in %s twice (also as '%s')", l->v[i].text, key, l->v[j].text);
 				break;
 			}
 }

@@ -41,25 +41,36 @@ struct key_def {
 static void err_at(struct loader *ld, const yaml_mark_t *m, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void err_at(struct loader *ld, const yaml_mark_t *m, const char *fmt, ...)
+void pol_errors_add(struct pol_errors *e, const char *fmt, ...)
 {
-	char msg[512], *line;
+	char *line;
 	va_list ap;
 
-	if (ld->errs->n >= MAX_ERRORS)
+	if (e->n >= MAX_ERRORS)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int n = vasprintf(&line, fmt, ap);
 	va_end(ap);
-	if (asprintf(&line, "%s:%zu:%zu: %s", ld->file, m->line + 1, m->column + 1, msg) < 0)
+	if (n < 0)
 		return;
-	char **v = realloc(ld->errs->v, (ld->errs->n + 1) * sizeof(*v));
+	char **v = realloc(e->v, (e->n + 1) * sizeof(*v));
 	if (!v) {
 		free(line);
 		return;
 	}
-	ld->errs->v = v;
-	v[ld->errs->n++] = line;
+	e->v = v;
+	v[e->n++] = line;
+}
+
+static void err_at(struct loader *ld, const yaml_mark_t *m, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pol_errors_add(ld->errs, "%s:%zu:%zu: %s", ld->file, m->line + 1, m->column + 1, msg);
 }
 
 static const char *scalar(const yaml_event_t *ev)
@@ -846,7 +857,7 @@ static char *default_name(const char *file)
 	return strdup(valid_ident(buf, 64, "._-") ? buf : "policy");
 }
 
-static const psl_ctx_t *psl_ctx(void)
+const psl_ctx_t *pol_psl(void)
 {
 	/* Loaded once; read-only afterwards. */
 	static const psl_ctx_t *ctx;
@@ -884,7 +895,7 @@ int pol_load_buffer(const char *buf, size_t len, const char *filename, struct po
 		    struct pol_errors *errs)
 {
 	struct policy *pol = calloc(1, sizeof(*pol));
-	struct loader ld = { .file = filename, .pol = pol, .errs = errs, .psl = psl_ctx() };
+	struct loader ld = { .file = filename, .pol = pol, .errs = errs, .psl = pol_psl() };
 
 	if (!pol)
 		return -ENOMEM;

@@ -183,6 +183,15 @@ void pol_unref(const struct policy *p);
 void pol_free(struct policy *p);
 void pol_errors_free(struct pol_errors *e);
 
+/* Append one formatted line to e (at most 100 are kept: the rest are
+ * dropped, as the loader's). For the loader, the combiner and the linter. */
+void pol_errors_add(struct pol_errors *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The public suffix list (the system's, else libpsl's built-in one), loaded
+ * once: the one every "*.suffix" and registrable-domain question asks. */
+struct psl_ctx_st;
+const struct psl_ctx_st *pol_psl(void);
+
 /* The unmask key's name for a host socket ("docker"), or NULL. */
 const char *pol_host_socket_name(unsigned i);
 
