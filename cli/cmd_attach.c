@@ -253,23 +253,31 @@ int cmd_control_attach(struct cli_opt *opts, const struct sbx_target *t)
 	static const char *const serve_own[] = { "--log", "--resolver", "--cache", "--cache-max", "--meta-ttl",
 						 "--offline", "--ca", "--upstream-ca" };
 	const char *spec = cli_get(opts, "--policy")->values[0];
-	char real[PATH_MAX];
+	char *real = NULL;
 	struct cli_opt *name = cli_get(opts, "--name");
+	struct policy *pol;
 
 	for (size_t i = 0; i < sizeof(serve_own) / sizeof(serve_own[0]); i++)
 		if (cli_get(opts, serve_own[i])->n) {
 			log_msg("attach: %s belongs to `sluice serve` when --control is given", serve_own[i]);
 			return 2;
 		}
-	/* serve reads the file from its own working directory: give it a path
-	 * that means the same there; a preset name stays a name */
-	if (realpath(spec, real))
-		spec = real;
+	/* errors are reported here, against the caller's files; serve reads
+	 * them from its own working directory, so it gets absolute paths */
+	if (!(pol = cmd_load_policy(spec)))
+		return 2;
+	pol_free(pol);
+	int rc = pol_spec_absolute(spec, &real);
+	if (rc < 0) {
+		log_msg("attach: cannot name the policy files for sluice serve: %s", strerror(-rc));
+		return EXIT_SLUICE;
+	}
 	json_t *req = json_pack("{s:s,s:s,s:s,s:s,s:b}", "op", "attach", "target", kind_names[t->kind], "value",
-				t->value, "policy", spec, "follow", cli_get(opts, "--follow")->n > 0);
+				t->value, "policy", real, "follow", cli_get(opts, "--follow")->n > 0);
+	free(real);
 	if (req && name->n)
 		json_object_set_new(req, "name", json_string(name->values[0]));
-	int rc = call(opts, "attach", req);
+	rc = call(opts, "attach", req);
 	return rc ? EXIT_SLUICE : 0;
 }
 

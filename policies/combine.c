@@ -4,6 +4,7 @@
  * they are validated exactly as a policy file's are; the spec format is
  * described at pol_load_one in policy.h. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,51 @@ int pol_spec_add(char **buf, const char *kind, const char *value)
 	free(*buf);
 	*buf = all;
 	return 0;
+}
+
+/* One policy name of a spec as a line of *out: a preset as it is, a file
+ * as its absolute path. */
+static int absolute_name(const char *name, char **out)
+{
+	char real[PATH_MAX];
+
+	if (pol_spec_preset(name))
+		return pol_spec_add(out, NULL, name);
+	if (!realpath(name, real))
+		return -errno;
+	return pol_spec_add(out, NULL, real);
+}
+
+/* One line: "+kind entry" kept, a file or preset, or "a,b" split. */
+static int absolute_part(const char *part, char **out)
+{
+	if (part[0] == '+' || !strchr(part, ','))
+		return part[0] == '+' ? pol_spec_add(out, NULL, part) : absolute_name(part, out);
+	int rc = absolute_name(part, out);
+	if (rc != -ENOENT)
+		return rc;
+	char *copy = strdup(part), *save = NULL;
+	rc = copy ? 0 : -ENOMEM;
+	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && rc == 0; t = strtok_r(NULL, ",", &save))
+		rc = absolute_name(t, out);
+	free(copy);
+	return rc;
+}
+
+int pol_spec_absolute(const char *spec, char **out)
+{
+	char *copy = strdup(spec), *save = NULL;
+	int rc = copy ? 0 : -ENOMEM;
+
+	*out = NULL;
+	for (char *t = copy ? strtok_r(copy, "\n", &save) : NULL; t && rc == 0; t = strtok_r(NULL, "\n", &save))
+		rc = absolute_part(t, out);
+	free(copy);
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 /* ---- merging ------------------------------------------------------------- */

@@ -980,12 +980,18 @@ static void v_preset(struct loader *ld, const yaml_event_t *ev)
 	pol_free(pp);
 }
 
-int pol_load_one(const char *spec, struct policy **out, struct pol_errors *errs)
+const char *pol_spec_preset(const char *spec)
 {
 	size_t n = strlen(spec);
 	bool path_like = strchr(spec, '/') || (n > 5 && strcmp(spec + n - 5, ".yaml") == 0) ||
 			 (n > 4 && strcmp(spec + n - 4, ".yml") == 0);
-	const char *preset = path_like ? NULL : pol_preset_text(spec);
+
+	return path_like ? NULL : pol_preset_text(spec);
+}
+
+int pol_load_one(const char *spec, struct policy **out, struct pol_errors *errs)
+{
+	const char *preset = pol_spec_preset(spec);
 
 	if (preset)
 		return pol_load_buffer(preset, strlen(preset), spec, out, errs);

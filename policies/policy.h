@@ -150,6 +150,18 @@ int pol_load(const char *spec, struct policy **out, struct pol_errors *errs);
  */
 int pol_load_one(const char *spec, struct policy **out, struct pol_errors *errs);
 
+/* The shipped preset's text when spec names one (no '/', no .yaml/.yml
+ * suffix), else NULL: a file path. */
+const char *pol_spec_preset(const char *spec);
+
+/* *out (malloc'd) = spec with every policy file made an absolute path, so
+ * it means the same from another working directory (`attach --control`):
+ * presets and "+allow" parts stay, and "a,b" that is no file becomes one
+ * line per name. 0, -ENOENT (errno of the first file that cannot be
+ * found, the spec is then loaded where it is to report it), -EINVAL for a
+ * path with a newline, or -ENOMEM. */
+int pol_spec_absolute(const char *spec, char **out);
+
 /* Append a part ("+allow" with value, or a policy with kind NULL) to the
  * spec *buf (malloc'd, NULL to start). 0, -EINVAL for a value with a
  * newline (it would split the part), or -ENOMEM. */

@@ -111,9 +111,12 @@ check "a request without its target gets an error line" \
 	eq "$(say 'b"{\"op\":\"attach\",\"policy\":\"npm\"}\n"' | jq -r .error)" "\"target\" and \"value\" must be non-empty strings"
 check "an oversize request (70 KiB) gets an error line" \
 	eq "$(say 'b"{\"op\":\"ls\",\"x\":\"" + b"a" * 70000 + b"\"}\n"' | jq -r .error)" "request too long (64 KiB at most, one line)"
-check "an attach with a broken policy is refused with its file:line:col" \
-	eq "$(printf 'version: 1\nallow: [\n' >"$D/broken.yaml"; ctl attach --pid 1 --policy "$D/broken.yaml" 2>&1 | grep -c "refused: $D/broken.yaml:3:")" "1"
-check "  (exit 125)" eq "$(ctl attach --pid 1 --policy "$D/broken.yaml" 2>/dev/null; echo $?)" "125"
+printf 'version: 1\nallow: [\n' >"$D/broken.yaml"
+check "an attach request with a broken policy is refused by serve with its file:line:col" \
+	eq "$(say 'b"{\"op\":\"attach\",\"target\":\"pid\",\"value\":\"1\",\"policy\":\"'"$D"'/broken.yaml\"}\n"' | jq -r .error | grep -c "^$D/broken.yaml:3:")" "1"
+check "  attach --control reports it itself, before asking serve (exit 2)" \
+	eq "$(ctl attach --pid 1 --policy "$D/broken.yaml" 2>&1 | grep -c "^$D/broken.yaml:3:"; ctl attach --pid 1 --policy "$D/broken.yaml" 2>/dev/null; echo $?)" "1
+2"
 check "attaching a served target twice is refused" \
 	eq "$(ctl attach --netns "$(ns_of 1)" --policy "$D/p1.yaml" 2>&1 | grep -c 'already attached')" "1"
 check "serve is still alive and answering" eq "$(ctl ls --format json | jq '.attachments | length')" "$N"
@@ -201,6 +204,20 @@ check "  ls shows 19" eq "$(ctl ls --format json | jq '.attachments | length')" 
 check "  its table is gone and its network is back" \
 	eq "$(ip netns exec "$(ns_of 20)" nft list tables | grep -c sluice; ip netns exec "$(ns_of 20)" curl -sS --max-time 3 -H 'Host: x.test' http://198.51.100.10:8080/)" "0
 hello from x.test"
+
+# a relative, combined spec means the caller's files, not serve's working directory
+check "attach --control with a relative --policy and --allow, from another directory, exits 0" \
+	bash -c "cd '$D' && ip netns exec '$NS_HOST' '$SLUICE' attach --control '$CTL' --netns '$(ns_of 20)' --policy p20.yaml --allow other.test"
+check "  serve was given the absolute path and the added entry" \
+	eq "$(ctl ls --format json | jq -r '.attachments[] | select(.target=="netns:'"$(ns_of 20)"'") | .policy')" "$D/p20.yaml
++allow other.test"
+check "  and both apply: p20's host and the added one pass" \
+	eq "$(for h in allowed.test other.test; do ip netns exec "$(ns_of 20)" curl -sS --max-time 5 --cacert "$D/ca.pem" --resolve $h:443:198.51.100.10 https://$h/; done)" "hello from allowed.test
+hello from other.test"
+check "  a policy file that is not there is refused by the caller (exit 2), naming it" \
+	eq "$(cd "$D" && in_host "$SLUICE" attach --control "$CTL" --netns "$(ns_of 20)" --policy nothere.yaml 2>&1 | grep -c "nothere.yaml"; cd "$D" && in_host "$SLUICE" attach --control "$CTL" --netns "$(ns_of 20)" --policy nothere.yaml 2>/dev/null; echo $?)" "1
+2"
+ctl detach --netns "$(ns_of 20)"
 
 # a target that goes away (a container stopped) is dropped, and said so
 ip netns del "$(ns_of 19)"
