@@ -165,7 +165,7 @@ static int build(int sock, const struct sbx_fs *fs, const char **what)
 {
 	int fds[SBX_NFDS], rc;
 	struct nft_sock *nft;
-	struct nft_conf nc = { SBX_DNS_PORT, SBX_TRANSPARENT_PORT, SBX_LOG_GROUP, false, false }; /* a fresh namespace */
+	struct nft_conf nc = { SBX_DNS_PORT, SBX_TRANSPARENT_PORT, SBX_LOG_GROUP, false, false, 0 }; /* a fresh namespace */
 
 	if ((rc = sbx_net_up()) < 0)
 		return *what = "cannot bring up the sandbox's loopback", rc;

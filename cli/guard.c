@@ -202,6 +202,13 @@ int guard_new(const struct guard_conf *c, int fds[SBX_NFDS], struct guard **out)
 		rc = listen_all(g, fds);
 		for (int i = 0; i < SBX_NLISTEN; i++)
 			fds[i] = -1; /* listen_all took or closed each */
+		if (rc == 0 && fds[SBX_ENGINE_DNS] >= 0)
+			rc = dns_server_engine_fd(g->dns, fds[SBX_ENGINE_DNS]);
+		fds[SBX_ENGINE_DNS] = -1; /* taken, or closed below */
+	}
+	if (fds[SBX_ENGINE_DNS] >= 0) {
+		close(fds[SBX_ENGINE_DNS]);
+		fds[SBX_ENGINE_DNS] = -1;
 	}
 	sbx_close_received(fds, SBX_SECCOMP);
 	if (rc < 0) {

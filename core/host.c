@@ -151,3 +151,8 @@ int host_parse_authority(struct span in, uint16_t default_port, struct host *h, 
 	*port = (uint16_t)p;
 	return 0;
 }
+
+bool host_single_label(const struct host *h)
+{
+	return h->kind == HOST_NAME && h->text[0] && !strchr(h->text, '.');
+}

@@ -2,6 +2,7 @@
 #ifndef SLUICE_HOST_H
 #define SLUICE_HOST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -29,6 +30,11 @@ struct host {
  * Returns 0, or -EINVAL with *why set to a static message.
  */
 int host_canonicalize(struct span in, struct host *out, const char **why);
+
+/* Whether h is a name of one label ("db"): none the internet's DNS
+ * answers; a container engine's resolver answers its containers' and
+ * services' names so. */
+bool host_single_label(const struct host *h);
 
 /*
  * Parse an authority "host:port", "[v6]:port", or, when default_port is not

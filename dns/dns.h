@@ -42,6 +42,13 @@ int dns_server_listen(struct dns_server *s, const char *addrport);
  * and a listening TCP socket, either may be -1. Takes ownership. */
 int dns_server_listen_fds(struct dns_server *s, int udp_fd, int tcp_fd);
 
+/* Ask the container engine's own resolver over fd (a UDP socket connected
+ * to Docker's 127.0.0.11:53 in the container's namespace; taken, also on
+ * failure) for the single-label names the policy allows (the names of
+ * containers and compose services there); every other name is still
+ * asked of the shared resolver. 0 or -ENOMEM. */
+int dns_server_engine_fd(struct dns_server *s, int fd);
+
 /* Decide new queries under pol from now on (a reload); the stub takes a
  * reference and drops its old one. A query already waiting for the
  * upstream is answered, vetted and logged under the policy it was decided

@@ -46,6 +46,7 @@ struct dns_server {
 	LIST_HEAD(, dns_tcp) conns;
 	size_t nconns;
 	TAILQ_HEAD(, dns_job) udp_jobs;
+	struct dns_engine *engine;  /* the container engine's resolver, or NULL */
 	struct log_limit hints; /* stderr: one line per denied name per second */
 	struct udp_batch ub;
 	uint8_t in[DNSW_TCP_MAX];
@@ -225,6 +226,8 @@ static struct dns_job *job_new(struct dns_server *srv, const struct dns_peer *to
 	j->q = *q;
 	j->d = *d;
 	j->t0 = t0;
+	j->rq = NULL;
+	j->eq = NULL;
 	if (j->tcp) {
 		TAILQ_INSERT_TAIL(&j->tcp->jobs, j, link);
 		j->tcp->njobs++;
@@ -234,12 +237,43 @@ static struct dns_job *job_new(struct dns_server *srv, const struct dns_peer *to
 	return j;
 }
 
+/* Whether the engine's resolver, not the shared one, is asked for d's
+ * name: a single-label name (the internet has none; the engine's are its
+ * containers and services), unless the same question is waiting there
+ * already. That is the engine forwarding the stub's own query outwards
+ * (Docker passes names it does not know to the servers it was given, from
+ * the container's namespace, where nft brings them back here): it goes to
+ * the shared resolver, or the two would ask each other until timeouts. */
+static bool for_engine(const struct dns_server *srv, const struct dnsw_query *q, const struct dns_decision *d)
+{
+	return srv->engine && host_single_label(&d->host) && !dns_engine_busy(srv->engine, d->host.text, q->qtype);
+}
+
+static void ask_engine(struct dns_server *srv, const struct dns_peer *to, const struct dnsw_query *q,
+		       struct dns_decision *d, int64_t t0)
+{
+	struct rsv_answer now = { .status = -EAGAIN };
+	struct dns_job *j = job_new(srv, to, q, d, t0);
+	int rc = j ? dns_engine_query(srv->engine, d->host.text, q->qtype, upstream_cb, j, &j->eq) : -EAGAIN;
+
+	if (rc == 0)
+		return;
+	if (j)
+		job_free(j);
+	now.status = rc;
+	respond(srv, srv->cfg.pol, to, q, d, &now, t0);
+}
+
 static void forward(struct dns_server *srv, const struct dns_peer *to, const struct dnsw_query *q,
 		    struct dns_decision *d, int64_t t0)
 {
 	struct rsv_answer now;
 	struct rsv_query *rq = NULL;
 
+	if (for_engine(srv, q, d)) {
+		ask_engine(srv, to, q, d, t0); /* never the shared cache: the answers are this container's */
+		return;
+	}
 	if (rsv_cached(srv->cfg.rsv, d->host.text, q->qtype, &now)) {
 		respond(srv, srv->cfg.pol, to, q, d, &now, t0);
 		return;
@@ -362,6 +396,7 @@ static void tcp_free(struct dns_tcp *c)
 	while (!TAILQ_EMPTY(&c->jobs)) {
 		struct dns_job *j = TAILQ_FIRST(&c->jobs);
 		rsv_cancel(j->rq);
+		dns_engine_cancel(j->eq);
 		job_free(j);
 	}
 	LIST_REMOVE(c, link);
@@ -555,8 +590,10 @@ void dns_server_free(struct dns_server *srv)
 	while (!TAILQ_EMPTY(&srv->udp_jobs)) {
 		struct dns_job *j = TAILQ_FIRST(&srv->udp_jobs);
 		rsv_cancel(j->rq);
+		dns_engine_cancel(j->eq);
 		job_free(j);
 	}
+	dns_engine_free(srv->engine);
 	while (!LIST_EMPTY(&srv->listeners)) {
 		struct dns_tcp_listener *t = LIST_FIRST(&srv->listeners);
 		LIST_REMOVE(t, link);
@@ -572,6 +609,13 @@ void dns_server_free(struct dns_server *srv)
 	}
 	pol_unref(srv->cfg.pol);
 	free(srv);
+}
+
+int dns_server_engine_fd(struct dns_server *srv, int fd)
+{
+	dns_engine_free(srv->engine);
+	srv->engine = NULL;
+	return dns_engine_new(srv->base, fd, &srv->engine);
 }
 
 void dns_server_set_policy(struct dns_server *srv, const struct policy *pol)

@@ -362,10 +362,38 @@ static void bound_lookup(struct nftnl_rule *r, bool v6, const char *set, uint32_
 /* ---- the ruleset ----------------------------------------------------------- */
 
 enum rule_kind {
-	R_DNS_UDP, R_DNS_TCP, R_HTTP, R_HTTPS, R_BOUND4, R_BOUND6, /* nat_out */
-	R_LO4, R_LO6, R_LOCAL, R_REJECT_TCP, R_REJECT_REST,      /* filter_out */
+	R_ENGINE_RETURN, R_DNS_UDP, R_DNS_TCP, R_HTTP, R_HTTPS, R_BOUND4, R_BOUND6,      /* nat_out */
+	R_ENGINE_ACCEPT, R_ENGINE_REJECT, R_LO4, R_LO6, R_LOCAL, R_REJECT_TCP, R_REJECT_REST, /* filter_out */
 	R_COUNT,
 };
+
+/* Docker's embedded DNS, inside a container's namespace */
+static const uint8_t engine_dns[4] = { 127, 0, 0, 11 };
+
+static void match_engine_dns(struct nftnl_rule *r)
+{
+	match_u8(r, NFT_META_NFPROTO, NFPROTO_IPV4);
+	payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1);
+	cmp_eq(r, NFT_REG_1, engine_dns, 4);
+}
+
+static void match_mark(struct nftnl_rule *r, uint32_t m)
+{
+	meta(r, NFT_META_MARK, NFT_REG_1);
+	cmp_eq(r, NFT_REG_1, &m, sizeof(m));
+}
+
+/* Whether rule k is part of the table c asks for. */
+static bool wanted(enum rule_kind k, const struct nft_conf *c)
+{
+	switch (k) {
+	case R_ENGINE_RETURN:
+	case R_ENGINE_ACCEPT: return c->shared && c->engine_mark;
+	case R_ENGINE_REJECT:
+	case R_LOCAL: return c->shared;
+	default: return true;
+	}
+}
 
 static void build_rule(struct nftnl_rule *r, enum rule_kind k, const struct nft_conf *c)
 {
@@ -373,6 +401,18 @@ static void build_rule(struct nftnl_rule *r, enum rule_kind k, const struct nft_
 	static const uint8_t lo6[16] = { [15] = 1 };
 
 	switch (k) {
+	case R_ENGINE_RETURN: match_mark(r, c->engine_mark); verdict(r, NFT_RETURN); break;
+	case R_ENGINE_ACCEPT:
+		/* after Docker's DNAT: to 127.0.0.11 on its own port */
+		match_mark(r, c->engine_mark);
+		match_engine_dns(r);
+		match_u8(r, NFT_META_L4PROTO, IPPROTO_UDP);
+		verdict(r, NF_ACCEPT);
+		break;
+	case R_ENGINE_REJECT:
+		match_engine_dns(r);
+		count_log_reject(r, c->log_group, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+		break;
 	case R_DNS_UDP: match_dport(r, IPPROTO_UDP, 53); redirect(r, c->stub_port); break;
 	case R_DNS_TCP: match_dport(r, IPPROTO_TCP, 53); redirect(r, c->stub_port); break;
 	case R_HTTP: match_dport(r, IPPROTO_TCP, 80); redirect(r, c->transparent_port); break;
@@ -428,7 +468,7 @@ static void put_rule(struct batch *t, enum rule_kind k, const struct nft_conf *c
 		return;
 	}
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, TABLE);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, k < R_LO4 ? "nat_out" : "filter_out");
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, k <= R_BOUND6 ? "nat_out" : "filter_out");
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	build_rule(r, k, c);
 	if (h) {
@@ -454,7 +494,7 @@ int nft_install(struct nft_sock *s, const struct nft_conf *c)
 	put_chain(&t, "nat_out", "nat", c->shared ? PRIO_NAT_FIRST : PRIO_NAT_DST);
 	put_chain(&t, "filter_out", "filter", PRIO_FILTER);
 	for (int k = 0; k < R_COUNT; k++)
-		if (k != R_LOCAL || c->shared)
+		if (wanted((enum rule_kind)k, c))
 			put_rule(&t, (enum rule_kind)k, c);
 	return batch_send(&t);
 }

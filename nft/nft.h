@@ -23,6 +23,7 @@ struct nft_conf {
 	uint16_t log_group;        /* NFLOG group of rejected packets */
 	bool replace;              /* an older table may exist: replace it in the same batch */
 	bool shared;               /* a namespace with interfaces and rules of its own (attach) */
+	uint32_t engine_mark;      /* SO_MARK of the stub's socket to Docker's DNS (127.0.0.11), or 0 */
 };
 
 /* A netfilter netlink socket in the calling thread's network namespace
@@ -50,7 +51,13 @@ int nft_from_fd(int fd, struct nft_sock **out);
  * accepts what is addressed to the namespace itself (fib daddr type
  * local: replies of redirected connections to an interface's address),
  * and nat_out sits at -150, before the namespace's own nat output chains
- * (Docker's redirect of 127.0.0.11:53), so every query reaches the stub.
+ * (Docker's redirect of 127.0.0.11:53), so every query reaches the stub;
+ * and filter_out rejects (counter, log) whatever goes to 127.0.0.11
+ * itself (Docker's DNS on its own port, which no redirect covers), before
+ * the loopback accepts. With c->engine_mark, the packets of the stub's
+ * socket to that DNS (marked so) are the exception: nat_out returns them
+ * first (Docker's own rules then take them to its port) and filter_out
+ * accepts them to 127.0.0.11 over UDP.
  * One batch: all of it or none; with c->replace, an older table is deleted
  * in the same batch (a fresh namespace has none, and skipping the delete
  * keeps start-up fast). Returns 0 or the kernel's -errno.

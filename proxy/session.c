@@ -908,6 +908,25 @@ static void resolved_cb(const struct rsv_result *res, void *arg)
 
 /* ---- decision ---------------------------------------------------------- */
 
+/* A transparent connection named by a single-label name (a container's
+ * service, which only the container engine's resolver knows, so the
+ * resolver here cannot): the address the DNS stub handed out for that very
+ * name, which is where the connection was made to. NULL otherwise: every
+ * other name is resolved here, as before. */
+static const struct addr *engine_bound(struct px_session *s)
+{
+	const struct px_config *cfg = &s->srv->cfg;
+	const char *names[BND_MAX_NAMES];
+
+	if (!s->transparent || !cfg->bindings || !host_single_label(&s->host))
+		return NULL;
+	size_t n = bnd_find(cfg->bindings, &s->orig, names, BND_MAX_NAMES);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], s->host.text) == 0)
+			return &s->orig;
+	return NULL;
+}
+
 /* Policy on s->host and s->port, then resolve (or, when known is given, dial
  * that address: the transparent port's DNS binding). */
 static void decide(struct px_session *s, const struct addr *known)
@@ -930,6 +949,8 @@ static void decide(struct px_session *s, const struct addr *known)
 	}
 	s->dns_ms = -1;
 	s->connect_ms = -1;
+	if (!known)
+		known = engine_bound(s);
 	/* a registry's TLS is the package cache's: upstream is dialed only for a miss */
 	if (!known && s->is_connect && !(s->transparent && s->http) && px_cache_wants(cfg, s->pol, &s->host, s->port, true) &&
 	    px_cx_take(s, true) == 0)

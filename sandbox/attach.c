@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -226,11 +227,30 @@ static enum step enter(const struct sbx_ns *ns, int *rc)
 	return ST_DONE;
 }
 
-static enum step build(const struct sbx_ns *ns, uint16_t group, int sock, int *rc)
+/* The stub's way to Docker's embedded DNS: UDP from this namespace to
+ * 127.0.0.11:53, marked so table inet sluice lets it reach Docker's own
+ * redirect (and nothing else does). -1 when it cannot be made: the
+ * container's service names then fail to resolve, as before. */
+static int engine_socket(void)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(53),
+				  .sin_addr.s_addr = htonl(0x7f00000b) };
+	uint32_t mark = SBX_ENGINE_MARK;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0 ||
+			connect(fd, (struct sockaddr *)&to, sizeof(to)) < 0)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static enum step build(const struct sbx_ns *ns, uint16_t group, int sock, bool engine_dns, int *rc)
 {
 	int fds[SBX_NFDS];
 	struct nft_sock *nft = NULL;
-	struct nft_conf nc = { SBX_DNS_PORT, SBX_TRANSPARENT_PORT, group, true, true };
+	struct nft_conf nc = { SBX_DNS_PORT, SBX_TRANSPARENT_PORT, group, true, true, 0 };
 	enum step s = enter(ns, rc);
 
 	if (s != ST_DONE)
@@ -241,6 +261,8 @@ static enum step build(const struct sbx_ns *ns, uint16_t group, int sock, int *r
 		return ST_LO;
 	if ((*rc = sbx_listeners(fds, true)) < 0)
 		return ST_LISTEN;
+	if (engine_dns && (fds[SBX_ENGINE_DNS] = engine_socket()) >= 0)
+		nc.engine_mark = SBX_ENGINE_MARK;
 	if ((*rc = nft_open(&nft)) < 0 || (*rc = nft_install(nft, &nc)) < 0)
 		return ST_NFT;
 	fds[SBX_NFT] = nft_fd(nft);
@@ -255,7 +277,7 @@ static enum step build(const struct sbx_ns *ns, uint16_t group, int sock, int *r
 
 /* Run the child's part (attach when sock >= 0, detach otherwise) and
  * wait for its outcome. */
-static int in_target(const struct sbx_ns *ns, uint16_t group, int sock, const char **what)
+static int in_target(const struct sbx_ns *ns, uint16_t group, int sock, bool engine_dns, const char **what)
 {
 	int p[2];
 	struct outcome o = { ST_DONE, -EPIPE };
@@ -268,7 +290,7 @@ static int in_target(const struct sbx_ns *ns, uint16_t group, int sock, const ch
 		int rc = 0;
 		struct nft_sock *nft = NULL;
 		if (sock >= 0)
-			o.step = build(ns, group, sock, &rc);
+			o.step = build(ns, group, sock, engine_dns, &rc);
 		else if ((o.step = enter(ns, &rc)) == ST_DONE && ((rc = nft_open(&nft)) < 0 || (rc = nft_remove(nft)) < 0))
 			o.step = ST_REMOVE;
 		o.err = rc;
@@ -297,6 +319,30 @@ static bool is_own(const struct sbx_ns *ns)
 	return stat("/proc/self/ns/net", &self) == 0 && self.st_dev == ns->dev && self.st_ino == ns->ino;
 }
 
+/* Whether the target resolves through Docker's embedded DNS: its
+ * resolv.conf names 127.0.0.11 (a container on a user-defined network;
+ * the default bridge's containers have the host's servers). Only a target
+ * known by a process has a resolv.conf to read. */
+static bool uses_engine_dns(const struct sbx_ns *ns)
+{
+	char path[64], line[256];
+	bool yes = false;
+
+	if (ns->pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/root/etc/resolv.conf", (int)ns->pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	for (int n = 0; !yes && n < 200 && fgets(line, sizeof(line), f); n++) {
+		char word[16], server[64];
+		yes = sscanf(line, " %15s %63s", word, server) == 2 && strcmp(word, "nameserver") == 0 &&
+		      strcmp(server, "127.0.0.11") == 0;
+	}
+	fclose(f);
+	return yes;
+}
+
 int sbx_attach(const struct sbx_ns *ns, uint16_t log_group, int fds[SBX_NFDS], const char **what)
 {
 	int sv[2];
@@ -305,7 +351,7 @@ int sbx_attach(const struct sbx_ns *ns, uint16_t log_group, int fds[SBX_NFDS], c
 		return *what = steps[ST_SELF], -EINVAL;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return *what = steps[ST_HANDOFF], -errno;
-	int rc = in_target(ns, log_group, sv[1], what);
+	int rc = in_target(ns, log_group, sv[1], uses_engine_dns(ns), what);
 	close(sv[1]);
 	if (rc == 0) {
 		/* sent before the child ended: the descriptors wait in the socket */
@@ -323,5 +369,5 @@ int sbx_attach(const struct sbx_ns *ns, uint16_t log_group, int fds[SBX_NFDS], c
 
 int sbx_detach(const struct sbx_ns *ns, const char **what)
 {
-	return in_target(ns, 0, -1, what);
+	return in_target(ns, 0, -1, false, what);
 }

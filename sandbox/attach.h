@@ -12,7 +12,10 @@
  * namespace's own interfaces and routes stay), forgets every conntrack
  * entry so flows opened before the attach are decided, and cut, by the
  * table, and hands the sockets over. The caller serves them from its own
- * namespace. When it stops, the table stays and rejects everything: only
+ * namespace. A target whose resolv.conf names Docker's embedded DNS
+ * (127.0.0.11) also gets a marked UDP socket connected to it, which the
+ * table lets through: the DNS stub asks the container's single-label
+ * names (compose services) there. When it stops, the table stays and rejects everything: only
  * sbx_detach removes it.
  */
 #ifndef SLUICE_ATTACH_H
@@ -57,7 +60,8 @@ void sbx_ns_close(struct sbx_ns *ns);
 bool sbx_ns_same(const struct sbx_ns *a, const struct sbx_ns *b);
 
 /* Enter ns in a child and set it up (see the theory above); fds as
- * sbx_recv_fds leaves them (fds[SBX_SECCOMP] is -1). Returns 0, or -errno
+ * sbx_recv_fds leaves them (fds[SBX_SECCOMP] is -1; fds[SBX_ENGINE_DNS] the
+ * socket to Docker's embedded DNS, or -1). Returns 0, or -errno
  * with what failed in *what; -EINVAL for the namespace this process runs
  * in (a container on the host's network): its table would reject sluice's
  * own upstream connections, and the machine's. */

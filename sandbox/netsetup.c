@@ -151,6 +151,8 @@ int sbx_listeners(int fds[SBX_NFDS], bool v6_optional)
 		[SBX_TRANS6] = { AF_INET6, SOCK_STREAM, SBX_TRANSPARENT_PORT },
 	};
 
+	for (int i = SBX_NLISTEN; i < SBX_NFDS; i++)
+		fds[i] = -1;
 	for (int i = 0; i < SBX_NLISTEN; i++) {
 		fds[i] = loopback_socket(want[i].family, want[i].type, want[i].port);
 		if (fds[i] == -EADDRNOTAVAIL && want[i].family == AF_INET6 && v6_optional) {

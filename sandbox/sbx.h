@@ -24,6 +24,8 @@ struct policy;
 #define SBX_TRANSPARENT_PORT 3129
 #define SBX_DNS_PORT 53
 #define SBX_LOG_GROUP 7
+/* SO_MARK of the stub's socket to a container's Docker DNS (nft lets it by) */
+#define SBX_ENGINE_MARK 0x51ce0011u
 
 /* The listeners made inside the sandbox, in hand-off order. */
 enum sbx_fd {
@@ -33,6 +35,7 @@ enum sbx_fd {
 	SBX_NFT = SBX_NLISTEN,
 	SBX_NFLOG,
 	SBX_SECCOMP,                /* the filter's notifications; absent without kernel support */
+	SBX_ENGINE_DNS,             /* attach: UDP connected to the container's 127.0.0.11:53, or absent */
 	SBX_NFDS,
 };
 
@@ -45,9 +48,9 @@ int sbx_net_up(void);
 /* `lo` up (it may be down in a namespace made by someone else). 0 or -errno. */
 int sbx_lo_up(void);
 
-/* Create the listeners (fds[0..SBX_NLISTEN)) in this network namespace;
- * with v6_optional, an IPv6 listener the namespace has no ::1 for is left
- * at -1. 0 or -errno (fds closed). */
+/* Create the listeners (fds[0..SBX_NLISTEN)) in this network namespace,
+ * the other slots -1; with v6_optional, an IPv6 listener the namespace has
+ * no ::1 for is left at -1. 0 or -errno (fds closed). */
 int sbx_listeners(int fds[SBX_NFDS], bool v6_optional);
 
 /* Pass fds[0..n) over a unix socket, leaving out those < 0 (a listener the

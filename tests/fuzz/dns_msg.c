@@ -1,7 +1,9 @@
 /* dns_msg.c: libFuzzer harness for the DNS codec: the input as a client's
  * query (parse with its EDNS options, decide, answer locally), as an upstream reply
- * (normalize, then build the stub's answer from it), and as SVCB/HTTPS
- * rdata (the hint filter). The normalized records must read back exactly,
+ * (normalize, then build the stub's answer from it), as the container
+ * engine's reply to the stub's query for "db" (matched by ID and question),
+ * as a name the stub asks the engine for (the query it builds parses back
+ * to that name), and as SVCB/HTTPS rdata (the hint filter). The normalized records must read back exactly,
  * answers must respect their size limit and read back, and no SVCB/HTTPS
  * record in an answer may keep a hint the policy refuses. */
 #include <errno.h>
@@ -130,6 +132,59 @@ static void as_reply(struct span m)
 	check_answer(out, n);
 }
 
+/* The input as Docker's DNS answering the stub's query for db (its ID the
+ * input's own, so the fuzzer reaches the question and the records): a
+ * match normalizes into records that read back; a query that differs in
+ * its ID or question is never matched. */
+static void as_engine_reply(struct span m)
+{
+	static uint8_t query[512], blob[4096];
+	struct dnsw_reply info;
+	struct dnsw_rr rr;
+	size_t off = 0;
+	uint16_t id = m.len >= 2 ? (uint16_t)((uint8_t)m.p[0] << 8 | (uint8_t)m.p[1]) : 0;
+	size_t qlen = dns_engine_build("db", DNSW_T_A, id, query, sizeof(query));
+
+	if (qlen == 0)
+		__builtin_trap();
+	int rc = dns_engine_reply(m, span_of((const char *)query, qlen), blob, sizeof(blob), &info);
+	if (rc == 0) {
+		struct span b = span_of((const char *)blob, info.len);
+		for (unsigned i = 0; i < (unsigned)info.nanswer + info.nauthority; i++)
+			if (dnsw_read_rr(b, &off, &rr) != 0)
+				__builtin_trap();
+		if (off != info.len)
+			__builtin_trap();
+	}
+	if (rc == -ESRCH || rc == -EBADMSG)
+		return;
+	qlen = dns_engine_build("db", DNSW_T_AAAA, (uint16_t)(id + 1), query, sizeof(query));
+	if (dns_engine_reply(m, span_of((const char *)query, qlen), blob, sizeof(blob), &info) != -ESRCH)
+		__builtin_trap(); /* another ID, another type: not its reply */
+}
+
+/* The input as a name: what the stub asks the engine for it parses as a
+ * query for that very name. */
+static void as_engine_name(struct span m)
+{
+	static uint8_t query[512];
+	char text[300], back[DNSW_NAME_TEXT_MAX];
+	struct host h;
+	struct dnsw_query q;
+	const char *why;
+
+	if (m.len >= sizeof(text) || memchr(m.p, 0, m.len))
+		return;
+	memcpy(text, m.p, m.len);
+	text[m.len] = '\0';
+	if (host_canonicalize(span_str(text), &h, &why) < 0 || h.kind != HOST_NAME)
+		return;
+	size_t n = dns_engine_build(h.text, DNSW_T_A, 9, query, sizeof(query));
+	if (n == 0 || dnsw_parse_query(span_of((const char *)query, n), &q) != 0 || q.qtype != DNSW_T_A ||
+	    !dnsw_name_text(&q.qname, back, sizeof(back)) || strcmp(back, h.text) != 0)
+		__builtin_trap();
+}
+
 /* The input as a client's query, answered locally when it is not
  * forwarded (denials, ANY's HINFO): within the client's limit, and it reads back. */
 static void as_query(struct span m)
@@ -177,6 +232,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	as_query(m);
 	as_reply(m);
+	as_engine_reply(m);
+	as_engine_name(m);
 	as_svcb(m);
 	return 0;
 }

@@ -18,12 +18,16 @@
 # denied name refused and logged, raw TCP and UDP rejected with packet
 # records, DNS through the stub, a connection opened before the attach cut;
 # kill -9 leaves the table (no network), detach gives it back, --follow
-# attaches again across a restart. An engine this machine cannot run is
-# skipped with the reason on the output; what runs is still asserted.
-# Lines starting with "#" are figures and observations, not checks: the
-# attach cost, the --follow gap after a restart, what Docker's embedded DNS
-# (127.0.0.11) does under the attach. CONTAINER_TEST_ENGINES="docker" or
-# "podman" runs one engine only.
+# attaches again across a restart. On a user-defined docker network, a
+# compose-style app keeps reaching service db by name (Docker's embedded DNS
+# asked by the stub, the connection through the transparent port), while
+# names the policy does not allow, Docker's DNS asked directly on its own
+# port, and outside names it would forward stay refused. An engine this
+# machine cannot run is skipped with the reason on the output; what runs is
+# still asserted. Lines starting with "#" are figures and observations, not
+# checks: the attach cost, the --follow gap after a restart, how fast an
+# allowed name no service has is answered. CONTAINER_TEST_ENGINES="docker"
+# or "podman" runs one engine only.
 set -u
 SLUICE=$(realpath "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -381,44 +385,93 @@ docker_names_part() {
 		echo "$out" | sed 's/^/    /'
 }
 
-# Docker's embedded DNS (127.0.0.11, on user-defined networks) and a
-# compose-style service name: what happens to it under the attach
+# Docker's embedded DNS (127.0.0.11, on user-defined networks): a compose
+# app keeps reaching its database by service name under the attach, through
+# the stub and the transparent port, and only where the policy allows it.
+# sluice runs in the engine namespace here: that is the host for this
+# dockerd, the one its bridges are on (from the world's host namespace,
+# appnet is behind dockerd's FORWARD rules, as a remote machine would be).
+engine_dns_ports() { # the UDP and TCP ports Docker's DNS listens on in C's namespace
+	local p
+	for p in u t; do
+		nsenter -t "$(docker_pid "$1")" -n ss -Hln$p 'src 127.0.0.11' | awk '{print $4}' | sed 's/.*://' | head -1
+	done | tr '\n' ' '
+}
+dns_a() { cx "$1" "nslookup -type=a $2 ${3:-} 2>&1" | sed -n '/^Name:/,$p' | awk '/^Address/ {print $2}' | tr '\n' ' '; }
+dns_rcode() { cx "$1" "nslookup -type=a $2 ${3:-} 2>&1" | grep -o 'NXDOMAIN\|SERVFAIL\|REFUSED\|timed out\|connection refused' | head -1; }
 docker_dns_part() {
 	LOG=$D/docker-dns.log
 	cat >"$D/compose.yaml" <<'YAML'
 version: 1
 name: compose
-allow: [allowed.test, "db:8000"]
+allow: [allowed.test, "db:8000", ghost]
 allow_private: ["198.51.100.0/24", "203.0.113.128/26"]
 YAML
+	# app's --dns: the server Docker's DNS forwards the names it does not know to
 	docker network create --subnet 203.0.113.128/26 --gateway 203.0.113.129 appnet >/dev/null &&
 		docker run -d --name db --network appnet sluice-test:1 httpd -f -p 8000 -h /www >/dev/null &&
-		docker run -d --name app --network appnet sluice-test:1 sleep 3600 >/dev/null
+		docker run -d --name secret --network appnet sluice-test:1 httpd -f -p 8000 -h /www >/dev/null &&
+		docker run -d --name app --network appnet --dns 198.51.100.53 sluice-test:1 sleep 3600 >/dev/null
+	local dbip secretip ports up tp
+	dbip=$(docker inspect --format '{{(index .NetworkSettings.Networks "appnet").IPAddress}}' db)
+	secretip=$(docker inspect --format '{{(index .NetworkSettings.Networks "appnet").IPAddress}}' secret)
+	read -r up tp <<<"$(engine_dns_ports app)"
 	check "docker: app on a user-defined network resolves through the embedded DNS" \
 		eq "$(cx app 'grep ^nameserver /etc/resolv.conf')" "nameserver 127.0.0.11"
 	check "docker:   and reaches service db by name before the attach" \
 		eq "$(cx app 'for i in $(seq 50); do curl -s --max-time 1 http://db:8000/ && break; usleep 100000; done')" "db-ok" ||
 		{ cx app 'cat /etc/resolv.conf; nslookup db; curl -sS --max-time 3 http://db:8000/'; docker logs db; docker ps -a; } 2>&1 | sed 's/^/    /'
-	$SL attach --docker app --policy "$D/compose.yaml" --log "$LOG" --resolver 198.51.100.53 2>>"$LOG.err" &
+	# what the checks below take away: each answers before the attach
+	check "docker:   before the attach: Docker's DNS answers secret, on :53 and on its own port $up, and forwards other.test" \
+		eq "$(dns_a app secret)/$(dns_a app secret "127.0.0.11:$up")/$(dns_a app other.test)" "$secretip /$secretip /198.51.100.10 "
+	check "docker:   and its TCP port $tp takes connections" cx app "nc -w 2 127.0.0.11 $tp </dev/null"
+	nsenter --net=/run/netns/"$NS_E" "$SLUICE" attach --docker app --policy "$D/compose.yaml" --log "$LOG" \
+		--resolver 198.51.100.53 2>>"$LOG.err" &
 	ATTACH_PID=$!
 	WORLD_PIDS+=($ATTACH_PID)
-	check "docker: attach app on appnet" wait_attached 1
+	check "docker: attach app on appnet (sluice on the engine's host namespace)" wait_attached 1
 	check "docker:   an outside name asked of 127.0.0.11 is answered by the stub, by the policy" \
-		eq "$(cx app 'nslookup -type=a allowed.test | sed -n "/^Name:/,\$p" | awk "/^Address/ {print \$2}"')" "198.51.100.10"
-	cx app 'nslookup -type=a db' >"$D/db.nslookup" 2>&1
-	cx app 'curl -sS --max-time 3 http://db:8000/' >"$D/db.wget" 2>&1
-	check "docker:   the query for service db reaches the stub too (no way around the policy through 127.0.0.11)" \
-		test "$(jq -c 'select(.event=="dns" and .host=="db")' "$LOG" | wc -l)" -ge 1
-	echo "# docker embedded DNS under the attach: nslookup db -> $(grep -o "NXDOMAIN\|SERVFAIL\|REFUSED\|Address: [0-9.]*\$" "$D/db.nslookup" | tail -1 | tr -d '\n');" \
-		"curl http://db:8000/ -> $(tr '\n' ' ' <"$D/db.wget" | cut -c1-80); stub records for db: $(jq -r 'select(.event=="dns" and .host=="db") | "\(.qtype) \(.decision) \(.reason)"' "$LOG" | sort -u | tr '\n' ',')"
-	local dbip
-	dbip=$(docker inspect --format '{{(index .NetworkSettings.Networks "appnet").IPAddress}}' db)
-	echo "# and by address: curl http://$dbip:8000/ -> $(cx app "curl -sS --max-time 3 http://$dbip:8000/ 2>&1" | tr '\n' ' ' | cut -c1-100)"
+		eq "$(dns_a app allowed.test)" "198.51.100.10 "
+	check "docker:   service db resolves, through the stub, to its address on appnet" \
+		eq "$(dns_a app db)" "$dbip " || { cx app 'nslookup -type=a db'; cat "$LOG.err"; } 2>&1 | sed 's/^/    /'
+	check "docker:     logged: a dns record allowed, with that address" \
+		eq "$(jq -r 'select(.event=="dns" and .host=="db" and .qtype=="A") | "\(.decision) \(.reason) \(.addrs)"' "$LOG" | sort -u | tr '\n' ' ')" \
+		"allow allowed [\"$dbip\"] "
+	check "docker:   HTTP to db:8000 by name is answered by db" \
+		eq "$(cx app "$CURL http://db:8000/")" "db-ok" || cat "$LOG.err" | sed 's/^/    /'
+	check "docker:     through the transparent port: a transparent record for db:8000, allowed, dialed to $dbip" \
+		eq "$(jq -r 'select(.event=="transparent" and .phase=="decision" and .host=="db") | "\(.port) \(.decision) \(.addrs)"' "$LOG" | sort -u | tr '\n' ' ')" \
+		"8000 allow [\"$dbip\"] "
+	check "docker:   service secret (on appnet, not in the policy) gets NXDOMAIN" eq "$(dns_rcode app secret)" "NXDOMAIN"
+	check "docker:     logged as a dns record denied not_allowed" \
+		eq "$(jq -r 'select(.event=="dns" and .host=="secret") | "\(.decision) \(.reason)"' "$LOG" | sort -u | tr '\n' ' ')" "deny not_allowed "
+	check "docker:     and its address dialed anyway is refused" \
+		eq "$(cx app "nc -w 3 $secretip 8000 </dev/null 2>&1 | grep -o 'Connection refused'")" "Connection refused"
+	check "docker:   other.test (denied), which Docker's DNS would forward, gets NXDOMAIN from the stub" \
+		eq "$(dns_rcode app other.test)" "NXDOMAIN"
+	check "docker:   a query straight to 127.0.0.11:53 is the stub's too: secret NXDOMAIN" \
+		eq "$(dns_rcode app secret 127.0.0.11)" "NXDOMAIN"
+	check "docker:   Docker's DNS on its own UDP port $up answers nothing" \
+		test -z "$(dns_a app secret "127.0.0.11:$up")"
+	check "docker:   and its TCP port $tp is refused" \
+		test "$(cx app "nc -w 2 127.0.0.11 $tp </dev/null >/dev/null 2>&1; echo \$?")" != 0
+	sleep 0.3
+	check "docker:     both logged as packet records, denied" \
+		eq "$(jq -r 'select(.event=="packet" and .host=="127.0.0.11") | "\(.protocol) \(.port) \(.decision)"' "$LOG" | sort -u | tr '\n' ' ')" \
+		"tcp $tp deny udp $up deny "
+	local t0=$(uptime_now) rc
+	rc=$(dns_rcode app ghost)
+	check "docker:   ghost (allowed, no such service) is answered ($rc), Docker's forward of it no loop" \
+		test "$rc" == NXDOMAIN -o "$rc" == SERVFAIL
+	echo "# ghost answered $rc in $(ms_since "$t0" "$(uptime_now)") ms; stub records for it (ms rcode): $(jq -r 'select(.event=="dns" and .host=="ghost") | "\(.dns_ms) \(.rcode)"' "$LOG" | tr '\n' ',')"
+	check "docker:     with at most 8 stub records for it (the app's tries, each with Docker's forward)" \
+		test "$(jq -c 'select(.event=="dns" and .host=="ghost")' "$LOG" | wc -l)" -le 8
 	kill "$ATTACH_PID"
 	wait "$ATTACH_PID" 2>/dev/null
 	check "docker: after detach, app reaches db by name again" \
 		eq "$($SL detach --docker app && cx app 'curl -sS --max-time 3 http://db:8000/')" "db-ok" ||
-		cx app 'nslookup db; curl -sS --max-time 3 http://db:8000/' 2>&1 | sed 's/^/    /' 
+		cx app 'nslookup db; curl -sS --max-time 3 http://db:8000/' 2>&1 | sed 's/^/    /'
+	docker rm -f secret >/dev/null
 }
 
 # ---- rootless podman, as an unprivileged user -------------------------------------

@@ -16,7 +16,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: nftload STUB_PORT TRANSPARENT_PORT LOG_GROUP [ADDR PORT TTL]...\n");
 		return 2;
 	}
-	struct nft_conf c = { (uint16_t)atoi(argv[1]), (uint16_t)atoi(argv[2]), (uint16_t)atoi(argv[3]), true, false };
+	struct nft_conf c = { (uint16_t)atoi(argv[1]), (uint16_t)atoi(argv[2]), (uint16_t)atoi(argv[3]), true, false, 0 };
 	if ((rc = nft_open(&s)) < 0 || (rc = nft_install(s, &c)) < 0) {
 		fprintf(stderr, "nftload: install: %s\n", strerror(-rc));
 		return 1;

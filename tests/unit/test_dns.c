@@ -794,6 +794,65 @@ static void test_bindings(void **state)
 	bnd_free(t);
 }
 
+/* The query the stub asks Docker's DNS, and which replies count as its. */
+static void test_engine_query_and_reply(void **state)
+{
+	uint8_t q[512], rrs[512];
+	struct dnsw_reply r;
+	struct dnsw_query pq;
+	struct msg m = { .n = 0 };
+	static const uint8_t ip[4] = { 203, 0, 113, 130 };
+	size_t n = dns_engine_build("db", DNSW_T_A, 0x1234, q, sizeof(q));
+	struct span query = span_of((const char *)q, n);
+
+	(void)state;
+	/* a plain query: RD, one question, the name lowercase as given, no EDNS */
+	assert_int_equal(n, 12 + 4 + 4);
+	assert_int_equal(dnsw_parse_query(query, &pq), 0);
+	assert_int_equal(pq.h.id, 0x1234);
+	assert_int_equal(pq.qtype, DNSW_T_A);
+	assert_false(pq.edns);
+	assert_memory_equal(pq.qname.wire, "\002db", 4);
+	assert_int_equal(dns_engine_build("", DNSW_T_A, 1, q + 100, 300), 0);
+	assert_int_equal(dns_engine_build("a..b", DNSW_T_A, 1, q + 100, 300), 0);
+	assert_int_equal(dns_engine_build("db", DNSW_T_A, 1, q + 100, 10), 0); /* too small: nothing */
+
+	/* the reply: its name in another case still matches (Docker echoes it) */
+	put16(&m, 0x1234), put16(&m, 0x8180), put16(&m, 1), put16(&m, 1), put16(&m, 0), put16(&m, 0);
+	put(&m, "\002DB", 4), put16(&m, DNSW_T_A), put16(&m, DNSW_CLASS_IN);
+	put16(&m, 0xc00c), put16(&m, DNSW_T_A), put16(&m, DNSW_CLASS_IN), put32(&m, 600), put16(&m, 4), put(&m, ip, 4);
+	struct span reply = span_of((const char *)m.b, m.n);
+	assert_int_equal(dns_engine_reply(reply, query, rrs, sizeof(rrs), &r), 0);
+	assert_int_equal(r.nanswer, 1);
+	assert_int_equal(r.ttl, 600);
+
+	/* another ID, another type: not its reply */
+	m.b[1] = 0x35;
+	assert_int_equal(dns_engine_reply(reply, query, rrs, sizeof(rrs), &r), -ESRCH);
+	m.b[1] = 0x34;
+	n = dns_engine_build("db", DNSW_T_AAAA, 0x1234, q, sizeof(q));
+	assert_int_equal(dns_engine_reply(reply, span_of((const char *)q, n), rrs, sizeof(rrs), &r), -ESRCH);
+	n = dns_engine_build("dc", DNSW_T_A, 0x1234, q, sizeof(q));
+	assert_int_equal(dns_engine_reply(reply, span_of((const char *)q, n), rrs, sizeof(rrs), &r), -ESRCH);
+	n = dns_engine_build("db", DNSW_T_A, 0x1234, q, sizeof(q));
+	/* a query, not a reply; a REFUSED; a truncated record */
+	m.b[2] = 0x01;
+	assert_int_equal(dns_engine_reply(reply, query, rrs, sizeof(rrs), &r), -ESRCH);
+	m.b[2] = 0x81, m.b[3] = 0x85;
+	assert_int_equal(dns_engine_reply(reply, query, rrs, sizeof(rrs), &r), -EPROTO);
+	m.b[3] = 0x80;
+	assert_int_equal(dns_engine_reply(span_of((const char *)m.b, m.n - 2), query, rrs, sizeof(rrs), &r), -EBADMSG);
+	/* the one test for a name only a local resolver knows */
+	struct host h;
+	const char *why;
+	assert_int_equal(host_canonicalize(span_str("DB"), &h, &why), 0);
+	assert_true(host_single_label(&h));
+	assert_int_equal(host_canonicalize(span_str("db.test"), &h, &why), 0);
+	assert_false(host_single_label(&h));
+	assert_int_equal(host_canonicalize(span_str("10.1.2.3"), &h, &why), 0);
+	assert_false(host_single_label(&h));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -811,6 +870,7 @@ int main(void)
 		cmocka_unit_test(test_svcb_malformed),
 		cmocka_unit_test(test_normalize_drops_bad_rdata),
 		cmocka_unit_test(test_bindings),
+		cmocka_unit_test(test_engine_query_and_reply),
 	};
 	return cmocka_run_group_tests(tests, load_policy, free_policy);
 }
