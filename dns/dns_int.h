@@ -55,6 +55,7 @@ struct dns_udp {
 	LIST_ENTRY(dns_udp) link;
 	struct dns_server *srv;
 	int fd;
+	bool no_gso;           /* the kernel refused UDP_SEGMENT here: one send per answer */
 	struct event *ev;
 };
 

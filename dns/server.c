@@ -8,6 +8,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +24,24 @@
 #define UDP_BATCH 32
 #define UDP_QUERY_MAX 4096  /* a bigger datagram is not a query we serve: dropped */
 #define UDP_ANSWER_MAX 4096
+/* UDP GSO (UDP_SEGMENT): answers of one size to one peer leave as one
+ * send, cut into datagrams by the kernel. Bounded so a segment fits any
+ * link's MTU and a run fits one IP packet's worth of payload. */
+#define GSO_SEG_MAX 1232
+#define GSO_RUN_BYTES 60000
+
+/* A cmsg carrying a UDP_SEGMENT size. */
+union gso_ctl {
+	char buf[CMSG_SPACE(sizeof(uint16_t))];
+	struct cmsghdr align;
+};
 
 /* One recvmmsg(2) worth of queries and the sendmmsg(2) of their answers. */
 struct udp_batch {
-	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
+	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH], runs[UDP_BATCH];
 	struct iovec iov_in[UDP_BATCH], iov_out[UDP_BATCH];
 	struct sockaddr_storage peers[UDP_BATCH];
+	union gso_ctl ctl[UDP_BATCH];
 	uint8_t query[UDP_BATCH][UDP_QUERY_MAX];
 	uint8_t answer[UDP_BATCH][UDP_ANSWER_MAX];
 	unsigned nout;
@@ -295,18 +309,87 @@ static void handle(struct dns_server *srv, const struct dns_peer *to, struct spa
 
 /* ---- UDP ------------------------------------------------------------------ */
 
-/* Send the batch's answers; what the socket will not take is dropped, as
- * the network could drop it. */
+static bool same_peer(const struct msghdr *a, const struct msghdr *b)
+{
+	return a->msg_namelen == b->msg_namelen && memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0;
+}
+
+/* How many answers from i on can leave as one GSO send: one peer, one
+ * size, except that the last may be shorter (the kernel's rule). */
+static unsigned run_length(const struct udp_batch *b, unsigned i)
+{
+	size_t seg = b->iov_out[i].iov_len, total = seg;
+	unsigned j = i + 1;
+
+	if (seg > GSO_SEG_MAX)
+		return 1;
+	while (j < b->nout && same_peer(&b->out[i].msg_hdr, &b->out[j].msg_hdr)) {
+		size_t len = b->iov_out[j].iov_len;
+		if (len > seg || total + len > GSO_RUN_BYTES)
+			break;
+		total += len;
+		j++;
+		if (len < seg)
+			break;
+	}
+	return j - i;
+}
+
+/* Group the batch's answers into runs in b->runs; returns how many. */
+static unsigned build_runs(struct udp_batch *b)
+{
+	unsigned nruns = 0;
+
+	for (unsigned i = 0, k; i < b->nout; i += k, nruns++) {
+		struct msghdr *h = &b->runs[nruns].msg_hdr;
+		k = run_length(b, i);
+		*h = b->out[i].msg_hdr;
+		h->msg_iovlen = k;
+		if (k == 1)
+			continue;
+		uint16_t seg = (uint16_t)b->iov_out[i].iov_len;
+		h->msg_control = b->ctl[nruns].buf;
+		h->msg_controllen = sizeof(b->ctl[nruns].buf);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(h);
+		*cm = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(seg)), .cmsg_level = SOL_UDP, .cmsg_type = UDP_SEGMENT };
+		memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+	}
+	return nruns;
+}
+
+/* sendmmsg(2) all of m; returns how many went, stopping at the first error. */
+static unsigned send_all(int fd, struct mmsghdr *m, unsigned n)
+{
+	unsigned sent = 0;
+
+	while (sent < n) {
+		int rc = sendmmsg(fd, m + sent, n - sent, MSG_DONTWAIT);
+		if (rc <= 0)
+			break;
+		sent += (unsigned)rc;
+	}
+	return sent;
+}
+
+/* Send the batch's answers, runs to one peer as one GSO send; what the
+ * socket will not take is dropped, as the network could drop it. A kernel
+ * or path that refuses GSO gets the rest one by one, and from then on. */
 static void udp_flush(struct dns_udp *u)
 {
 	struct udp_batch *b = &u->srv->ub;
+	unsigned from = 0;
 
-	for (unsigned sent = 0; sent < b->nout;) {
-		int n = sendmmsg(u->fd, b->out + sent, b->nout - sent, MSG_DONTWAIT);
-		if (n <= 0)
-			break;
-		sent += (unsigned)n;
+	if (!u->no_gso) {
+		unsigned nruns = build_runs(b), sent = send_all(u->fd, b->runs, nruns);
+		if (sent == nruns || errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ||
+		    b->runs[sent].msg_hdr.msg_iovlen == 1) {
+			b->nout = 0;
+			return;
+		}
+		u->no_gso = true;
+		from = (unsigned)(b->runs[sent].msg_hdr.msg_iov - b->iov_out);
 	}
+	send_all(u->fd, b->out + from, b->nout - from);
 	b->nout = 0;
 }
 

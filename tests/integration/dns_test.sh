@@ -228,6 +228,9 @@ check "malformed queries are logged as bad_request" \
 check "the stub still answers after them" eq "$(ask allowed.test A)" "NOERROR A 198.51.100.10"
 check "TCP pipelining: three queries in one write, three answers" \
 	eq "$(in_host python3 "$HERE/dnsraw.py" 127.0.0.1 53 pipeline | tr '\n' ' ')" "1 2 3 "
+check "a burst read as one batch: each answer its own datagram, echoing its question" \
+	eq "$(ask allowed.test A >/dev/null; in_host python3 "$HERE/dnsraw.py" 127.0.0.1 53 burst "$STUB_PID")" \
+	"replies 24/24 matched 24"
 check "EDNS query gets an OPT back over UDP" \
 	eq "$("${DIG[@]}" +edns=0 allowed.test A | grep -c 'OPT PSEUDOSECTION')" "1"
 
