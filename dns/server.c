@@ -61,6 +61,7 @@ struct dns_server {
 	size_t nconns;
 	TAILQ_HEAD(, dns_job) udp_jobs;
 	struct log_limit hints; /* stderr: one line per denied name per second */
+	struct dns_memo memo;   /* decisions under cfg.pol */
 	struct udp_batch ub;
 	uint8_t in[DNSW_TCP_MAX];
 	uint8_t out[DNSW_TCP_MAX];
@@ -295,7 +296,7 @@ static void handle(struct dns_server *srv, const struct dns_peer *to, struct spa
 		respond(srv, srv->cfg.pol, to, &q, &d, NULL, t0);
 		return;
 	}
-	dns_decide(srv->cfg.pol, &q, &d);
+	dns_decide_memo(&srv->memo, srv->cfg.pol, &q, &d);
 	if (!audit_ok(srv->cfg.audit)) {
 		d.forward = d.report_only = d.v.allow = d.hinfo = false;
 		d.v.reason = POL_LIMIT;
@@ -574,6 +575,7 @@ int dns_server_new(struct event_base *base, const struct dns_config *cfg, struct
 	LIST_INIT(&srv->listeners);
 	LIST_INIT(&srv->conns);
 	TAILQ_INIT(&srv->udp_jobs);
+	dns_memo_init(&srv->memo);
 	*out = srv;
 	return 0;
 }
@@ -662,5 +664,6 @@ void dns_server_set_policy(struct dns_server *srv, const struct policy *pol)
 	const struct policy *old = srv->cfg.pol;
 
 	srv->cfg.pol = pol_ref(pol);
+	dns_memo_clear(&srv->memo); /* before the old policy, which its rules point into, goes */
 	pol_unref(old);
 }

@@ -1,7 +1,8 @@
 /* dns_msg.c: libFuzzer harness for the DNS codec: the input as a client's
  * query (parse with its EDNS options, decide, answer locally), as an upstream reply
  * (normalize, then build the stub's answer from it), and as SVCB/HTTPS
- * rdata (the hint filter). The normalized records must read back exactly,
+ * rdata (the hint filter). The memo's decision must be dns_decide's, for
+ * the query and for its name with the case flipped. The normalized records must read back exactly,
  * answers must respect their size limit and read back, and no SVCB/HTTPS
  * record in an answer may keep a hint the policy refuses. */
 #include <errno.h>
@@ -130,6 +131,39 @@ static void as_reply(struct span m)
 	check_answer(out, n);
 }
 
+static bool same_decision(const struct dns_decision *a, const struct dns_decision *b)
+{
+	return a->forward == b->forward && a->report_only == b->report_only && a->hinfo == b->hinfo &&
+	       a->rcode == b->rcode && a->v.allow == b->v.allow && a->v.reason == b->v.reason &&
+	       a->v.rule == b->v.rule && a->v.rule_is_preset == b->v.rule_is_preset && a->host.kind == b->host.kind &&
+	       strcmp(a->host.text, b->host.text) == 0 && strcmp(a->text, b->text) == 0;
+}
+
+/* The memo (filled by the inputs before, so hits and collisions happen)
+ * against a fresh decision, for q and for q with every letter's case flipped. */
+static void check_memo(const struct dnsw_query *q, const struct dns_decision *want)
+{
+	static struct dns_memo memo;
+	static bool ready;
+	struct dnsw_query flipped = *q;
+	struct dns_decision got, fresh;
+
+	if (!ready)
+		dns_memo_init(&memo), ready = true;
+	dns_decide_memo(&memo, policy(), q, &got);
+	if (!same_decision(&got, want))
+		__builtin_trap();
+	for (size_t i = 0; i < flipped.qname.len; i++) {
+		uint8_t c = flipped.qname.wire[i];
+		if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+			flipped.qname.wire[i] = c ^ 0x20;
+	}
+	dns_decide(policy(), &flipped, &fresh);
+	dns_decide_memo(&memo, policy(), &flipped, &got);
+	if (!same_decision(&got, &fresh))
+		__builtin_trap();
+}
+
 /* The input as a client's query, answered locally when it is not
  * forwarded (denials, ANY's HINFO): within the client's limit, and it reads back. */
 static void as_query(struct span m)
@@ -143,6 +177,7 @@ static void as_query(struct span m)
 	if (dnsw_parse_query(m, &q) != 0)
 		return;
 	dns_decide(policy(), &q, &d);
+	check_memo(&q, &d);
 	if (d.forward)
 		return;
 	size_t n = dns_answer(policy(), &q, &d, NULL, out, q.udp_size, &k, &rcode);

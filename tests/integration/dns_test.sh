@@ -248,6 +248,16 @@ FULL_DIG=(in_host dig +time=2 +tries=1 -p 5300 @127.0.0.1 +noall +comments)
 check "with an unwritable log: REFUSED, nothing forwarded" \
 	eq "$("${FULL_DIG[@]}" never.wild.test A | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'):$(settle; upstream_count never.wild.test)" "REFUSED:0"
 check "  and the failure was loud" grep -q 'audit log write failed' "$D/full.err"
+# ---- a reload: decisions follow the new policy at once ---------------------------
+ask txt.test TXT >/dev/null # decided (and remembered) under the old policy
+ask denied.test A >/dev/null
+sed -i 's/^  - txt.test$/  - denied.test/' "$D/dns.yaml"
+kill -HUP "$STUB_PID"
+sleep 0.5
+check "after SIGHUP a name the new policy drops is denied" eq "$(ask txt.test TXT)" "NXDOMAIN "
+check "  record: deny not_allowed" eq "$(rec txt.test TXT)" "deny not_allowed NXDOMAIN"
+ask denied.test A >/dev/null
+check "  and a name it adds is allowed" eq "$(rec denied.test A | cut -d' ' -f1-2)" "allow allowed"
 kill -TERM "$STUB_PID"
 wait "$STUB_PID"
 check "SIGTERM: exits 0" eq "$?" "0"
