@@ -858,6 +858,19 @@ static void test_bindings(void **state)
 	assert_int_equal(bnd_find(t, &b, names, BND_MAX_NAMES), 1);
 	assert_string_equal(names[0], "three.test");
 	bnd_free(t);
+	/* a refresh makes the pair the newest: first in bnd_find, last to go */
+	t = bnd_new(2);
+	assert_int_equal(bnd_add(t, &a, "one.test", 0), 0);
+	assert_int_equal(bnd_add(t, &a, "two.test", 60), 0);
+	assert_int_equal(bnd_add(t, &a, "one.test", 60), 0); /* and its TTL is the new one */
+	assert_int_equal(bnd_count(t), 2);
+	assert_int_equal(bnd_find(t, &a, names, BND_MAX_NAMES), 2);
+	assert_string_equal(names[0], "one.test");
+	assert_string_equal(names[1], "two.test");
+	assert_int_equal(bnd_add(t, &b, "three.test", 60), 0);
+	assert_int_equal(bnd_find(t, &a, names, BND_MAX_NAMES), 1);
+	assert_string_equal(names[0], "one.test");
+	bnd_free(t);
 }
 
 int main(void)
