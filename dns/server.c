@@ -278,11 +278,11 @@ static void forward(struct dns_server *srv, const struct dns_peer *to, const str
 	respond(srv, srv->cfg.pol, to, q, d, &now, t0);
 }
 
-static void handle(struct dns_server *srv, const struct dns_peer *to, struct span msg)
+/* Parse, decide and answer or forward one message that arrived at t0 (ms). */
+static void handle(struct dns_server *srv, const struct dns_peer *to, struct span msg, int64_t t0)
 {
 	struct dnsw_query q;
 	struct dns_decision d;
-	int64_t t0 = audit_now_ms();
 	int rc = dnsw_parse_query(msg, &q);
 
 	if (rc < 0)
@@ -408,13 +408,14 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 	int n = recvmmsg(fd, b->in, UDP_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
+	int64_t t0 = audit_now_ms(); /* the whole batch was waiting when recvmmsg returned */
 	audit_hold(u->srv->cfg.audit);
 	for (int i = 0; i < n; i++) {
 		if (b->in[i].msg_hdr.msg_flags & MSG_TRUNC)
 			continue;
 		struct dns_peer to = { .udp = u, .addr = &b->peers[i], .addrlen = b->in[i].msg_hdr.msg_namelen,
 				       .batch = true };
-		handle(u->srv, &to, span_of((const char *)b->query[i], b->in[i].msg_len));
+		handle(u->srv, &to, span_of((const char *)b->query[i], b->in[i].msg_len), t0);
 	}
 	udp_flush(u);
 	audit_release(u->srv->cfg.audit);
@@ -477,7 +478,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, c->srv->in, len);
 		struct dns_peer to = { .tcp = c };
-		handle(c->srv, &to, span_of((const char *)c->srv->in, len));
+		handle(c->srv, &to, span_of((const char *)c->srv->in, len), audit_now_ms());
 	}
 	if (c->njobs >= c->srv->cfg.tcp_pipeline)
 		bufferevent_disable(bev, EV_READ); /* resumes when an answer goes out */
