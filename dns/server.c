@@ -21,7 +21,7 @@
 #include "dns_int.h"
 #include "log.h"
 
-#define UDP_BATCH 32
+#define UDP_BATCH 64 /* dnsperf with 100 in flight: 31-37 per read at 64, 18-24 at 32 */
 #define UDP_QUERY_MAX 4096  /* a bigger datagram is not a query we serve: dropped */
 #define UDP_ANSWER_MAX 4096
 /* UDP GSO (UDP_SEGMENT): answers of one size to one peer leave as one
