@@ -87,11 +87,16 @@ int bnd_add(struct bnd_table *t, const struct addr *a, const char *name, uint32_
 		if (addr_equal(&b->a, a) && strcmp(b->name, name) == 0)
 			break;
 	if (b) {
-		drop(t, b);
-	} else {
-		while (t->n >= t->max)
-			drop(t, TAILQ_FIRST(&t->fifo));
+		/* a refresh (every answer repeats one): the entry moves, no allocation */
+		LIST_REMOVE(b, chain);
+		TAILQ_REMOVE(&t->fifo, b, age);
+		b->expires = now_s() + ttl;
+		LIST_INSERT_HEAD(&t->buckets[h], b, chain);
+		TAILQ_INSERT_TAIL(&t->fifo, b, age);
+		return 0;
 	}
+	while (t->n >= t->max)
+		drop(t, TAILQ_FIRST(&t->fifo));
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;

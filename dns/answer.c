@@ -122,21 +122,22 @@ void dns_decide(const struct policy *pol, const struct dnsw_query *q, struct dns
 
 static void put_question(struct dnsw_writer *w, const struct dnsw_query *q)
 {
+	uint8_t tc[4] = { (uint8_t)(q->qtype >> 8), (uint8_t)q->qtype, (uint8_t)(q->qclass >> 8), (uint8_t)q->qclass };
+
 	dnsw_put_bytes(w, q->qname.wire, q->qname.len);
-	dnsw_put16(w, q->qtype);
-	dnsw_put16(w, q->qclass);
+	dnsw_put_bytes(w, tc, sizeof(tc));
 }
 
-/* Header and question; the counts of the other sections are patched later. */
+/* Header and question; the counts of the other sections are patched later.
+ * The header goes in as one copy: every answer starts here. */
 static void put_head(struct dnsw_writer *w, const struct dnsw_query *q, uint8_t rcode, bool tc)
 {
-	struct dnsw_header h = {
-		.id = q->h.id,
-		.flags = (uint16_t)(DNSW_QR | (q->h.flags & (0x7800 | DNSW_RD | DNSW_CD)) | DNSW_RA |
-				    (tc ? DNSW_TC : 0) | rcode),
-		.qdcount = q->has_question ? 1 : 0,
-	};
-	dnsw_put_header(w, &h);
+	uint16_t flags = (uint16_t)(DNSW_QR | (q->h.flags & (0x7800 | DNSW_RD | DNSW_CD)) | DNSW_RA |
+				    (tc ? DNSW_TC : 0) | rcode);
+	uint8_t h[DNSW_HEADER_LEN] = { (uint8_t)(q->h.id >> 8), (uint8_t)q->h.id, (uint8_t)(flags >> 8), (uint8_t)flags,
+				       0, q->has_question ? 1 : 0 };
+
+	dnsw_put_bytes(w, h, sizeof(h));
 	if (q->has_question)
 		put_question(w, q);
 }

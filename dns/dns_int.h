@@ -38,6 +38,36 @@ struct dns_kept {
 /* Decide on a parsed query (dnsw_parse_query returned 0). */
 void dns_decide(const struct policy *pol, const struct dnsw_query *q, struct dns_decision *d);
 
+#define DNS_MEMO_SLOTS 128
+
+/* A remembered decision: the lowercased wire name and type it was made for. */
+struct dns_memo_slot {
+	unsigned gen;          /* valid while it equals dns_memo.gen */
+	uint16_t qtype;
+	uint8_t keylen;
+	uint8_t key[DNSW_NAME_MAX];
+	bool forward, report_only, hinfo;
+	uint8_t rcode;
+	struct pol_verdict v;
+	struct host host;
+};
+
+/* Decisions by name and type under one policy; bounded, direct-mapped. */
+struct dns_memo {
+	unsigned gen;
+	struct dns_memo_slot slots[DNS_MEMO_SLOTS];
+};
+
+/* An empty memo. */
+void dns_memo_init(struct dns_memo *m);
+
+/* Forget every decision (the policy changed). */
+void dns_memo_clear(struct dns_memo *m);
+
+/* dns_decide, answered from m when the same name (in any case) and type
+ * was decided since the last clear; the decision is the same either way. */
+void dns_decide_memo(struct dns_memo *m, const struct policy *pol, const struct dnsw_query *q, struct dns_decision *d);
+
 /*
  * Write the answer to q into buf (at most limit bytes): the local rcode of d
  * (with the HINFO record when d->hinfo) when a is NULL, else the upstream
@@ -91,6 +121,7 @@ struct dns_udp {
 	LIST_ENTRY(dns_udp) link;
 	struct dns_server *srv;
 	int fd;
+	bool no_gso;           /* the kernel refused UDP_SEGMENT here: one send per answer */
 	struct event *ev;
 };
 

@@ -3,7 +3,9 @@
  * (normalize, then build the stub's answer from it), as the container
  * engine's reply to the stub's query for "db" (matched by ID and question),
  * as a name the stub asks the engine for (the query it builds parses back
- * to that name), and as SVCB/HTTPS rdata (the hint filter). The normalized records must read back exactly,
+ * to that name), and as SVCB/HTTPS rdata (the hint filter). The memo's
+ * decision must be dns_decide's, for the query and for its name with the
+ * case flipped. The normalized records must read back exactly,
  * answers must respect their size limit and read back, and no SVCB/HTTPS
  * record in an answer may keep a hint the policy refuses. */
 #include <errno.h>
@@ -185,6 +187,39 @@ static void as_engine_name(struct span m)
 		__builtin_trap();
 }
 
+static bool same_decision(const struct dns_decision *a, const struct dns_decision *b)
+{
+	return a->forward == b->forward && a->report_only == b->report_only && a->hinfo == b->hinfo &&
+	       a->rcode == b->rcode && a->v.allow == b->v.allow && a->v.reason == b->v.reason &&
+	       a->v.rule == b->v.rule && a->v.rule_is_preset == b->v.rule_is_preset && a->host.kind == b->host.kind &&
+	       strcmp(a->host.text, b->host.text) == 0 && strcmp(a->text, b->text) == 0;
+}
+
+/* The memo (filled by the inputs before, so hits and collisions happen)
+ * against a fresh decision, for q and for q with every letter's case flipped. */
+static void check_memo(const struct dnsw_query *q, const struct dns_decision *want)
+{
+	static struct dns_memo memo;
+	static bool ready;
+	struct dnsw_query flipped = *q;
+	struct dns_decision got, fresh;
+
+	if (!ready)
+		dns_memo_init(&memo), ready = true;
+	dns_decide_memo(&memo, policy(), q, &got);
+	if (!same_decision(&got, want))
+		__builtin_trap();
+	for (size_t i = 0; i < flipped.qname.len; i++) {
+		uint8_t c = flipped.qname.wire[i];
+		if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+			flipped.qname.wire[i] = c ^ 0x20;
+	}
+	dns_decide(policy(), &flipped, &fresh);
+	dns_decide_memo(&memo, policy(), &flipped, &got);
+	if (!same_decision(&got, &fresh))
+		__builtin_trap();
+}
+
 /* The input as a client's query, answered locally when it is not
  * forwarded (denials, ANY's HINFO): within the client's limit, and it reads back. */
 static void as_query(struct span m)
@@ -198,6 +233,7 @@ static void as_query(struct span m)
 	if (dnsw_parse_query(m, &q) != 0)
 		return;
 	dns_decide(policy(), &q, &d);
+	check_memo(&q, &d);
 	if (d.forward)
 		return;
 	size_t n = dns_answer(policy(), &q, &d, NULL, out, q.udp_size, &k, &rcode);

@@ -228,6 +228,9 @@ check "malformed queries are logged as bad_request" \
 check "the stub still answers after them" eq "$(ask allowed.test A)" "NOERROR A 198.51.100.10"
 check "TCP pipelining: three queries in one write, three answers" \
 	eq "$(in_host python3 "$HERE/dnsraw.py" 127.0.0.1 53 pipeline | tr '\n' ' ')" "1 2 3 "
+check "a burst read as one batch: each answer its own datagram, echoing its question" \
+	eq "$(ask allowed.test A >/dev/null; in_host python3 "$HERE/dnsraw.py" 127.0.0.1 53 burst "$STUB_PID")" \
+	"replies 24/24 matched 24"
 check "EDNS query gets an OPT back over UDP" \
 	eq "$("${DIG[@]}" +edns=0 allowed.test A | grep -c 'OPT PSEUDOSECTION')" "1"
 
@@ -245,6 +248,16 @@ FULL_DIG=(in_host dig +time=2 +tries=1 -p 5300 @127.0.0.1 +noall +comments)
 check "with an unwritable log: REFUSED, nothing forwarded" \
 	eq "$("${FULL_DIG[@]}" never.wild.test A | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'):$(settle; upstream_count never.wild.test)" "REFUSED:0"
 check "  and the failure was loud" grep -q 'audit log write failed' "$D/full.err"
+# ---- a reload: decisions follow the new policy at once ---------------------------
+ask txt.test TXT >/dev/null # decided (and remembered) under the old policy
+ask denied.test A >/dev/null
+sed -i 's/^  - txt.test$/  - denied.test/' "$D/dns.yaml"
+kill -HUP "$STUB_PID"
+sleep 0.5
+check "after SIGHUP a name the new policy drops is denied" eq "$(ask txt.test TXT)" "NXDOMAIN "
+check "  record: deny not_allowed" eq "$(rec txt.test TXT)" "deny not_allowed NXDOMAIN"
+ask denied.test A >/dev/null
+check "  and a name it adds is allowed" eq "$(rec denied.test A | cut -d' ' -f1-2)" "allow allowed"
 kill -TERM "$STUB_PID"
 wait "$STUB_PID"
 check "SIGTERM: exits 0" eq "$?" "0"

@@ -5,11 +5,15 @@ usage: dnsraw.py HOST PORT malformed   one line per case: "<case> <rcode>|noansw
        dnsraw.py HOST PORT pipeline    three queries in one TCP write: "<id> <rcode>" each
        dnsraw.py HOST PORT tcp_limits CAP IDLE_S   "over_cap closed", "idle closed"
        dnsraw.py HOST PORT query NAME TYPE [--tcp] [--edns]
+       dnsraw.py HOST PORT burst PID      queries from one socket while PID is
+                 stopped, so the stub reads them as one batch: "replies N/M matched K"
        dnsraw.py svcb_hex PRIORITY KEY=VALUE...   SVCB rdata as hex, for dnsmasq
                  --dns-rr (keys alpn, port, ipv4hint, ipv6hint, mandatory; values
                  comma-separated; written in the order given, so out of order too)
 """
 import ipaddress
+import os
+import signal
 import socket
 import struct
 import sys
@@ -139,6 +143,36 @@ def tcp_read(s):
     return recv_exact(s, n)
 
 
+def burst(host, port, pid):
+    """Queries of a few sizes and spellings, sent while the stub is stopped;
+    each reply must come back as its own datagram echoing its question."""
+    names = ["allowed.test"] * 9 + ["ALLOWED.test", "denied.test", "allowed.test",
+                                    "AlLoWeD.test", "allowed.test", "txt.test"] + ["allowed.test"] * 9
+    want = {}
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((host, port))
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for qid, n in enumerate(names, 1):
+            msg = header(qid=qid) + question(n)
+            want[qid] = (msg[12:], 3 if n == "denied.test" else 0)
+            s.send(msg)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    s.settimeout(2)
+    replies = matched = 0
+    try:
+        while replies < len(names):
+            data = s.recv(65535)
+            replies += 1
+            qid, flags, qd = struct.unpack(">HHH", data[:6])
+            q, rcode = want.pop(qid, (None, None))
+            matched += q is not None and data[12:12 + len(q)] == q and flags & 0x800f == 0x8000 | rcode
+    except socket.timeout:
+        pass
+    print("replies %d/%d matched %d" % (replies, len(names), matched))
+
+
 def main():
     if sys.argv[1] == "svcb_hex":
         print(svcb_hex(sys.argv[2], sys.argv[3:]))
@@ -176,6 +210,8 @@ def main():
             print("idle", "open")
         except ConnectionResetError:
             print("idle", "closed")
+    elif mode == "burst":
+        burst(host, port, int(sys.argv[4]))
     elif mode == "query":
         qname, qtype = sys.argv[4], int(sys.argv[5])
         ar = 1 if "--edns" in sys.argv else 0

@@ -360,6 +360,72 @@ static void test_decide(void **state)
 	assert_int_equal(d.rcode, DNSW_NOTIMP);
 }
 
+static void assert_same_decision(const struct dns_decision *a, const struct dns_decision *b)
+{
+	assert_int_equal(a->forward, b->forward);
+	assert_int_equal(a->report_only, b->report_only);
+	assert_int_equal(a->hinfo, b->hinfo);
+	assert_int_equal(a->rcode, b->rcode);
+	assert_int_equal(a->v.allow, b->v.allow);
+	assert_int_equal(a->v.reason, b->v.reason);
+	assert_ptr_equal(a->v.rule, b->v.rule);
+	assert_int_equal(a->v.rule_is_preset, b->v.rule_is_preset);
+	assert_int_equal(a->host.kind, b->host.kind);
+	assert_string_equal(a->host.text, b->host.text);
+	assert_string_equal(a->text, b->text);
+}
+
+/* Decide name/type/class directly and through m; both must agree. */
+static void memo_case(struct dns_memo *m, const struct policy *p, const char *name, unsigned type, unsigned qclass,
+		      struct dns_decision *got)
+{
+	struct msg msg;
+	struct dnsw_query q;
+	struct dns_decision want;
+
+	query(&msg, name, type);
+	msg.b[msg.n - 1] = (uint8_t)qclass;
+	assert_int_equal(parse(&msg, &q), 0);
+	dns_decide(p, &q, &want);
+	dns_decide_memo(m, p, &q, got);
+	assert_same_decision(got, &want);
+}
+
+/* The memo gives dns_decide's decision for every spelling, type and class,
+ * the client's spelling where that is what is logged, and forgets on clear. */
+static void test_memo(void **state)
+{
+	static const char *const names[] = { "allowed.test", "ALLOWED.test", "AlLoWeD.TeSt", "bad.wild.test",
+					     "Bad.Wild.Test", "evil.test", "EVIL.test", "metadata.google.internal",
+					     "4.3.2.10.in-addr.arpa", "192.0.2.1", "a b.allowed.test", "A B.allowed.test",
+					     "x.wild.test", "X.WILD.TEST" };
+	static const unsigned types[] = { 1, 28, 255, 252 };
+	static const char yaml[] = "version: 1\nname: reloaded\nallow: [evil.test]\n";
+	static struct dns_memo m;
+	struct pol_errors errs = { 0 };
+	struct policy *p2;
+	struct dns_decision d;
+
+	(void)state;
+	dns_memo_init(&m);
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+				memo_case(&m, pol, names[i], types[t], 1, &d);
+	memo_case(&m, pol, "allowed.test", 1, 3, &d); /* CHAOS after IN: not the IN decision */
+	assert_int_equal(d.rcode, DNSW_NOTIMP);
+	memo_case(&m, pol, "A B.allowed.test", 1, 1, &d);
+	assert_string_equal(d.text, "A\\032B.allowed.test"); /* the client's spelling, as logged */
+	/* a reload: the new policy's decisions, not the remembered ones */
+	assert_int_equal(pol_load_buffer(yaml, sizeof(yaml) - 1, "reloaded.yaml", &p2, &errs), 0);
+	dns_memo_clear(&m);
+	memo_case(&m, p2, "Allowed.test", 1, 1, &d);
+	assert_int_equal(d.v.reason, POL_NOT_ALLOWED);
+	memo_case(&m, p2, "evil.test", 1, 1, &d);
+	assert_true(d.forward);
+	pol_free(p2);
+}
+
 /* ---- answers from scripted upstream replies ---- */
 
 struct scripted {
@@ -792,6 +858,19 @@ static void test_bindings(void **state)
 	assert_int_equal(bnd_find(t, &b, names, BND_MAX_NAMES), 1);
 	assert_string_equal(names[0], "three.test");
 	bnd_free(t);
+	/* a refresh makes the pair the newest: first in bnd_find, last to go */
+	t = bnd_new(2);
+	assert_int_equal(bnd_add(t, &a, "one.test", 0), 0);
+	assert_int_equal(bnd_add(t, &a, "two.test", 60), 0);
+	assert_int_equal(bnd_add(t, &a, "one.test", 60), 0); /* and its TTL is the new one */
+	assert_int_equal(bnd_count(t), 2);
+	assert_int_equal(bnd_find(t, &a, names, BND_MAX_NAMES), 2);
+	assert_string_equal(names[0], "one.test");
+	assert_string_equal(names[1], "two.test");
+	assert_int_equal(bnd_add(t, &b, "three.test", 60), 0);
+	assert_int_equal(bnd_find(t, &a, names, BND_MAX_NAMES), 1);
+	assert_string_equal(names[0], "one.test");
+	bnd_free(t);
 }
 
 /* The query the stub asks Docker's DNS, and which replies count as its. */
@@ -862,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_edns_option_overrun),
 		cmocka_unit_test(test_edns_ecs),
 		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_memo),
 		cmocka_unit_test(test_answer_filters_blocked),
 		cmocka_unit_test(test_answer_allow_private_and_ttl),
 		cmocka_unit_test(test_answer_truncates),

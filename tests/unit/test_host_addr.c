@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "addr.h"
@@ -237,6 +238,31 @@ static void test_cidr(void **state)
 	assert_true(addr_in_cidr(&a, &c));
 }
 
+/* IPv4 text is inet_ntop's, every byte value in every position; a buffer
+ * too small for the longest gets inet_ntop's own answer. */
+static void test_format_v4(void **state)
+{
+	char got[ADDR_TEXT_MAX], want[ADDR_TEXT_MAX], small[8];
+	struct addr a = { .family = AF_INET };
+
+	(void)state;
+	for (unsigned v = 0; v < 256; v++)
+		for (unsigned pos = 0; pos < 4; pos++) {
+			uint8_t b[4] = { 1, 23, 255, 0 };
+			b[pos] = (uint8_t)v;
+			memcpy(&a.v4, b, 4);
+			addr_format(&a, got, sizeof(got));
+			assert_non_null(inet_ntop(AF_INET, &a.v4, want, sizeof(want)));
+			assert_string_equal(got, want);
+		}
+	addr_parse(span_str("1.2.3.4"), &a);
+	addr_format(&a, small, sizeof(small));
+	assert_string_equal(small, "1.2.3.4");
+	addr_parse(span_str("10.20.30.40"), &a);
+	addr_format(&a, small, sizeof(small));
+	assert_string_equal(small, "?");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_authority),  cmocka_unit_test(test_classifier),
 		cmocka_unit_test(test_cidr),       cmocka_unit_test(test_classifier_v6_outside_global),
 		cmocka_unit_test(test_classifier_mapped), cmocka_unit_test(test_allow_private_v6),
+		cmocka_unit_test(test_format_v4),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
