@@ -101,10 +101,19 @@ static void put_escaped_cp(struct out *o, unsigned cp)
 static void put_string(struct out *o, const char *v)
 {
 	const unsigned char *s = (const unsigned char *)v;
-	size_t n = strlen(v);
+	size_t n = 0;
 	unsigned cp;
 
+	/* the common case, a name or a reason: plain ASCII, one pass, one copy */
+	while (s[n] >= 0x20 && s[n] < 0x80 && s[n] != '"' && s[n] != '\\')
+		n++;
 	put_c(o, '"');
+	if (!s[n]) {
+		put(o, v, n);
+		put_c(o, '"');
+		return;
+	}
+	n += strlen(v + n);
 	if (utf8_valid(s, n)) {
 		for (size_t i = 0, k; i < n; i += k) {
 			k = utf8_seq(s + i, n - i, &cp);
