@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #ifdef __SSE2__
@@ -50,9 +51,37 @@ static const struct key keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const event_keys[] = { "", "connect", "http", "transparent", "dns", "packet" };
-static const char *const phase_keys[] = { "", "decision", "close" };
-static const char *const decision_keys[] = { "", "allow", "deny", "would_deny", "" };
+struct lit {
+	const char *s;
+	size_t len;
+};
+#define LIT(s) { s, sizeof(s) - 1 }
+static const struct lit event_keys[] = { LIT(""), LIT("connect"), LIT("http"), LIT("transparent"), LIT("dns"),
+					 LIT("packet") };
+static const struct lit phase_keys[] = { LIT(""), LIT("decision"), LIT("close") };
+static const struct lit decision_keys[] = { LIT(""), LIT("allow"), LIT("deny"), LIT("would_deny"), LIT("") };
+
+/* n bytes of a and b alike; both hold n. Short keys in a word or two. */
+static inline bool eq_bytes(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y, u, v;
+	uint32_t x4, y4, u4, v4;
+
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	if (n >= 8) { /* the first eight and the last eight, overlapping */
+		memcpy(&x, a, 8), memcpy(&y, b, 8), memcpy(&u, a + n - 8, 8), memcpy(&v, b + n - 8, 8);
+		return x == y && u == v;
+	}
+	if (n >= 4) {
+		memcpy(&x4, a, 4), memcpy(&y4, b, 4), memcpy(&u4, a + n - 4, 4), memcpy(&v4, b + n - 4, 4);
+		return x4 == y4 && u4 == v4;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
 
 static int fail(struct scan *s, const char *why)
 {
@@ -380,15 +409,15 @@ static int get_addrs(struct scan *s, struct alog_rec *r)
 	}
 }
 
-static int index_of(struct span v, const char *const *names, size_t n)
+static int index_of(struct span v, const struct lit *names, size_t n)
 {
 	for (size_t k = 1; k < n; k++)
-		if (v.len && names[k][0] == v.p[0] && strncmp(names[k], v.p, v.len) == 0 && !names[k][v.len])
+		if (v.len && names[k].len == v.len && eq_bytes(names[k].s, v.p, v.len))
 			return (int)k;
 	return 0;
 }
 
-static int get_enum(struct scan *s, void *field, const char *const *names, size_t n)
+static int get_enum(struct scan *s, void *field, const struct lit *names, size_t n)
 {
 	struct span v;
 
@@ -440,22 +469,14 @@ static int get_value(struct scan *s, const struct key *k, struct alog_rec *r)
 	return 0;
 }
 
-static inline bool same_bytes(const char *lit, struct span s)
-{
-	for (size_t i = 0; i < s.len; i++)
-		if (lit[i] != s.p[i])
-			return false;
-	return true;
-}
-
-static unsigned key_slot(const char *p, size_t len)
+static inline unsigned key_slot(const char *p, size_t len)
 {
 	/* no two of the keys share a slot (checked when the key list changes) */
 	return (unsigned)(len + (unsigned char)p[0] * 5 + (unsigned char)p[len - 1] * 16) & 63;
 }
 
-/* Key number + 1 by key_slot, built on first use; collisions go to the scan. */
-static const struct key *find_key(struct span name)
+/* Key number + 1 by key_slot (-1: shared), built on first use. */
+static const signed char *key_slots(void)
 {
 	static signed char slot[64];
 	static bool built;
@@ -467,15 +488,26 @@ static const struct key *find_key(struct span name)
 		}
 		built = true;
 	}
+	return slot;
+}
+
+/* The key of a name; collisions go to the scan. */
+static inline const struct key *key_in(const signed char *slot, struct span name)
+{
 	if (name.len == 0 || name.len > 16)
 		return NULL;
 	int k = slot[key_slot(name.p, name.len)];
 	if (k > 0)
-		return keys[k - 1].len == name.len && same_bytes(keys[k - 1].name, name) ? &keys[k - 1] : NULL;
+		return keys[k - 1].len == name.len && eq_bytes(keys[k - 1].name, name.p, name.len) ? &keys[k - 1] : NULL;
 	for (size_t i = 0; k < 0 && i < NKEYS; i++)
 		if (keys[i].len == name.len && memcmp(keys[i].name, name.p, name.len) == 0)
 			return &keys[i];
 	return NULL;
+}
+
+static const struct key *find_key(struct span name)
+{
+	return key_in(key_slots(), name);
 }
 
 /* The writer's shape: keys in keys[]' order, compact. The member at s->i is
@@ -491,7 +523,7 @@ static const struct key *writer_key(struct scan *s, size_t *next)
 	for (size_t k = *next; k < NKEYS; k++) {
 		size_t n = keys[k].len;
 		if (p[1] != keys[k].name[0] || left < n + 3 || p[n + 1] != '"' || p[n + 2] != ':' ||
-		    !same_bytes(keys[k].name, span_of(p + 1, n)))
+		    !eq_bytes(keys[k].name, p + 1, n))
 			continue;
 		s->i += n + 3;
 		*next = k + 1;
@@ -549,13 +581,281 @@ static int members(struct scan *s, struct alog_rec *r)
 	return 0;
 }
 
+
+/*
+ * The fast path, for a line with no backslash, no control byte and at most
+ * FAST_MAX bytes, which is every line the writer emits: one pass marks the
+ * quotes sixteen bytes at a time, so each string ends at the next mark and
+ * is never scanned again; the members are then read in place. Anything else
+ * (whitespace, nesting, unknown keys, a value not in the writer's form, any
+ * error) gives up, and the general path above reads the line from its start,
+ * so the two accept the same lines with the same fields. The checking builds
+ * (SLUICE_AUDIT_CHECK) read every accepted line both ways and compare.
+ */
+#define FAST_MAX 4096
+#define FAST_WORDS (FAST_MAX / 64)
+
+struct fast {
+	const char *p;
+	size_t n;
+	size_t w, nw;                /* the quote cursor: word, words */
+	uint64_t m;                  /* the quotes of word w not taken yet */
+	uint64_t quotes[FAST_WORDS]; /* bit i: p[i] is '"' */
+};
+
+#ifdef __SSE2__
+/* Sixteen bytes at p: the quotes as a mask; *odd gets any backslash or control byte. */
+static inline unsigned fast_block(const char *p, __m128i *odd)
+{
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+	const __m128i flip = _mm_set1_epi8((char)0x80), limit = _mm_set1_epi8((char)(0x20 ^ 0x80));
+	__m128i w = _mm_loadu_si128((const __m128i *)(const void *)p);
+
+	*odd = _mm_or_si128(*odd, _mm_or_si128(_mm_cmpeq_epi8(w, bslash),
+					       _mm_cmplt_epi8(_mm_xor_si128(w, flip), limit)));
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, quote));
+}
+
+/* The quotes of a line of at least sixteen bytes, a word of 64 at a time; the
+ * last sixteen bytes are read again overlapping (setting a bit twice is harmless). */
+static size_t fast_mark_sse2(struct fast *f, __m128i *odd)
+{
+	size_t i = 0;
+
+	for (; f->n - i >= 64; i += 64)
+		f->quotes[i / 64] = (uint64_t)fast_block(f->p + i, odd) | (uint64_t)fast_block(f->p + i + 16, odd) << 16 |
+				    (uint64_t)fast_block(f->p + i + 32, odd) << 32 |
+				    (uint64_t)fast_block(f->p + i + 48, odd) << 48;
+	for (; f->n - i >= 16; i += 16)
+		f->quotes[i / 64] |= (uint64_t)fast_block(f->p + i, odd) << (i % 64);
+	if (i < f->n) {
+		size_t at = f->n - 16;
+		uint64_t m = fast_block(f->p + at, odd);
+		f->quotes[at / 64] |= m << (at % 64);
+		if (at % 64 > 48)
+			f->quotes[at / 64 + 1] |= m >> (64 - at % 64);
+	}
+	return f->n;
+}
+#endif
+
+/* Marks the quotes; false when the line has a backslash or a control byte. */
+static bool fast_mark(struct fast *f)
+{
+	size_t i = 0;
+
+	f->nw = (f->n + 63) / 64;
+	memset(f->quotes, 0, f->nw * sizeof(f->quotes[0]));
+#ifdef __SSE2__
+	if (f->n >= 16) {
+		__m128i odd = _mm_setzero_si128();
+		i = fast_mark_sse2(f, &odd);
+		if (_mm_movemask_epi8(odd))
+			return false;
+	}
+#endif
+	for (; i < f->n; i++) {
+		unsigned char c = (unsigned char)f->p[i];
+		if (c == '\\' || c < 0x20)
+			return false;
+		f->quotes[i / 64] |= (uint64_t)(c == '"') << (i % 64);
+	}
+	f->w = 0;
+	f->m = f->quotes[0];
+	return true;
+}
+
+/* The next quote not taken yet, or f->n when none is left. The path reads
+ * the line in order and every quote is taken where it stands, so the next
+ * one is the one at the cursor. */
+static inline size_t fast_next(struct fast *f)
+{
+	while (!f->m) {
+		if (++f->w >= f->nw)
+			return f->n;
+		f->m = f->quotes[f->w];
+	}
+	size_t at = f->w * 64 + (size_t)__builtin_ctzll(f->m);
+	f->m &= f->m - 1;
+	return at;
+}
+
+/* The string whose opening quote is at *i, in place; *i past its close. */
+static inline bool fast_string(struct fast *f, size_t *i, struct span *out)
+{
+	if (*i >= f->n || fast_next(f) != *i)
+		return false;
+	size_t end = fast_next(f);
+	if (end >= f->n)
+		return false;
+	*out = span_of(f->p + *i + 1, end - *i - 1);
+	*i = end + 1;
+	return true;
+}
+
+/* A plain integer of at most 19 digits (so it cannot overflow), no leading zero. */
+static inline bool fast_uint(struct fast *f, size_t *i, uint64_t *v)
+{
+	size_t k = *i;
+	uint64_t x = 0;
+
+	while (k < f->n && k - *i < 20 && digit((unsigned char)f->p[k]))
+		x = x * 10 + (unsigned)(f->p[k++] - '0');
+	if (k == *i || k - *i > 19 || (f->p[*i] == '0' && k - *i > 1))
+		return false;
+	*v = x;
+	*i = k;
+	return true;
+}
+
+static bool fast_addrs(struct fast *f, size_t *i, struct alog_rec *r)
+{
+	if (*i + 1 >= f->n || f->p[(*i)++] != '[')
+		return false;
+	if (f->p[*i] == ']') {
+		++*i;
+		return true;
+	}
+	for (;;) {
+		struct span a;
+		if (!fast_string(f, i, &a) || *i >= f->n)
+			return false;
+		if (r->naddrs < ALOG_ADDRS_MAX)
+			r->addrs[r->naddrs] = a;
+		r->naddrs++;
+		char c = f->p[(*i)++];
+		if (c == ']')
+			return true;
+		if (c != ',')
+			return false;
+	}
+}
+
+static bool fast_literal(struct fast *f, size_t *i, bool *v)
+{
+	bool t = *i < f->n && f->p[*i] == 't';
+	size_t n = t ? 4 : 5;
+
+	if (f->n - *i < n || !eq_bytes(f->p + *i, t ? "true" : "false", n))
+		return false;
+	*v = t;
+	*i += n;
+	return true;
+}
+
+/* The value of a known key at *i, as get_value reads it. */
+static bool fast_value(struct fast *f, size_t *i, const struct key *k, struct alog_rec *r)
+{
+	char *fld = (char *)r + k->off;
+	struct span t;
+	uint64_t v;
+
+	switch (k->type) {
+	case K_STR: return fast_string(f, i, (struct span *)fld);
+	case K_EVENT:
+	case K_PHASE:
+	case K_DECISION:
+		if (!fast_string(f, i, &t))
+			return false;
+		if (k->type == K_EVENT)
+			r->event = index_of(t, event_keys, 6);
+		else if (k->type == K_PHASE)
+			r->phase = index_of(t, phase_keys, 3);
+		else if (!(r->decision = index_of(t, decision_keys, 4)))
+			r->decision = ALOG_DEC_OTHER;
+		return true;
+	case K_TS: return fast_string(f, i, &t) && alog_parse_time(t, &r->ts_ms) == 0;
+	case K_ADDRS: return fast_addrs(f, i, r);
+	case K_BOOL: return fast_literal(f, i, &r->ech);
+	case K_PORT:
+		if (!fast_uint(f, i, &v) || v == 0 || v > 65535)
+			return false;
+		r->port = (uint16_t)v;
+		return true;
+	case K_MS:
+		if (!fast_uint(f, i, &v) || v > INT64_MAX)
+			return false;
+		*(int64_t *)fld = (int64_t)v;
+		return true;
+	case K_UINT:
+		r->has_bytes = true;
+		return fast_uint(f, i, (uint64_t *)fld);
+	}
+	return false;
+}
+
+/* 0 when the line was read whole, -1 to leave it to the general path. */
+static int fast_parse(struct span line, struct alog_rec *r)
+{
+	struct fast f;
+	uint32_t seen = 0;
+	size_t i = 1;
+
+	if (line.len < 2 || line.len > FAST_MAX || line.p[0] != '{')
+		return -1;
+	f.p = line.p;
+	f.n = line.len;
+	if (!fast_mark(&f))
+		return -1;
+	const signed char *slot = key_slots();
+	for (;;) {
+		size_t at = fast_next(&f), end = fast_next(&f);
+		if (at != i || end + 1 >= f.n || f.p[end + 1] != ':')
+			return -1;
+		const struct key *k = key_in(slot, span_of(f.p + i + 1, end - i - 1));
+		uint32_t bit = k ? 1u << (k - keys) : 0;
+		if (!k || (seen & bit))
+			return -1;
+		seen |= bit;
+		i = end + 2;
+		if (!fast_value(&f, &i, k, r) || i >= f.n)
+			return -1;
+		char c = f.p[i++];
+		if (c == '}')
+			break;
+		if (c != ',')
+			return -1;
+	}
+	return i == f.n && (seen & 3) == 3 ? 0 : -1;
+}
+
+static void rec_reset(struct alog_rec *r)
+{
+	memset(r, 0, offsetof(struct alog_rec, addrs));
+	r->duration_ms = r->dns_ms = r->connect_ms = -1;
+}
+
+#ifdef SLUICE_AUDIT_CHECK
+/* The general path's record for a line the fast path read: the same, or stop. */
+static void check_fast(struct span line, const struct alog_rec *r, char *scratch, size_t scratch_size)
+{
+	struct scan s = { .in = line, .scr = scratch, .scr_size = scratch_size };
+	struct alog_rec g;
+
+	rec_reset(&g);
+	bool same = members(&s, &g) == 0 && memcmp(r, &g, offsetof(struct alog_rec, addrs)) == 0;
+	for (size_t i = 0; same && i < r->naddrs && i < ALOG_ADDRS_MAX; i++)
+		same = r->addrs[i].p == g.addrs[i].p && r->addrs[i].len == g.addrs[i].len;
+	if (!same) {
+		fprintf(stderr, "record: the fast path read this line otherwise: %.*s\n", (int)line.len, line.p);
+		abort();
+	}
+}
+#endif
+
 int alog_parse(struct span line, struct alog_rec *r, char *scratch, size_t scratch_size, size_t *pos,
 	       const char **why)
 {
 	struct scan s = { .in = line, .scr = scratch, .scr_size = scratch_size };
 
-	memset(r, 0, offsetof(struct alog_rec, addrs));
-	r->duration_ms = r->dns_ms = r->connect_ms = -1;
+	rec_reset(r);
+	if (fast_parse(line, r) == 0) {
+#ifdef SLUICE_AUDIT_CHECK
+		check_fast(line, r, scratch, scratch_size);
+#endif
+		return 0;
+	}
+	rec_reset(r);
 	if (members(&s, r) == 0)
 		return 0;
 	*pos = s.i > line.len ? line.len : s.i;
@@ -686,12 +986,12 @@ void alog_format_time(int64_t ms, bool with_ms, char *buf, size_t size)
 
 const char *alog_event_key(enum alog_event e)
 {
-	return (unsigned)e < 6 ? event_keys[e] : "";
+	return (unsigned)e < 6 ? event_keys[e].s : "";
 }
 
 const char *alog_decision_key(enum alog_decision d)
 {
-	return (unsigned)d < 5 ? decision_keys[d] : "";
+	return (unsigned)d < 5 ? decision_keys[d].s : "";
 }
 
 int alog_event_of(struct span s)
