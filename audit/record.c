@@ -409,7 +409,7 @@ static int get_addrs(struct scan *s, struct alog_rec *r)
 	}
 }
 
-static int index_of(struct span v, const struct lit *names, size_t n)
+static inline int index_of(struct span v, const struct lit *names, size_t n)
 {
 	for (size_t k = 1; k < n; k++)
 		if (v.len && names[k].len == v.len && eq_bytes(names[k].s, v.p, v.len))
@@ -598,14 +598,12 @@ static int members(struct scan *s, struct alog_rec *r)
 struct fast {
 	const char *p;
 	size_t n;
-	size_t w, nw;                /* the quote cursor: word, words */
-	uint64_t m;                  /* the quotes of word w not taken yet */
 	uint64_t quotes[FAST_WORDS]; /* bit i: p[i] is '"' */
 };
 
 #ifdef __SSE2__
 /* Sixteen bytes at p: the quotes as a mask; *odd gets any backslash or control byte. */
-static inline unsigned fast_block(const char *p, __m128i *odd)
+static inline uint64_t fast_block(const char *p, __m128i *odd)
 {
 	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
 	const __m128i flip = _mm_set1_epi8((char)0x80), limit = _mm_set1_epi8((char)(0x20 ^ 0x80));
@@ -616,76 +614,70 @@ static inline unsigned fast_block(const char *p, __m128i *odd)
 	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, quote));
 }
 
-/* The quotes of a line of at least sixteen bytes, a word of 64 at a time; the
- * last sixteen bytes are read again overlapping (setting a bit twice is harmless). */
-static size_t fast_mark_sse2(struct fast *f, __m128i *odd)
+/* The quotes of a line of at least sixteen bytes, 64 bytes a word; the last
+ * sixteen are read again overlapping (a bit set twice is the same bit). */
+static bool fast_mark_sse2(struct fast *f)
 {
+	__m128i odd = _mm_setzero_si128();
 	size_t i = 0;
 
 	for (; f->n - i >= 64; i += 64)
-		f->quotes[i / 64] = (uint64_t)fast_block(f->p + i, odd) | (uint64_t)fast_block(f->p + i + 16, odd) << 16 |
-				    (uint64_t)fast_block(f->p + i + 32, odd) << 32 |
-				    (uint64_t)fast_block(f->p + i + 48, odd) << 48;
+		f->quotes[i / 64] = fast_block(f->p + i, &odd) | fast_block(f->p + i + 16, &odd) << 16 |
+				    fast_block(f->p + i + 32, &odd) << 32 | fast_block(f->p + i + 48, &odd) << 48;
+	if (i < f->n)
+		f->quotes[i / 64] = 0;
 	for (; f->n - i >= 16; i += 16)
-		f->quotes[i / 64] |= (uint64_t)fast_block(f->p + i, odd) << (i % 64);
+		f->quotes[i / 64] |= fast_block(f->p + i, &odd) << (i % 64);
 	if (i < f->n) {
 		size_t at = f->n - 16;
-		uint64_t m = fast_block(f->p + at, odd);
+		uint64_t m = fast_block(f->p + at, &odd);
 		f->quotes[at / 64] |= m << (at % 64);
 		if (at % 64 > 48)
 			f->quotes[at / 64 + 1] |= m >> (64 - at % 64);
 	}
-	return f->n;
+	return _mm_movemask_epi8(odd) == 0;
 }
 #endif
 
 /* Marks the quotes; false when the line has a backslash or a control byte. */
 static bool fast_mark(struct fast *f)
 {
-	size_t i = 0;
-
-	f->nw = (f->n + 63) / 64;
-	memset(f->quotes, 0, f->nw * sizeof(f->quotes[0]));
 #ifdef __SSE2__
-	if (f->n >= 16) {
-		__m128i odd = _mm_setzero_si128();
-		i = fast_mark_sse2(f, &odd);
-		if (_mm_movemask_epi8(odd))
-			return false;
-	}
+	if (f->n >= 16)
+		return fast_mark_sse2(f);
 #endif
-	for (; i < f->n; i++) {
+	memset(f->quotes, 0, (f->n + 63) / 64 * sizeof(f->quotes[0]));
+	for (size_t i = 0; i < f->n; i++) {
 		unsigned char c = (unsigned char)f->p[i];
 		if (c == '\\' || c < 0x20)
 			return false;
 		f->quotes[i / 64] |= (uint64_t)(c == '"') << (i % 64);
 	}
-	f->w = 0;
-	f->m = f->quotes[0];
 	return true;
 }
 
-/* The next quote not taken yet, or f->n when none is left. The path reads
- * the line in order and every quote is taken where it stands, so the next
- * one is the one at the cursor. */
-static inline size_t fast_next(struct fast *f)
+/* The first quote at or after i, or f->n when none. */
+static inline size_t fast_quote(const struct fast *f, size_t i)
 {
-	while (!f->m) {
-		if (++f->w >= f->nw)
+	size_t w = i / 64, nw = (f->n + 63) / 64;
+
+	if (i >= f->n)
+		return f->n;
+	uint64_t m = f->quotes[w] & (~0ull << (i % 64));
+	while (!m) {
+		if (++w >= nw)
 			return f->n;
-		f->m = f->quotes[f->w];
+		m = f->quotes[w];
 	}
-	size_t at = f->w * 64 + (size_t)__builtin_ctzll(f->m);
-	f->m &= f->m - 1;
-	return at;
+	return w * 64 + (size_t)__builtin_ctzll(m);
 }
 
 /* The string whose opening quote is at *i, in place; *i past its close. */
-static inline bool fast_string(struct fast *f, size_t *i, struct span *out)
+static inline bool fast_string(const struct fast *f, size_t *i, struct span *out)
 {
-	if (*i >= f->n || fast_next(f) != *i)
+	if (*i >= f->n || f->p[*i] != '"')
 		return false;
-	size_t end = fast_next(f);
+	size_t end = fast_quote(f, *i + 1);
 	if (end >= f->n)
 		return false;
 	*out = span_of(f->p + *i + 1, end - *i - 1);
@@ -694,7 +686,7 @@ static inline bool fast_string(struct fast *f, size_t *i, struct span *out)
 }
 
 /* A plain integer of at most 19 digits (so it cannot overflow), no leading zero. */
-static inline bool fast_uint(struct fast *f, size_t *i, uint64_t *v)
+static inline bool fast_uint(const struct fast *f, size_t *i, uint64_t *v)
 {
 	size_t k = *i;
 	uint64_t x = 0;
@@ -708,7 +700,7 @@ static inline bool fast_uint(struct fast *f, size_t *i, uint64_t *v)
 	return true;
 }
 
-static bool fast_addrs(struct fast *f, size_t *i, struct alog_rec *r)
+static bool fast_addrs(const struct fast *f, size_t *i, struct alog_rec *r)
 {
 	if (*i + 1 >= f->n || f->p[(*i)++] != '[')
 		return false;
@@ -731,7 +723,7 @@ static bool fast_addrs(struct fast *f, size_t *i, struct alog_rec *r)
 	}
 }
 
-static bool fast_literal(struct fast *f, size_t *i, bool *v)
+static bool fast_literal(const struct fast *f, size_t *i, bool *v)
 {
 	bool t = *i < f->n && f->p[*i] == 't';
 	size_t n = t ? 4 : 5;
@@ -744,7 +736,7 @@ static bool fast_literal(struct fast *f, size_t *i, bool *v)
 }
 
 /* The value of a known key at *i, as get_value reads it. */
-static bool fast_value(struct fast *f, size_t *i, const struct key *k, struct alog_rec *r)
+static bool fast_value(const struct fast *f, size_t *i, const struct key *k, struct alog_rec *r)
 {
 	char *fld = (char *)r + k->off;
 	struct span t;
@@ -784,12 +776,69 @@ static bool fast_value(struct fast *f, size_t *i, const struct key *k, struct al
 	return false;
 }
 
+/* Each key as the bytes "KEY": in one or two words (the first eight and the
+ * last eight, overlapping), so that the writer's member starts are matched
+ * without finding the key's closing quote. */
+struct kpat {
+	uint64_t w0, w1, mask; /* mask: the pattern's bytes of w0 */
+	size_t len;            /* of "KEY": */
+};
+
+static const struct kpat *key_pats(void)
+{
+	static struct kpat pats[NKEYS];
+	static bool built;
+
+	for (size_t k = 0; !built && k < NKEYS; k++) {
+		unsigned char b[24] = { 0 }, ff[8] = { 0 };
+		size_t n = keys[k].len + 3;
+		b[0] = '"', memcpy(b + 1, keys[k].name, keys[k].len), b[n - 2] = '"', b[n - 1] = ':';
+		memset(ff, 0xff, n < 8 ? n : 8);
+		memcpy(&pats[k].w0, b, 8);
+		memcpy(&pats[k].w1, b + (n < 8 ? 0 : n - 8), 8);
+		memcpy(&pats[k].mask, ff, 8);
+		pats[k].w0 &= pats[k].mask;
+		pats[k].len = n;
+		built = k + 1 == NKEYS;
+	}
+	return pats;
+}
+
+/* The key whose "KEY": starts at *i, tried in the writer's order from the
+ * one after the key read last (*next); *i past the colon. Otherwise the
+ * member's name is found by its closing quote and looked up. -1: not a key. */
+static inline int fast_key(const struct fast *f, const signed char *slot, const struct kpat *pats, size_t *i,
+			   size_t *next)
+{
+	if (f->n - *i >= 16) { /* two words after *i: each pattern fits */
+		uint64_t w0;
+		memcpy(&w0, f->p + *i, 8);
+		for (size_t k = *next; k < NKEYS; k++) {
+			const struct kpat *t = &pats[k];
+			uint64_t w1;
+			if ((w0 & t->mask) != t->w0)
+				continue;
+			if (t->len > 8 && (memcpy(&w1, f->p + *i + t->len - 8, 8), w1 != t->w1))
+				continue;
+			*next = k + 1;
+			*i += t->len;
+			return (int)k;
+		}
+	}
+	size_t end = *i < f->n && f->p[*i] == '"' ? fast_quote(f, *i + 1) : f->n;
+	if (end + 1 >= f->n || f->p[end + 1] != ':')
+		return -1;
+	const struct key *k = key_in(slot, span_of(f->p + *i + 1, end - *i - 1));
+	*i = end + 2;
+	return k ? (int)(k - keys) : -1;
+}
+
 /* 0 when the line was read whole, -1 to leave it to the general path. */
 static int fast_parse(struct span line, struct alog_rec *r)
 {
 	struct fast f;
 	uint32_t seen = 0;
-	size_t i = 1;
+	size_t i = 1, next = 0;
 
 	if (line.len < 2 || line.len > FAST_MAX || line.p[0] != '{')
 		return -1;
@@ -798,17 +847,13 @@ static int fast_parse(struct span line, struct alog_rec *r)
 	if (!fast_mark(&f))
 		return -1;
 	const signed char *slot = key_slots();
+	const struct kpat *pats = key_pats();
 	for (;;) {
-		size_t at = fast_next(&f), end = fast_next(&f);
-		if (at != i || end + 1 >= f.n || f.p[end + 1] != ':')
+		int k = fast_key(&f, slot, pats, &i, &next);
+		if (k < 0 || (seen & 1u << k))
 			return -1;
-		const struct key *k = key_in(slot, span_of(f.p + i + 1, end - i - 1));
-		uint32_t bit = k ? 1u << (k - keys) : 0;
-		if (!k || (seen & bit))
-			return -1;
-		seen |= bit;
-		i = end + 2;
-		if (!fast_value(&f, &i, k, r) || i >= f.n)
+		seen |= 1u << k;
+		if (!fast_value(&f, &i, &keys[k], r) || i >= f.n)
 			return -1;
 		char c = f.p[i++];
 		if (c == '}')
