@@ -61,28 +61,6 @@ static const struct lit event_keys[] = { LIT(""), LIT("connect"), LIT("http"), L
 static const struct lit phase_keys[] = { LIT(""), LIT("decision"), LIT("close") };
 static const struct lit decision_keys[] = { LIT(""), LIT("allow"), LIT("deny"), LIT("would_deny"), LIT("") };
 
-/* n bytes of a and b alike; both hold n. Short keys in a word or two. */
-static inline bool eq_bytes(const char *a, const char *b, size_t n)
-{
-	uint64_t x, y, u, v;
-	uint32_t x4, y4, u4, v4;
-
-	if (n > 16)
-		return memcmp(a, b, n) == 0;
-	if (n >= 8) { /* the first eight and the last eight, overlapping */
-		memcpy(&x, a, 8), memcpy(&y, b, 8), memcpy(&u, a + n - 8, 8), memcpy(&v, b + n - 8, 8);
-		return x == y && u == v;
-	}
-	if (n >= 4) {
-		memcpy(&x4, a, 4), memcpy(&y4, b, 4), memcpy(&u4, a + n - 4, 4), memcpy(&v4, b + n - 4, 4);
-		return x4 == y4 && u4 == v4;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
-}
-
 static int fail(struct scan *s, const char *why)
 {
 	s->why = why;
@@ -412,7 +390,7 @@ static int get_addrs(struct scan *s, struct alog_rec *r)
 static inline int index_of(struct span v, const struct lit *names, size_t n)
 {
 	for (size_t k = 1; k < n; k++)
-		if (v.len && names[k].len == v.len && eq_bytes(names[k].s, v.p, v.len))
+		if (v.len && names[k].len == v.len && alog_eq_bytes(names[k].s, v.p, v.len))
 			return (int)k;
 	return 0;
 }
@@ -498,7 +476,7 @@ static inline const struct key *key_in(const signed char *slot, struct span name
 		return NULL;
 	int k = slot[key_slot(name.p, name.len)];
 	if (k > 0)
-		return keys[k - 1].len == name.len && eq_bytes(keys[k - 1].name, name.p, name.len) ? &keys[k - 1] : NULL;
+		return keys[k - 1].len == name.len && alog_eq_bytes(keys[k - 1].name, name.p, name.len) ? &keys[k - 1] : NULL;
 	for (size_t i = 0; k < 0 && i < NKEYS; i++)
 		if (keys[i].len == name.len && memcmp(keys[i].name, name.p, name.len) == 0)
 			return &keys[i];
@@ -523,7 +501,7 @@ static const struct key *writer_key(struct scan *s, size_t *next)
 	for (size_t k = *next; k < NKEYS; k++) {
 		size_t n = keys[k].len;
 		if (p[1] != keys[k].name[0] || left < n + 3 || p[n + 1] != '"' || p[n + 2] != ':' ||
-		    !eq_bytes(keys[k].name, p + 1, n))
+		    !alog_eq_bytes(keys[k].name, p + 1, n))
 			continue;
 		s->i += n + 3;
 		*next = k + 1;
@@ -728,7 +706,7 @@ static bool fast_literal(const struct fast *f, size_t *i, bool *v)
 	bool t = *i < f->n && f->p[*i] == 't';
 	size_t n = t ? 4 : 5;
 
-	if (f->n - *i < n || !eq_bytes(f->p + *i, t ? "true" : "false", n))
+	if (f->n - *i < n || !alog_eq_bytes(f->p + *i, t ? "true" : "false", n))
 		return false;
 	*v = t;
 	*i += n;
