@@ -782,31 +782,40 @@ static const struct kpat *key_pats(void)
 	return pats;
 }
 
+/* Whether the pattern t is at i (w0: the eight bytes there). */
+static inline bool kpat_at(const struct fast *f, size_t i, uint64_t w0, const struct kpat *t)
+{
+	uint64_t w1;
+
+	if ((w0 & t->mask) != t->w0)
+		return false;
+	if (t->len <= 8)
+		return true;
+	if (f->n - i < t->len)
+		return false;
+	memcpy(&w1, f->p + i + t->len - 8, 8);
+	return w1 == t->w1;
+}
+
 /* The key whose "KEY": starts at *i, tried in the writer's order from the
  * one after the key read last (*next); *i past the colon. Otherwise the
  * member's name is found by its closing quote and looked up. -1: not a key. */
-static inline int fast_key(const struct fast *f, const signed char *slot, const struct kpat *pats, size_t *i,
-			   size_t *next)
+static inline int fast_key(const struct fast *f, const struct kpat *pats, size_t *i, size_t *next)
 {
-	if (f->n - *i >= 16) { /* two words after *i: each pattern fits */
+	if (f->n - *i >= 8) {
 		uint64_t w0;
 		memcpy(&w0, f->p + *i, 8);
-		for (size_t k = *next; k < NKEYS; k++) {
-			const struct kpat *t = &pats[k];
-			uint64_t w1;
-			if ((w0 & t->mask) != t->w0)
-				continue;
-			if (t->len > 8 && (memcpy(&w1, f->p + *i + t->len - 8, 8), w1 != t->w1))
-				continue;
-			*next = k + 1;
-			*i += t->len;
-			return (int)k;
-		}
+		for (size_t k = *next; k < NKEYS; k++)
+			if (kpat_at(f, *i, w0, &pats[k])) {
+				*next = k + 1;
+				*i += pats[k].len;
+				return (int)k;
+			}
 	}
 	size_t end = *i < f->n && f->p[*i] == '"' ? fast_quote(f, *i + 1) : f->n;
 	if (end + 1 >= f->n || f->p[end + 1] != ':')
 		return -1;
-	const struct key *k = key_in(slot, span_of(f->p + *i + 1, end - *i - 1));
+	const struct key *k = key_in(key_slots(), span_of(f->p + *i + 1, end - *i - 1));
 	*i = end + 2;
 	return k ? (int)(k - keys) : -1;
 }
@@ -824,10 +833,9 @@ static int fast_parse(struct span line, struct alog_rec *r)
 	f.n = line.len;
 	if (!fast_mark(&f))
 		return -1;
-	const signed char *slot = key_slots();
 	const struct kpat *pats = key_pats();
 	for (;;) {
-		int k = fast_key(&f, slot, pats, &i, &next);
+		int k = fast_key(&f, pats, &i, &next);
 		if (k < 0 || (seen & 1u << k))
 			return -1;
 		seen |= 1u << k;
@@ -947,7 +955,7 @@ int alog_parse_time(struct span s, int64_t *ms)
 	static _Thread_local int64_t last_ms = INT64_MIN;
 	const char *p = s.p;
 
-	if (s.len == 24 && last_ms != INT64_MIN && p[19] == '.' && p[23] == 'Z' && memcmp(p, last, 19) == 0 &&
+	if (s.len == 24 && last_ms != INT64_MIN && p[19] == '.' && p[23] == 'Z' && alog_eq_bytes(p, last, 19) &&
 	    digit((unsigned char)p[20]) && digit((unsigned char)p[21]) && digit((unsigned char)p[22])) {
 		*ms = last_ms + (p[20] - '0') * 100 + (p[21] - '0') * 10 + (p[22] - '0');
 		return 0;

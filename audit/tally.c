@@ -205,8 +205,10 @@ static void hist_add(struct alog_server *s, int64_t ts, enum alog_decision d)
 
 unsigned alog_reason_index(struct span reason)
 {
-	if (reason.len == 7 && memcmp(reason.p, "allowed", 7) == 0)
+	if (reason.len == 7 && alog_eq_bytes(reason.p, "allowed", 7)) /* the most of a log */
 		return POL_ALLOWED;
+	if (reason.len == 11 && alog_eq_bytes(reason.p, "not_allowed", 11))
+		return POL_NOT_ALLOWED;
 	for (unsigned i = 0; i <= POL_LIMIT && i < ALOG_REASONS - 1; i++) {
 		const char *k = pol_reason_key((enum pol_reason)i);
 		if (k[0] == (reason.len ? reason.p[0] : 0) && is(k, strlen(k), reason))
