@@ -561,93 +561,84 @@ static int members(struct scan *s, struct alog_rec *r)
 
 
 /*
- * The fast path, for a line with no backslash, no control byte and at most
- * FAST_MAX bytes, which is every line the writer emits: one pass marks the
- * quotes sixteen bytes at a time, so each string ends at the next mark and
- * is never scanned again; the members are then read in place. Anything else
+ * The fast path, for a line with no backslash and no control byte, which is
+ * every line the writer emits: one pass over the line, sixteen bytes at a
+ * time, finds neither; then a string ends at its next quote, found sixteen
+ * bytes at a time, and every member is read in place. Anything else
  * (whitespace, nesting, unknown keys, a value not in the writer's form, any
  * error) gives up, and the general path above reads the line from its start,
  * so the two accept the same lines with the same fields. The checking builds
  * (SLUICE_AUDIT_CHECK) read every accepted line both ways and compare.
  */
-#define FAST_MAX 4096
-#define FAST_WORDS (FAST_MAX / 64)
-
 struct fast {
 	const char *p;
 	size_t n;
-	uint64_t quotes[FAST_WORDS]; /* bit i: p[i] is '"' */
 };
 
 #ifdef __SSE2__
-/* Sixteen bytes at p: the quotes as a mask; *odd gets any backslash or control byte. */
-static inline uint64_t fast_block(const char *p, __m128i *odd)
+static inline __m128i fast_load(const char *p)
 {
-	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-	const __m128i flip = _mm_set1_epi8((char)0x80), limit = _mm_set1_epi8((char)(0x20 ^ 0x80));
-	__m128i w = _mm_loadu_si128((const __m128i *)(const void *)p);
-
-	*odd = _mm_or_si128(*odd, _mm_or_si128(_mm_cmpeq_epi8(w, bslash),
-					       _mm_cmplt_epi8(_mm_xor_si128(w, flip), limit)));
-	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(w, quote));
+	return _mm_loadu_si128((const __m128i *)(const void *)p);
 }
 
-/* The quotes of a line of at least sixteen bytes, 64 bytes a word; the last
- * sixteen are read again overlapping (a bit set twice is the same bit). */
-static bool fast_mark_sse2(struct fast *f)
+/* The bytes of w that are a backslash or a control byte (unsigned: bytes
+ * >= 0x80 are plain, so compare after flipping the sign). */
+static inline __m128i fast_odd(__m128i w)
 {
-	__m128i odd = _mm_setzero_si128();
+	const __m128i bslash = _mm_set1_epi8('\\'), flip = _mm_set1_epi8((char)0x80);
+	const __m128i limit = _mm_set1_epi8((char)(0x20 ^ 0x80));
+
+	return _mm_or_si128(_mm_cmpeq_epi8(w, bslash), _mm_cmplt_epi8(_mm_xor_si128(w, flip), limit));
+}
+#endif
+
+/* Whether the line has no backslash and no control byte: 64 bytes a step,
+ * the last sixteen read again overlapping. */
+static bool fast_plain(const struct fast *f)
+{
 	size_t i = 0;
 
-	for (; f->n - i >= 64; i += 64)
-		f->quotes[i / 64] = fast_block(f->p + i, &odd) | fast_block(f->p + i + 16, &odd) << 16 |
-				    fast_block(f->p + i + 32, &odd) << 32 | fast_block(f->p + i + 48, &odd) << 48;
-	if (i < f->n)
-		f->quotes[i / 64] = 0;
-	for (; f->n - i >= 16; i += 16)
-		f->quotes[i / 64] |= fast_block(f->p + i, &odd) << (i % 64);
-	if (i < f->n) {
-		size_t at = f->n - 16;
-		uint64_t m = fast_block(f->p + at, &odd);
-		f->quotes[at / 64] |= m << (at % 64);
-		if (at % 64 > 48)
-			f->quotes[at / 64 + 1] |= m >> (64 - at % 64);
-	}
-	return _mm_movemask_epi8(odd) == 0;
-}
-#endif
-
-/* Marks the quotes; false when the line has a backslash or a control byte. */
-static bool fast_mark(struct fast *f)
-{
 #ifdef __SSE2__
-	if (f->n >= 16)
-		return fast_mark_sse2(f);
-#endif
-	memset(f->quotes, 0, (f->n + 63) / 64 * sizeof(f->quotes[0]));
-	for (size_t i = 0; i < f->n; i++) {
-		unsigned char c = (unsigned char)f->p[i];
-		if (c == '\\' || c < 0x20)
-			return false;
-		f->quotes[i / 64] |= (uint64_t)(c == '"') << (i % 64);
+	if (f->n >= 16) {
+		__m128i odd = _mm_setzero_si128();
+		for (; f->n - i >= 64; i += 64)
+			odd = _mm_or_si128(odd, _mm_or_si128(_mm_or_si128(fast_odd(fast_load(f->p + i)),
+									  fast_odd(fast_load(f->p + i + 16))),
+							     _mm_or_si128(fast_odd(fast_load(f->p + i + 32)),
+									  fast_odd(fast_load(f->p + i + 48)))));
+		for (; f->n - i >= 16; i += 16)
+			odd = _mm_or_si128(odd, fast_odd(fast_load(f->p + i)));
+		odd = _mm_or_si128(odd, fast_odd(fast_load(f->p + f->n - 16)));
+		return _mm_movemask_epi8(odd) == 0;
 	}
+#endif
+	for (; i < f->n; i++)
+		if (f->p[i] == '\\' || (unsigned char)f->p[i] < 0x20)
+			return false;
 	return true;
 }
 
-/* The first quote at or after i, or f->n when none. */
+/* The first quote at or after i, or f->n when none: sixteen bytes a step,
+ * the last ones read overlapping with the bytes before i shifted out. */
 static inline size_t fast_quote(const struct fast *f, size_t i)
 {
-	size_t w = i / 64, nw = (f->n + 63) / 64;
-
 	if (i >= f->n)
 		return f->n;
-	uint64_t m = f->quotes[w] & (~0ull << (i % 64));
-	while (!m) {
-		if (++w >= nw)
-			return f->n;
-		m = f->quotes[w];
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"');
+	for (; f->n - i >= 16; i += 16) {
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(fast_load(f->p + i), quote));
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
 	}
-	return w * 64 + (size_t)__builtin_ctzll(m);
+	if (i < f->n && f->n >= 16) {
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(fast_load(f->p + f->n - 16), quote));
+		m >>= 16 - (f->n - i);
+		return m ? i + (size_t)__builtin_ctz(m) : f->n;
+	}
+#endif
+	const char *q = i < f->n ? memchr(f->p + i, '"', f->n - i) : NULL;
+	return q ? (size_t)(q - f->p) : f->n;
 }
 
 /* The string whose opening quote is at *i, in place; *i past its close. */
@@ -827,11 +818,11 @@ static int fast_parse(struct span line, struct alog_rec *r)
 	uint32_t seen = 0;
 	size_t i = 1, next = 0;
 
-	if (line.len < 2 || line.len > FAST_MAX || line.p[0] != '{')
+	if (line.len < 2 || line.p[0] != '{')
 		return -1;
 	f.p = line.p;
 	f.n = line.len;
-	if (!fast_mark(&f))
+	if (!fast_plain(&f))
 		return -1;
 	const struct kpat *pats = key_pats();
 	for (;;) {
