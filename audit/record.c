@@ -759,8 +759,12 @@ static const struct kpat *key_pats(void)
 	static bool built;
 
 	for (size_t k = 0; !built && k < NKEYS; k++) {
-		unsigned char b[24] = { 0 }, ff[8] = { 0 };
+		unsigned char b[16] = { 0 }, ff[8] = { 0 };
 		size_t n = keys[k].len + 3;
+		if (n > sizeof(b)) { /* two words would not cover it: never matched, looked up instead */
+			pats[k] = (struct kpat){ .w0 = 1, .len = n };
+			continue;
+		}
 		b[0] = '"', memcpy(b + 1, keys[k].name, keys[k].len), b[n - 2] = '"', b[n - 1] = ':';
 		memset(ff, 0xff, n < 8 ? n : 8);
 		memcpy(&pats[k].w0, b, 8);
@@ -768,8 +772,8 @@ static const struct kpat *key_pats(void)
 		memcpy(&pats[k].mask, ff, 8);
 		pats[k].w0 &= pats[k].mask;
 		pats[k].len = n;
-		built = k + 1 == NKEYS;
 	}
+	built = true;
 	return pats;
 }
 
