@@ -1,7 +1,9 @@
 /* record.c: the audit log's reader of one line. The writer emits one flat,
  * compact JSON object per line; this scanner reads exactly that grammar
  * (any JSON value under an unknown key is skipped, nesting bounded) through
- * a bounds-checked cursor, ten times faster than building a jansson tree. */
+ * a bounds-checked cursor, ten times faster than building a jansson tree.
+ * A line in the writer's own form (no escapes, no whitespace, known keys)
+ * takes a fast path first, which reads the same records or gives way. */
 #include "record.h"
 
 #include <errno.h>
@@ -994,8 +996,42 @@ static int parse_time(struct span s, int64_t *ms)
 	return 0;
 }
 
+/* Digits of v, n of them, at w. */
+static void put_digits(char *w, unsigned v, int n)
+{
+	while (n-- > 0) {
+		w[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* Years 1970 to 9999 without gmtime_r and printf: the reviews print two
+ * times a row (Hinnant's civil_from_days, the inverse of days_of). */
+static bool format_fast(int64_t ms, bool with_ms, char *buf, size_t size)
+{
+	if (ms < 0 || ms >= 253402300800000LL || size < 25)
+		return false;
+	int64_t sec = ms / 1000, z = sec / 86400 + 719468;
+	unsigned sod = (unsigned)(sec % 86400), doe = (unsigned)(z % 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+	unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+	unsigned y = (unsigned)(z / 146097) * 400 + yoe + (m <= 2);
+
+	memcpy(buf, "0000-00-00T00:00:00.000Z", 25);
+	put_digits(buf, y, 4), put_digits(buf + 5, m, 2), put_digits(buf + 8, d, 2);
+	put_digits(buf + 11, sod / 3600, 2), put_digits(buf + 14, sod / 60 % 60, 2), put_digits(buf + 17, sod % 60, 2);
+	if (with_ms)
+		put_digits(buf + 20, (unsigned)(ms % 1000), 3);
+	else
+		memcpy(buf + 19, "Z", 2);
+	return true;
+}
+
 void alog_format_time(int64_t ms, bool with_ms, char *buf, size_t size)
 {
+	if (format_fast(ms, with_ms, buf, size))
+		return;
 	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	struct tm tm;
 
