@@ -98,6 +98,27 @@ void alog_format_bytes(uint64_t v, char *buf, size_t size)
 	snprintf(buf, size, x < 10 ? "%.1f %s" : "%.0f %s", x, units[u]);
 }
 
+/* v in decimal (as "%lld" prints it) without printf: a table prints many. */
+static const char *decimal(int64_t v, char *buf, size_t size)
+{
+	char tmp[24], *w = tmp + sizeof(tmp);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+	*--w = '\0';
+	do
+		*--w = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--w = '-';
+	size_t n = (size_t)(tmp + sizeof(tmp) - 1 - w);
+	if (size == 0)
+		return "";
+	n = n < size ? n : size - 1; /* cut as snprintf would */
+	memcpy(buf, w, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 /* A cell as text: for the text format (human) or CSV (raw). */
 static const char *cell_text(const struct alog_table *t, size_t row, size_t col, bool human, char *buf,
 			     size_t size)
@@ -119,8 +140,7 @@ static const char *cell_text(const struct alog_table *t, size_t row, size_t col,
 		return buf;
 	case ALOG_C_COUNT: break;
 	}
-	snprintf(buf, size, "%lld", (long long)c->v);
-	return buf;
+	return decimal(c->v, buf, size);
 }
 
 static void print_text(FILE *f, const struct alog_table *t, bool title)

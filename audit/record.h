@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <string.h>
+
 #include "span.h"
 
 #define ALOG_ADDRS_MAX 8 /* addresses kept per record; more are counted */
@@ -14,6 +16,31 @@
 enum alog_event { ALOG_EV_OTHER, ALOG_EV_CONNECT, ALOG_EV_HTTP, ALOG_EV_TRANSPARENT, ALOG_EV_DNS, ALOG_EV_PACKET };
 enum alog_phase { ALOG_PH_OTHER, ALOG_PH_DECISION, ALOG_PH_CLOSE };
 enum alog_decision { ALOG_DEC_NONE, ALOG_DEC_ALLOW, ALOG_DEC_DENY, ALOG_DEC_WOULD_DENY, ALOG_DEC_OTHER };
+
+/* Whether n bytes at a and at b are alike (both hold n): short names in a
+ * word or two, without a call. */
+static inline bool alog_eq_bytes(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y, u, v;
+	uint32_t x4, y4, u4, v4;
+
+	if (n > 32)
+		return memcmp(a, b, n) == 0;
+	if (n > 16)
+		return alog_eq_bytes(a, b, 16) && alog_eq_bytes(a + n - 16, b + n - 16, 16);
+	if (n >= 8) { /* the first eight and the last eight, overlapping */
+		memcpy(&x, a, 8), memcpy(&y, b, 8), memcpy(&u, a + n - 8, 8), memcpy(&v, b + n - 8, 8);
+		return x == y && u == v;
+	}
+	if (n >= 4) {
+		memcpy(&x4, a, 4), memcpy(&y4, b, 4), memcpy(&u4, a + n - 4, 4), memcpy(&v4, b + n - 4, 4);
+		return x4 == y4 && u4 == v4;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
 
 /* A record's fields as spans into the line (or, for strings with escapes,
  * into the caller's scratch buffer). Empty span: key absent. */

@@ -126,5 +126,5 @@ bool alog_filter_match(const struct alog_filter *f, const struct alog_rec *r)
 		return false;
 	if (f->decisions && !(f->decisions & 1u << r->decision))
 		return false;
-	return server_match(f, r->server) && alog_filter_host_match(f, r->host);
+	return server_match(f, r->server) && (!f->host_set || alog_filter_host_match(f, r->host));
 }

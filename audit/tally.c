@@ -36,7 +36,7 @@ void alog_tally_free(struct alog_tally *t)
 /* Eight bytes a step, multiply and fold: the keys are short names. */
 static bool is(const char *s, size_t len, struct span v)
 {
-	return len == v.len && memcmp(s, v.p, v.len) == 0;
+	return len == v.len && alog_eq_bytes(s, v.p, v.len);
 }
 
 static uint32_t hash(struct span s, uint32_t seed)
@@ -103,10 +103,8 @@ static bool same(const struct alog_row *r, unsigned kind, unsigned srv, unsigned
 
 	if (r->kind != kind || r->server != srv || r->port != port || r->decision != dec || r->tlen != s.len)
 		return false;
-	for (size_t i = 0; i < head; i++) /* short names never leave the row's first line */
-		if (r->prefix[i] != s.p[i])
-			return false;
-	return s.len == head || memcmp(r->text + head, s.p + head, s.len - head) == 0;
+	/* short names never leave the row's first line */
+	return alog_eq_bytes(r->prefix, s.p, head) && (s.len == head || memcmp(r->text + head, s.p + head, s.len - head) == 0);
 }
 
 static struct alog_row *new_row(struct alog_tally *t, size_t slot, uint32_t h, struct span s)
@@ -200,14 +198,17 @@ static void hist_add(struct alog_server *s, int64_t ts, enum alog_decision d)
 {
 	if (d < ALOG_DEC_ALLOW || d > ALOG_DEC_WOULD_DENY)
 		return;
-	hist_fit(s, ts);
+	if (!s->h_width || ts < s->h_origin || ts >= s->h_origin + ALOG_BUCKETS * s->h_width)
+		hist_fit(s, ts);
 	s->hist[(ts - s->h_origin) / s->h_width][d - ALOG_DEC_ALLOW]++;
 }
 
 unsigned alog_reason_index(struct span reason)
 {
-	if (reason.len == 7 && memcmp(reason.p, "allowed", 7) == 0)
+	if (reason.len == 7 && alog_eq_bytes(reason.p, "allowed", 7)) /* the most of a log */
 		return POL_ALLOWED;
+	if (reason.len == 11 && alog_eq_bytes(reason.p, "not_allowed", 11))
+		return POL_NOT_ALLOWED;
 	for (unsigned i = 0; i <= POL_LIMIT && i < ALOG_REASONS - 1; i++) {
 		const char *k = pol_reason_key((enum pol_reason)i);
 		if (k[0] == (reason.len ? reason.p[0] : 0) && is(k, strlen(k), reason))
@@ -246,9 +247,9 @@ static void note_private(struct alog_tally *t, struct alog_row *h, const struct 
 	}
 }
 
-static void host_decision(struct alog_tally *t, struct alog_row *h, const struct alog_rec *r)
+static void host_decision(struct alog_tally *t, struct alog_row *h, const struct alog_rec *r, unsigned reason)
 {
-	uint32_t bit = 1u << alog_reason_index(r->reason);
+	uint32_t bit = 1u << reason;
 
 	if (r->event == ALOG_EV_DNS) {
 		h->dns++;
@@ -298,7 +299,7 @@ static int side_rows(struct alog_tally *t, int srv, const struct alog_rec *r)
 	return 0;
 }
 
-static void server_add(struct alog_server *s, const struct alog_rec *r)
+static void server_add(struct alog_server *s, const struct alog_rec *r, unsigned reason)
 {
 	s->records++;
 	if (r->ts_ms < s->first)
@@ -314,7 +315,7 @@ static void server_add(struct alog_server *s, const struct alog_rec *r)
 		s->by_decision[r->decision]++;
 		hist_add(s, r->ts_ms, r->decision);
 		if (r->reason.len) {
-			unsigned k = alog_reason_index(r->reason);
+			unsigned k = reason;
 			uint64_t n = s->reasons[r->decision][k]++;
 			if (!n || r->ts_ms < s->reason_first[r->decision][k])
 				s->reason_first[r->decision][k] = r->ts_ms;
@@ -339,7 +340,8 @@ int alog_tally_add(struct alog_tally *t, const struct alog_rec *r)
 		t->dropped++;
 		return 0;
 	}
-	server_add(&t->servers[srv], r);
+	unsigned reason = alog_reason_index(r->reason); /* once: the server's count and the host's bits */
+	server_add(&t->servers[srv], r, reason);
 	bool keyed = r->host.len && r->event != ALOG_EV_OTHER;
 	if (side_rows(t, srv, r) < 0) {
 		t->dropped++;
@@ -359,7 +361,7 @@ int alog_tally_add(struct alog_tally *t, const struct alog_rec *r)
 	h->bytes_up += r->bytes_up;
 	h->bytes_down += r->bytes_down;
 	if (r->phase != ALOG_PH_CLOSE)
-		host_decision(t, h, r);
+		host_decision(t, h, r, reason);
 	return 0;
 }
 
