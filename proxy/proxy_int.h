@@ -54,7 +54,7 @@ struct px_body {
 struct px_server {
 	struct event_base *base;
 	struct px_config cfg;
-	struct evconnlistener *lst[PX_MAX_LISTENERS];
+	struct event *lst[PX_MAX_LISTENERS]; /* a listening socket each (server.c) */
 	bool transparent[PX_MAX_LISTENERS];
 	size_t nlst;
 	LIST_HEAD(, px_session) sessions;
@@ -127,6 +127,7 @@ struct px_session {
 	bool up_shut, cli_shut;
 
 	struct px_relay *rl; /* a tunnel relayed off the bufferevents: cli and up are NULL */
+	struct event *dial;  /* a tunnel's upstream socket while it connects (up is NULL then) */
 };
 
 /* session.c */
@@ -154,9 +155,11 @@ int px_cx_take(struct px_session *s, bool tls);
 void px_cx_free_all(struct px_server *srv);
 
 /* relay.c */
-/* Move an established tunnel's sockets to the relay. Returns 0, or
+/* Move an established tunnel's sockets to the relay: the client's
+ * bufferevent, and upstream's (s->up) or, without one, up_fd, a connected
+ * socket with no event. Bytes the client sent early go first. Returns 0, or
  * -EAGAIN/-ENOMEM with nothing changed (the bufferevent relay goes on). */
-int px_relay_start(struct px_session *s);
+int px_relay_start(struct px_session *s, int up_fd);
 void px_relay_free(struct px_session *s);
 /* The relay's client (up false) or upstream socket, or -1 without a relay. */
 int px_relay_fd(const struct px_session *s, bool up);
