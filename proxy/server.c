@@ -4,6 +4,10 @@
  * one, accepts the waiting connection, answers 503 and closes it, then takes
  * the reserve back; if that is not enough, the listeners pause briefly.
  * It never spins and never exits on load.
+ *
+ * One accept per readiness (the events are level-triggered): a batch would
+ * end in an accept that fails with EAGAIN, one more syscall per wake, and
+ * under load the loop comes back to a listener with a backlog at once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,31 +64,26 @@ static void log_refusal(struct px_server *srv, const char *why)
 	log_msg("refused a connection: %s", why);
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+static void accepted(struct px_server *srv, size_t i, int fd, const struct sockaddr *sa)
 {
-	struct px_server *srv = arg;
-
-	(void)len;
 	if (srv->nconns >= srv->cfg.max_conns) {
 		log_refusal(srv, "connection limit reached");
 		px_refuse_fd(fd, 503, "limit");
 		return;
 	}
-	for (size_t i = 0; i < srv->nlst; i++)
-		if (srv->lst[i] == l && srv->transparent[i]) {
-			px_session_start_transparent(srv, fd);
-			return;
-		}
-	px_session_start(srv, fd, sa);
+	if (srv->transparent[i])
+		px_session_start_transparent(srv, fd);
+	else
+		px_session_start(srv, fd, sa);
 }
 
 static void set_listeners(struct px_server *srv, bool on)
 {
 	for (size_t i = 0; i < srv->nlst; i++) {
 		if (on)
-			evconnlistener_enable(srv->lst[i]);
+			event_add(srv->lst[i], NULL);
 		else
-			evconnlistener_disable(srv->lst[i]);
+			event_del(srv->lst[i]);
 	}
 }
 
@@ -99,10 +98,8 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 	set_listeners(srv, true);
 }
 
-static void accept_error_cb(struct evconnlistener *l, void *arg)
+static void accept_failed(struct px_server *srv, int lfd, int err)
 {
-	struct px_server *srv = arg;
-	int err = EVUTIL_SOCKET_ERROR();
 	struct timeval pause = { 0, 100 * 1000 };
 
 	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
@@ -112,7 +109,7 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 	if (srv->reserve_fd >= 0) {
 		close(srv->reserve_fd);
 		srv->reserve_fd = -1;
-		int fd = accept4(evconnlistener_get_fd(l), NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0) {
 			log_refusal(srv, "out of file descriptors");
 			px_refuse_fd(fd, 503, "limit");
@@ -121,6 +118,23 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 	}
 	set_listeners(srv, false);
 	evtimer_add(srv->resume, &pause);
+}
+
+static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct px_server *srv = arg;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	size_t i = 0;
+
+	(void)what;
+	while (i < srv->nlst && event_get_fd(srv->lst[i]) != lfd)
+		i++;
+	int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0)
+		accepted(srv, i, fd, (struct sockaddr *)&ss);
+	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+		accept_failed(srv, lfd, errno);
 }
 
 int px_server_new(struct event_base *base, const struct px_config *cfg, struct px_server **out)
@@ -159,11 +173,14 @@ int px_server_listen_fd(struct px_server *srv, int fd)
 	if (srv->nlst >= PX_MAX_LISTENERS)
 		return -ENOSPC;
 	evutil_make_socket_nonblocking(fd);
-	struct evconnlistener *l =
-		evconnlistener_new(srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-	if (!l)
+	evutil_make_socket_closeonexec(fd);
+	struct event *l = event_new(srv->base, fd, EV_READ | EV_PERSIST, accept_cb, srv);
+	if (!l || event_add(l, NULL) < 0) {
+		if (l)
+			event_free(l);
 		return -ENOMEM;
-	evconnlistener_set_error_cb(l, accept_error_cb);
+	}
+	srv->transparent[srv->nlst] = false;
 	srv->lst[srv->nlst++] = l;
 	return 0;
 }
@@ -208,8 +225,11 @@ void px_server_free(struct px_server *srv)
 	px_cx_free_all(srv);
 	while (!LIST_EMPTY(&srv->sessions))
 		px_session_free(LIST_FIRST(&srv->sessions));
-	for (size_t i = 0; i < srv->nlst; i++)
-		evconnlistener_free(srv->lst[i]);
+	for (size_t i = 0; i < srv->nlst; i++) {
+		int fd = event_get_fd(srv->lst[i]);
+		event_free(srv->lst[i]);
+		close(fd);
+	}
 	if (srv->resume)
 		event_free(srv->resume);
 	if (srv->reserve_fd >= 0)
