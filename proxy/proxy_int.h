@@ -56,6 +56,7 @@ struct px_server {
 	struct px_config cfg;
 	struct event *lst[PX_MAX_LISTENERS]; /* a listening socket each (server.c) */
 	bool transparent[PX_MAX_LISTENERS];
+	bool deferred[PX_MAX_LISTENERS];     /* accepts only once bytes came (TCP_DEFER_ACCEPT) */
 	size_t nlst;
 	LIST_HEAD(, px_session) sessions;
 	LIST_HEAD(, px_cx) cxs;      /* connections the package cache took over */
@@ -131,7 +132,9 @@ struct px_session {
 };
 
 /* session.c */
-void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa);
+/* A session for an explicit proxy client; has_data: the listener defers
+ * accepts until the first bytes (TCP_DEFER_ACCEPT), so read them at once. */
+void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa, bool has_data);
 void px_session_start_transparent(struct px_server *srv, evutil_socket_t fd);
 /* A session for an explicit proxy client whose next request (its bytes in
  * pending, which are taken) the package cache does not serve; it goes on

@@ -8,8 +8,12 @@
  * One accept per readiness (the events are level-triggered): a batch would
  * end in an accept that fails with EAGAIN, one more syscall per wake, and
  * under load the loop comes back to a listener with a backlog at once.
+ * A --listen socket defers accepts until the client's first bytes
+ * (TCP_DEFER_ACCEPT): the accept and the request's read share a pass.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,6 +25,10 @@
 
 #include "log.h"
 #include "proxy_int.h"
+
+/* A connection that sends nothing is accepted after this (and then has the
+ * head timeout), so the kernel holds it no longer than a second or so. */
+#define DEFER_ACCEPT_S 1
 
 /* A session holds two descriptors (client, upstream); keep 64 for the rest. */
 static size_t conns_for_fds(void)
@@ -74,7 +82,7 @@ static void accepted(struct px_server *srv, size_t i, int fd, const struct socka
 	if (srv->transparent[i])
 		px_session_start_transparent(srv, fd);
 	else
-		px_session_start(srv, fd, sa);
+		px_session_start(srv, fd, sa, srv->deferred[i]);
 }
 
 static void set_listeners(struct px_server *srv, bool on)
@@ -181,6 +189,7 @@ int px_server_listen_fd(struct px_server *srv, int fd)
 		return -ENOMEM;
 	}
 	srv->transparent[srv->nlst] = false;
+	srv->deferred[srv->nlst] = false;
 	srv->lst[srv->nlst++] = l;
 	return 0;
 }
@@ -212,9 +221,14 @@ int px_server_listen(struct px_server *srv, const char *text)
 		close(fd);
 		return err;
 	}
+	/* a proxy client speaks first: wake for it once its request is there */
+	int defer_s = DEFER_ACCEPT_S;
+	bool deferred = setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof(defer_s)) == 0;
 	int rc = px_server_listen_fd(srv, fd);
 	if (rc < 0)
 		close(fd);
+	else
+		srv->deferred[srv->nlst - 1] = deferred;
 	return rc;
 }
 

@@ -1575,13 +1575,16 @@ static struct px_session *session_new(struct px_server *srv, const struct policy
 	return s;
 }
 
-void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa)
+void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa, bool has_data)
 {
 	struct px_session *s = session_new(srv, srv->cfg.pol, fd);
 
 	(void)sa;
-	if (s)
-		arm_timer(s, srv->cfg.head_timeout_s);
+	if (!s)
+		return;
+	arm_timer(s, srv->cfg.head_timeout_s);
+	if (has_data) /* the request is there: one loop pass less than waiting for the event */
+		reader_cb(fd, EV_READ, &s->rcli);
 }
 
 void px_session_resume(struct px_server *srv, const struct policy *pol, evutil_socket_t fd,
