@@ -36,7 +36,9 @@ if [ -z "${INNS:-}" ]; then
 	ip netns add "$NS"
 	trap 'ip netns del "$NS" 2>/dev/null' EXIT
 	ip netns exec "$NS" ip link set lo up
-	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
+	# the servers' ports are kept out of the clients' widened ephemeral range
+	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1 \
+		net.ipv4.ip_local_reserved_ports="13128-13160,18080,18888,19001-19002"
 	MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo "# sluice bench: $(nproc) CPUs (${MODEL:-unknown model}), kernel $(uname -r), load before start $LOAD, $(date -u +%FT%TZ)"
 	# DNS first: the proxy runs leave the namespace full of TIME_WAIT sockets
@@ -137,7 +139,8 @@ wait_port() {
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
 		sleep 0.05
 	done
-	echo "nothing listens on $1" >&2
+	echo "nothing listens on $1; the servers said:" >&2
+	tail -n 3 "$RUN"/*.out >&2
 	exit 1
 }
 start targets "$LG" serve 19001 19002
