@@ -36,8 +36,11 @@ if [ -z "${INNS:-}" ]; then
 	ip netns add "$NS"
 	trap 'ip netns del "$NS" 2>/dev/null' EXIT
 	ip netns exec "$NS" ip link set lo up
-	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
-	echo "# sluice bench: $(nproc) CPUs, load before start $LOAD, $(date -u +%FT%TZ)"
+	# the servers' ports are kept out of the clients' widened ephemeral range
+	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1 \
+		net.ipv4.ip_local_reserved_ports="13128-13160,18080,18888,19001-19002"
+	MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+	echo "# sluice bench: $(nproc) CPUs (${MODEL:-unknown model}), kernel $(uname -r), load before start $LOAD, $(date -u +%FT%TZ)"
 	# DNS first: the proxy runs leave the namespace full of TIME_WAIT sockets
 	if [ -z "$NODNS" ]; then
 		ip netns exec "$NS" env SLUICE="$SLUICE" "$HERE/dns-bench.sh" $QUICK --reps "$REPS" || echo "dns-bench.sh failed: $?"
@@ -136,7 +139,8 @@ wait_port() {
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
 		sleep 0.05
 	done
-	echo "nothing listens on $1" >&2
+	echo "nothing listens on $1; the servers said:" >&2
+	tail -n 3 "$RUN"/*.out >&2
 	exit 1
 }
 start targets "$LG" serve 19001 19002
@@ -212,34 +216,69 @@ if [[ " ${PROXIES[*]} " == *" sluice "* ]] && [ "$IDLE" -lt 10000 ] && [ -z "$QU
 	[ -n "$out" ] || BIG="sluice --workers 2 did not hold 10000 tunnels"
 fi
 
+# sluice by worker count (--workers 1, 2 and, on bigger machines, nproc):
+# set-up and HTTP forward, so scaling shows where there are CPUs for it
+WORKERS=
+if [[ " ${PROXIES[*]} " == *" sluice "* ]] && [ -z "$QUICK" ]; then
+	WORKERS="1 2"
+	[ "$(nproc)" -gt 2 ] && WORKERS+=" $(nproc)"
+	port=13140
+	for w in $WORKERS; do
+		port=$((port + 1))
+		start "sluicew$w" "$SLUICE" proxy --listen 127.0.0.1:$port --policy "$RUN/sluice.yaml" --log "$RUN/sluicew$w-audit.log" --workers "$w"
+		wait_port $port
+		for r in $(seq "$REPS"); do
+			for c in 1 64; do
+				out=$("$LG" setup 127.0.0.1:$port "$ECHO" "$c" "$DUR") || true
+				add "w$w" "setup$c" "$(kv "$out" conns_per_s)"
+			done
+			out=$(wrk -t1 -c64 -d"${DUR}s" -s "$RUN/abs.lua" "http://127.0.0.1:$port/")
+			add "w$w" http "$(awk '/Requests\/sec/{print $2}' <<<"$out")"
+		done
+		kill "$(eval "echo \$PID_sluicew$w")" 2>/dev/null || true
+	done
+fi
+
 med() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{a[NR]=$1} END{ if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
 get() { med <<<"${V[$1.$2]:-}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a != "-" && b != "-" && b > 0) printf "%.2f", a / b; else printf "-" }'; }
-row() { # label key [lower-is-better marker]
-	local d s t x
+row() { # label key [low: lower is better]
+	local d s t x b
 	d=$(get direct "$2") s=$(get squid "$2") t=$(get tinyproxy "$2") x=$(get sluice "$2")
-	printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$d" "$s" "$t" "$x" "$(ratio "$x" "$d")" "$(ratio "$x" "$s")"
+	b=$(awk -v s="$s" -v t="$t" -v low="${3:-}" 'BEGIN{
+		if (s == "-") print t; else if (t == "-") print s;
+		else if (low != "") print (s + 0 < t + 0 ? s : t); else print (s + 0 > t + 0 ? s : t) }')
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$d" "$s" "$t" "$x" "$(ratio "$x" "$d")" \
+		"$(ratio "$x" "$s")" "$(ratio "$x" "$b")"
 }
 echo "## Proxies: ${DUR}s per figure, median of $REPS, idle: $IDLE tunnels"
 echo "squid $(squid -v | sed -n 's/.*Version \([^ ]*\).*/\1/p' | head -1), tinyproxy $(tinyproxy -v 2>&1 | awk '{print $2}'), sluice $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo '?'), sluice logs to a file"
 echo
-echo "| metric | direct | squid | tinyproxy | sluice | sluice/direct | sluice/squid |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| metric | direct | squid | tinyproxy | sluice | sluice/direct | sluice/squid | sluice/best peer |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 row "CONNECT bulk, 1 stream (Gbit/s)" bulk1
 row "CONNECT bulk, 8 streams (Gbit/s)" bulk8
-row "CPU per GiB, 1 stream (s)" bulk1_cpu
-row "CPU per GiB, 8 streams (s)" bulk8_cpu
+row "CPU per GiB, 1 stream (s)" bulk1_cpu low
+row "CPU per GiB, 8 streams (s)" bulk8_cpu low
 row "tunnel set-up, sequential (conn/s)" setup1
-row "  p50 (µs)" setup1_p50
-row "  p99 (µs)" setup1_p99
+row "  p50 (µs)" setup1_p50 low
+row "  p99 (µs)" setup1_p99 low
 row "tunnel set-up, 64 concurrent (conn/s)" setup64
-row "  p50 (µs)" setup64_p50
-row "  p99 (µs)" setup64_p99
-row "  errors" setup64_err
-row "CPU per connection, 64 concurrent (µs)" setup64_cpu
+row "  p50 (µs)" setup64_p50 low
+row "  p99 (µs)" setup64_p99 low
+row "  errors" setup64_err low
+row "CPU per connection, 64 concurrent (µs)" setup64_cpu low
 row "HTTP forward, wrk 64 conns (req/s)" http
-row "  p99 (µs)" http_p99
-row "  non-2xx answers" http_non2xx
-row "CPU per request (µs)" http_cpu
-row "idle tunnel, RSS per tunnel (KiB)" idle
+row "  p99 (µs)" http_p99 low
+row "  non-2xx answers" http_non2xx low
+row "CPU per request (µs)" http_cpu low
+row "idle tunnel, RSS per tunnel (KiB)" idle low
 [ -z "$BIG" ] || printf '\n%s\n' "$BIG"
+if [ -n "$WORKERS" ]; then
+	printf '\n## sluice by worker count (median of %s, %ss each)\n\n' "$REPS" "$DUR"
+	echo "| --workers | set-up, sequential (conn/s) | set-up, 64 concurrent (conn/s) | HTTP forward (req/s) |"
+	echo "|---:|---:|---:|---:|"
+	for w in $WORKERS; do
+		printf '| %s | %s | %s | %s |\n' "$w" "$(get "w$w" setup1)" "$(get "w$w" setup64)" "$(get "w$w" http)"
+	done
+fi

@@ -54,8 +54,9 @@ struct px_body {
 struct px_server {
 	struct event_base *base;
 	struct px_config cfg;
-	struct evconnlistener *lst[PX_MAX_LISTENERS];
+	struct event *lst[PX_MAX_LISTENERS]; /* a listening socket each (server.c) */
 	bool transparent[PX_MAX_LISTENERS];
+	bool deferred[PX_MAX_LISTENERS];     /* accepts only once bytes came (TCP_DEFER_ACCEPT) */
 	size_t nlst;
 	LIST_HEAD(, px_session) sessions;
 	LIST_HEAD(, px_cx) cxs;      /* connections the package cache took over */
@@ -127,10 +128,13 @@ struct px_session {
 	bool up_shut, cli_shut;
 
 	struct px_relay *rl; /* a tunnel relayed off the bufferevents: cli and up are NULL */
+	struct event *dial;  /* a tunnel's upstream socket while it connects (up is NULL then) */
 };
 
 /* session.c */
-void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa);
+/* A session for an explicit proxy client; has_data: the listener defers
+ * accepts until the first bytes (TCP_DEFER_ACCEPT), so read them at once. */
+void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa, bool has_data);
 void px_session_start_transparent(struct px_server *srv, evutil_socket_t fd);
 /* A session for an explicit proxy client whose next request (its bytes in
  * pending, which are taken) the package cache does not serve; it goes on
@@ -154,9 +158,11 @@ int px_cx_take(struct px_session *s, bool tls);
 void px_cx_free_all(struct px_server *srv);
 
 /* relay.c */
-/* Move an established tunnel's sockets to the relay. Returns 0, or
+/* Move an established tunnel's sockets to the relay: the client's
+ * bufferevent, and upstream's (s->up) or, without one, up_fd, a connected
+ * socket with no event. Bytes the client sent early go first. Returns 0, or
  * -EAGAIN/-ENOMEM with nothing changed (the bufferevent relay goes on). */
-int px_relay_start(struct px_session *s);
+int px_relay_start(struct px_session *s, int up_fd);
 void px_relay_free(struct px_session *s);
 /* The relay's client (up false) or upstream socket, or -1 without a relay. */
 int px_relay_fd(const struct px_session *s, bool up);

@@ -4,7 +4,11 @@
  * the source, in large reads. While the destination is backed up the source
  * is not read (backpressure). A direction holds a buffer only while bytes are
  * in it: an empty one goes back to the server, so an idle tunnel holds two
- * sockets, four events and no buffer. EOF from the source becomes
+ * sockets, four events (inside the relay) and no buffer. The events are
+ * level-triggered, so a read that does not fill the buffer may end a
+ * readiness (edge-triggered ones would need a read that fails with EAGAIN
+ * after each, one more syscall per readiness, and a queued FIN behind
+ * the bytes that a short read leaves would otherwise be lost). EOF from the source becomes
  * shutdown(SHUT_WR) on the destination once its bytes are out (half-close),
  * as in the bufferevent relay. Each direction counts what its destination's
  * socket took (the close record's bytes_up and bytes_down), not what it read.
@@ -18,6 +22,7 @@
  */
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/event_struct.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -36,7 +41,7 @@ struct px_dir {
 	size_t cap, off, len; /* bytes buf[off..len) wait for dst */
 	bool big;
 	bool eof, shut;
-	struct event *rd, *wr;
+	struct event *rd, *wr; /* in the relay: rl->ev */
 	uint64_t *counter;    /* bytes dst took */
 	bool client_failed;   /* the last error was the client socket's */
 };
@@ -45,6 +50,7 @@ struct px_relay {
 	struct px_session *s;
 	int fd[2];            /* client, upstream */
 	struct px_dir dir[2]; /* client → upstream, upstream → client */
+	struct event ev[4];   /* dir[0].rd, dir[0].wr, dir[1].rd, dir[1].wr */
 };
 
 /* ---- buffers ------------------------------------------------------------- */
@@ -233,7 +239,7 @@ static bool flushed(struct bufferevent *bev)
 	return ok;
 }
 
-static int dir_init(struct px_relay *rl, int i, uint64_t *counter)
+static void dir_init(struct px_relay *rl, int i, uint64_t *counter)
 {
 	struct px_dir *d = &rl->dir[i];
 	struct event_base *base = rl->s->srv->base;
@@ -242,38 +248,67 @@ static int dir_init(struct px_relay *rl, int i, uint64_t *counter)
 	d->src = rl->fd[i];
 	d->dst = rl->fd[1 - i];
 	d->counter = counter;
-	d->rd = event_new(base, d->src, EV_READ | EV_PERSIST, pump_cb, d);
-	d->wr = event_new(base, d->dst, EV_WRITE | EV_PERSIST, pump_cb, d);
-	return d->rd && d->wr ? 0 : -ENOMEM;
+	d->rd = &rl->ev[2 * i];
+	d->wr = &rl->ev[2 * i + 1];
+	event_assign(d->rd, base, d->src, EV_READ | EV_PERSIST, pump_cb, d);
+	event_assign(d->wr, base, d->dst, EV_WRITE | EV_PERSIST, pump_cb, d);
 }
 
-int px_relay_start(struct px_session *s)
+/* Bytes the client sent before the tunnel opened go first. */
+static int take_early(struct px_relay *rl, struct evbuffer *in)
 {
-	if (evbuffer_get_length(bufferevent_get_input(s->up)) || !flushed(s->cli) || !flushed(s->up))
+	struct px_dir *d = &rl->dir[0];
+	size_t n = evbuffer_get_length(in);
+
+	if (n == 0)
+		return 0;
+	if (buf_get(rl->s->srv, d) < 0)
+		return -ENOMEM;
+	if (n > d->cap) {
+		buf_put(rl->s->srv, d);
+		return -EAGAIN;
+	}
+	d->len = (size_t)evbuffer_remove(in, d->buf, n);
+	return 0;
+}
+
+int px_relay_start(struct px_session *s, int up_fd)
+{
+	if ((s->up && evbuffer_get_length(bufferevent_get_input(s->up))) || !flushed(s->cli) ||
+	    (s->up && !flushed(s->up)))
 		return -EAGAIN; /* bytes are queued in user space: keep the bufferevent relay */
 	struct px_relay *rl = calloc(1, sizeof(*rl));
 	if (!rl)
 		return -ENOMEM;
 	rl->s = s;
 	rl->fd[0] = bufferevent_getfd(s->cli);
-	rl->fd[1] = bufferevent_getfd(s->up);
-	if (dir_init(rl, 0, &s->bytes_up) < 0 || dir_init(rl, 1, &s->bytes_down) < 0) {
-		rl->fd[0] = rl->fd[1] = -1; /* still owned by the bufferevents */
-		s->rl = rl;
-		px_relay_free(s);
-		return -ENOMEM;
+	rl->fd[1] = s->up ? bufferevent_getfd(s->up) : up_fd;
+	dir_init(rl, 0, &s->bytes_up);
+	dir_init(rl, 1, &s->bytes_down);
+	int rc = take_early(rl, bufferevent_get_input(s->cli));
+	if (rc < 0) {
+		free(rl);
+		return rc;
 	}
 	/* Watching first and letting go after keeps the client's read interest
 	 * registered throughout: the change list then has nothing to apply. */
 	event_add(rl->dir[0].rd, NULL);
 	event_add(rl->dir[1].rd, NULL);
+	if (rl->dir[0].len)
+		event_add(rl->dir[0].wr, NULL); /* the early bytes go once upstream takes them */
 	px_readers_drop(s);
 	/* the sockets change owner: the bufferevents go, their fds stay open */
 	bufferevent_setfd(s->cli, -1);
-	bufferevent_setfd(s->up, -1);
 	bufferevent_free(s->cli);
-	bufferevent_free(s->up);
+	if (s->up) {
+		bufferevent_setfd(s->up, -1);
+		bufferevent_free(s->up);
+	}
 	s->cli = s->up = NULL;
+	if (s->head) {
+		evbuffer_free(s->head); /* no more heads on this connection */
+		s->head = NULL;
+	}
 	s->rl = rl;
 	return 0;
 }
@@ -289,16 +324,11 @@ void px_relay_free(struct px_session *s)
 
 	if (!rl)
 		return;
+	for (int i = 0; i < 4; i++)
+		event_del(&rl->ev[i]);
 	for (int i = 0; i < 2; i++) {
-		struct px_dir *d = &rl->dir[i];
-		if (d->rd)
-			event_free(d->rd);
-		if (d->wr)
-			event_free(d->wr);
-		if (d->rl)
-			buf_put(s->srv, d);
-		if (rl->fd[i] >= 0)
-			close(rl->fd[i]);
+		buf_put(s->srv, &rl->dir[i]);
+		close(rl->fd[i]);
 	}
 	free(rl);
 	s->rl = NULL;

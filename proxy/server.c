@@ -4,8 +4,16 @@
  * one, accepts the waiting connection, answers 503 and closes it, then takes
  * the reserve back; if that is not enough, the listeners pause briefly.
  * It never spins and never exits on load.
+ *
+ * One accept per readiness (the events are level-triggered): a batch would
+ * end in an accept that fails with EAGAIN, one more syscall per wake, and
+ * under load the loop comes back to a listener with a backlog at once.
+ * A --listen socket defers accepts until the client's first bytes
+ * (TCP_DEFER_ACCEPT): the accept and the request's read share a pass.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +25,10 @@
 
 #include "log.h"
 #include "proxy_int.h"
+
+/* A connection that sends nothing is accepted after this (and then has the
+ * head timeout), so the kernel holds it no longer than a second or so. */
+#define DEFER_ACCEPT_S 1
 
 /* A session holds two descriptors (client, upstream); keep 64 for the rest. */
 static size_t conns_for_fds(void)
@@ -60,31 +72,26 @@ static void log_refusal(struct px_server *srv, const char *why)
 	log_msg("refused a connection: %s", why);
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+static void accepted(struct px_server *srv, size_t i, int fd, const struct sockaddr *sa)
 {
-	struct px_server *srv = arg;
-
-	(void)len;
 	if (srv->nconns >= srv->cfg.max_conns) {
 		log_refusal(srv, "connection limit reached");
 		px_refuse_fd(fd, 503, "limit");
 		return;
 	}
-	for (size_t i = 0; i < srv->nlst; i++)
-		if (srv->lst[i] == l && srv->transparent[i]) {
-			px_session_start_transparent(srv, fd);
-			return;
-		}
-	px_session_start(srv, fd, sa);
+	if (srv->transparent[i])
+		px_session_start_transparent(srv, fd);
+	else
+		px_session_start(srv, fd, sa, srv->deferred[i]);
 }
 
 static void set_listeners(struct px_server *srv, bool on)
 {
 	for (size_t i = 0; i < srv->nlst; i++) {
 		if (on)
-			evconnlistener_enable(srv->lst[i]);
+			event_add(srv->lst[i], NULL);
 		else
-			evconnlistener_disable(srv->lst[i]);
+			event_del(srv->lst[i]);
 	}
 }
 
@@ -99,10 +106,8 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 	set_listeners(srv, true);
 }
 
-static void accept_error_cb(struct evconnlistener *l, void *arg)
+static void accept_failed(struct px_server *srv, int lfd, int err)
 {
-	struct px_server *srv = arg;
-	int err = EVUTIL_SOCKET_ERROR();
 	struct timeval pause = { 0, 100 * 1000 };
 
 	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
@@ -112,7 +117,7 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 	if (srv->reserve_fd >= 0) {
 		close(srv->reserve_fd);
 		srv->reserve_fd = -1;
-		int fd = accept4(evconnlistener_get_fd(l), NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0) {
 			log_refusal(srv, "out of file descriptors");
 			px_refuse_fd(fd, 503, "limit");
@@ -121,6 +126,23 @@ static void accept_error_cb(struct evconnlistener *l, void *arg)
 	}
 	set_listeners(srv, false);
 	evtimer_add(srv->resume, &pause);
+}
+
+static void accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct px_server *srv = arg;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	size_t i = 0;
+
+	(void)what;
+	while (i < srv->nlst && event_get_fd(srv->lst[i]) != lfd)
+		i++;
+	int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0)
+		accepted(srv, i, fd, (struct sockaddr *)&ss);
+	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+		accept_failed(srv, lfd, errno);
 }
 
 int px_server_new(struct event_base *base, const struct px_config *cfg, struct px_server **out)
@@ -159,11 +181,15 @@ int px_server_listen_fd(struct px_server *srv, int fd)
 	if (srv->nlst >= PX_MAX_LISTENERS)
 		return -ENOSPC;
 	evutil_make_socket_nonblocking(fd);
-	struct evconnlistener *l =
-		evconnlistener_new(srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-	if (!l)
+	evutil_make_socket_closeonexec(fd);
+	struct event *l = event_new(srv->base, fd, EV_READ | EV_PERSIST, accept_cb, srv);
+	if (!l || event_add(l, NULL) < 0) {
+		if (l)
+			event_free(l);
 		return -ENOMEM;
-	evconnlistener_set_error_cb(l, accept_error_cb);
+	}
+	srv->transparent[srv->nlst] = false;
+	srv->deferred[srv->nlst] = false;
 	srv->lst[srv->nlst++] = l;
 	return 0;
 }
@@ -195,9 +221,14 @@ int px_server_listen(struct px_server *srv, const char *text)
 		close(fd);
 		return err;
 	}
+	/* a proxy client speaks first: wake for it once its request is there */
+	int defer_s = DEFER_ACCEPT_S;
+	bool deferred = setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof(defer_s)) == 0;
 	int rc = px_server_listen_fd(srv, fd);
 	if (rc < 0)
 		close(fd);
+	else
+		srv->deferred[srv->nlst - 1] = deferred;
 	return rc;
 }
 
@@ -208,8 +239,11 @@ void px_server_free(struct px_server *srv)
 	px_cx_free_all(srv);
 	while (!LIST_EMPTY(&srv->sessions))
 		px_session_free(LIST_FIRST(&srv->sessions));
-	for (size_t i = 0; i < srv->nlst; i++)
-		evconnlistener_free(srv->lst[i]);
+	for (size_t i = 0; i < srv->nlst; i++) {
+		int fd = event_get_fd(srv->lst[i]);
+		event_free(srv->lst[i]);
+		close(fd);
+	}
 	if (srv->resume)
 		event_free(srv->resume);
 	if (srv->reserve_fd >= 0)

@@ -35,6 +35,9 @@ static void on_head(struct px_session *s);
 static void on_peek(struct px_session *s, bool timed_out);
 static void try_connect(struct px_session *s);
 static void open_tunnel(struct px_session *s);
+static void connected(struct px_session *s);
+static void connect_failed(struct px_session *s, const char *detail);
+static int wrap_dial(struct px_session *s);
 
 static const char *event_name(const struct px_session *s)
 {
@@ -262,8 +265,19 @@ void px_readers_drop(struct px_session *s)
 	reader_free(&s->rup);
 }
 
+static void free_dial(struct px_session *s)
+{
+	if (!s->dial)
+		return;
+	int fd = event_get_fd(s->dial);
+	event_free(s->dial);
+	close(fd);
+	s->dial = NULL;
+}
+
 static void free_up(struct px_session *s)
 {
+	free_dial(s);
 	reader_free(&s->rup);
 	if (s->up)
 		bufferevent_free(s->up);
@@ -762,12 +776,22 @@ static void open_tunnel(struct px_session *s)
 	s->phase = PX_TUNNEL;
 	arm_timer(s, s->srv->cfg.idle_timeout_s);
 	touch(s);
-	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
+	if (s->up && evbuffer_get_length(bufferevent_get_input(s->cli)))
 		relay(s, s->cli, s->up); /* sent before the tunnel opened */
-	if (evbuffer_get_length(bufferevent_get_input(s->up)))
+	if (s->up && evbuffer_get_length(bufferevent_get_input(s->up)))
 		relay(s, s->up, s->cli); /* sent with the 101 */
-	if (px_relay_start(s) == 0)
+	if (px_relay_start(s, s->dial ? event_get_fd(s->dial) : -1) == 0) {
+		if (s->dial)
+			event_free(s->dial); /* fired, so not pending: the relay watches its socket now */
+		s->dial = NULL;
 		return;
+	}
+	if (!s->up && wrap_dial(s) < 0) {
+		session_close(s, NULL);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_input(s->cli)))
+		relay(s, s->cli, s->up);
 	bufferevent_setcb(s->up, NULL, up_write_cb, up_event_cb, s);
 	read_on(s, s->up);
 	read_on(s, s->cli);
@@ -823,33 +847,94 @@ static void connect_failed(struct px_session *s, const char *detail)
 	fail_request(s, 502, "connect_failed", line);
 }
 
+/* A tunnel's upstream connected on its own socket, with no bufferevent (the
+ * relay takes it as it is). The event asks for reading too: a failed connect
+ * reports both, a good one writability alone unless bytes came already, so
+ * SO_ERROR is asked only when the socket is readable. */
+static void dial_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_session *s = arg;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if ((what & EV_READ) && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		connect_failed(s, strerror(err));
+		return;
+	}
+	connected(s);
+}
+
+/* The dialled socket in a bufferevent, for the bufferevent relay. */
+static int wrap_dial(struct px_session *s)
+{
+	int fd = event_get_fd(s->dial);
+
+	event_free(s->dial);
+	s->dial = NULL;
+	s->up = bufferevent_socket_new(s->srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!s->up) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return reader_init(s, s->up);
+}
+
+/* Connect a tunnel's upstream on a socket of its own; -errno. */
+static int dial(struct px_session *s, const struct sockaddr *sa, socklen_t len)
+{
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	s->dial = event_new(s->srv->base, fd, EV_READ | EV_WRITE, dial_cb, s);
+	if (!s->dial || event_add(s->dial, NULL) < 0) {
+		if (s->dial)
+			event_free(s->dial);
+		s->dial = NULL;
+		close(fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static void try_connect(struct px_session *s)
 {
 	struct sockaddr_storage ss;
 	const struct addr *a = &s->addrs[s->next_addr++];
 	socklen_t len = addr_to_sockaddr(a, s->port, &ss);
+	int err = 0;
 
 	s->phase = PX_CONNECT;
 	s->t_connect = audit_now_ms();
 	addr_format(a, s->remote, sizeof(s->remote));
-	s->up = bufferevent_socket_new(s->srv->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (!s->up) {
-		connect_failed(s, "out of memory");
-		return;
-	}
-	bufferevent_setcb(s->up, NULL, NULL, up_event_cb, s);
-	if (bufferevent_socket_connect(s->up, (struct sockaddr *)&ss, (int)len) < 0) {
-		int err = errno;
-		if (err == EMFILE || err == ENFILE) {
-			free_up(s);
-			fail_request(s, 503, "limit", "sluice: out of file descriptors, try again");
+	if (s->is_connect) { /* a tunnel: relayed off the bufferevents once connected */
+		err = -dial(s, (struct sockaddr *)&ss, len);
+	} else {
+		s->up = bufferevent_socket_new(s->srv->base, -1, BEV_OPT_CLOSE_ON_FREE);
+		if (!s->up) {
+			connect_failed(s, "out of memory");
 			return;
 		}
-		connect_failed(s, strerror(err));
+		bufferevent_setcb(s->up, NULL, NULL, up_event_cb, s);
+		if (bufferevent_socket_connect(s->up, (struct sockaddr *)&ss, (int)len) < 0)
+			err = errno;
+		else if (reader_init(s, s->up) < 0)
+			err = ENOMEM;
+	}
+	if (err == EMFILE || err == ENFILE) {
+		free_up(s);
+		fail_request(s, 503, "limit", "sluice: out of file descriptors, try again");
 		return;
 	}
-	if (reader_init(s, s->up) < 0) {
-		connect_failed(s, "out of memory");
+	if (err) {
+		connect_failed(s, err == ENOMEM ? "out of memory" : strerror(err));
 		return;
 	}
 	arm_timer(s, s->srv->cfg.connect_timeout_s);
@@ -1511,13 +1596,16 @@ static struct px_session *session_new(struct px_server *srv, const struct policy
 	return s;
 }
 
-void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa)
+void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa, bool has_data)
 {
 	struct px_session *s = session_new(srv, srv->cfg.pol, fd);
 
 	(void)sa;
-	if (s)
-		arm_timer(s, srv->cfg.head_timeout_s);
+	if (!s)
+		return;
+	arm_timer(s, srv->cfg.head_timeout_s);
+	if (has_data) /* the request is there: one loop pass less than waiting for the event */
+		reader_cb(fd, EV_READ, &s->rcli);
 }
 
 void px_session_resume(struct px_server *srv, const struct policy *pol, evutil_socket_t fd,
