@@ -8,7 +8,7 @@
  * result; an eventfd wakes the loop, which tells the fetch (px_fetch_
  * committed). The queue is bounded by the fetches in flight: each has at
  * most one commit. At px_commit_stop the worker finishes what is queued
- * (a clean exit stores what was fetched) and the results are dropped.
+ * (a clean exit stores what was fetched) and the fetches hear of it.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -24,7 +24,7 @@
 
 struct px_commit_job {
 	STAILQ_ENTRY(px_commit_job) link;
-	struct px_fetch *f;        /* told on the loop thread; NULL once stopping */
+	struct px_fetch *f;        /* told on the loop thread */
 	struct cache_writer *w;
 	struct cache_hash want;
 	bool verify;
@@ -176,11 +176,7 @@ void px_commit_stop(struct px_cache *pc)
 	pthread_cond_signal(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 	pthread_join(c->thread, NULL);
-	while (!STAILQ_EMPTY(&c->done)) { /* their fetches are gone with the loop */
-		struct px_commit_job *j = STAILQ_FIRST(&c->done);
-		STAILQ_REMOVE_HEAD(&c->done, link);
-		job_free(j);
-	}
+	done_cb(c->efd, EV_READ, c); /* the last results: their fetches end and are freed */
 	event_free(c->ev);
 	close(c->efd);
 	pthread_cond_destroy(&c->cv);
