@@ -218,6 +218,10 @@ static void finish_stored(struct px_fetch *f)
 		fail(f, "verify_failed", "the body does not match its published hash: not stored");
 		return;
 	}
+	if (rc < 0) { /* no verdict: nothing is served from the file */
+		fail(f, "connect_failed", "the body could not be checked: not stored");
+		return;
+	}
 	e->stored_ms = (int64_t)time(NULL) * 1000;
 	e->size = f->got;
 	snprintf(e->blob, sizeof(e->blob), "%s", cache_writer_hex(f->w));
@@ -225,21 +229,18 @@ static void finish_stored(struct px_fetch *f)
 	snprintf(e->last_modified, sizeof(e->last_modified), "%s", f->last_modified);
 	snprintf(e->content_type, sizeof(e->content_type), "%s", f->content_type);
 	snprintf(e->content_encoding, sizeof(e->content_encoding), "%s", f->content_encoding);
-	if (rc == 0) /* before any client has all of it: its next request may need them */
-		px_cache_learn_body(f->pc, f->pol, f->host, f->path, e, f->rfd);
+	/* before any client has all of it: its next request may need them */
+	px_cache_learn_body(f->pc, f->pol, f->host, f->path, e, f->rfd);
 	f->body_complete = true;
 	notify(f);
 	struct cache_writer *w = f->w;
 	f->w = NULL;
-	if (rc == 0 && px_commit_start(f, w) == 0) {
+	if (px_commit_start(f, w) == 0) {
 		f->committing = true;
 		return;
 	}
-	if (rc == 0) /* no worker: here, then */
-		rc = cache_writer_commit(w, f->key, e, f->verify ? &f->want : NULL);
-	else
-		cache_writer_abort(w);
-	px_fetch_committed(f, rc, e);
+	/* no worker: here, then */
+	px_fetch_committed(f, cache_writer_commit(w, f->key, e, f->verify ? &f->want : NULL), e);
 }
 
 static void finish(struct px_fetch *f)
