@@ -88,7 +88,9 @@ void cache_store_close(struct cache_store *st);
  */
 int cache_lookup(struct cache_store *st, const char *key, struct cache_entry *e, int *fd);
 
-/* Rewrite key's record (after a 304: new stored_ms and validators). 0 or -errno. */
+/* Rewrite key's record (after a 304: new stored_ms and validators), not
+ * fsynced: a crash may keep the old record, or drop it (a miss), never
+ * serve a wrong one. 0 or -errno. */
 int cache_update(struct cache_store *st, const char *key, const struct cache_entry *e);
 
 /* Drop key's record and its blob (descriptors already open stay readable).
