@@ -148,6 +148,7 @@ int cache_store_open(const char *dir, uint64_t max_bytes, struct cache_store **o
 	if (!st)
 		return rc;
 	st->blobs = st->meta = st->tmp = st->usage = -1;
+	pthread_mutex_init(&st->usage_mu, NULL);
 	st->dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rc == 0 && st->dir < 0)
 		rc = -errno;
@@ -187,6 +188,7 @@ void cache_store_close(struct cache_store *st)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	pthread_mutex_destroy(&st->usage_mu);
 	free(st);
 }
 
@@ -218,14 +220,18 @@ static void usage_parse(const char *text, struct cache_usage *u)
 int cache_usage_begin(struct cache_store *st, struct cache_usage *u)
 {
 	char text[USAGE_TEXT_MAX];
-	int rc = own_locks(st);
+	int rc;
 
-	if (rc < 0 || (rc = lock(st->usage, LOCK_EX)) < 0)
+	pthread_mutex_lock(&st->usage_mu); /* a commit on a worker thread shares st */
+	if ((rc = own_locks(st)) < 0 || (rc = lock(st->usage, LOCK_EX)) < 0) {
+		pthread_mutex_unlock(&st->usage_mu);
 		return rc;
+	}
 	ssize_t n = pread(st->usage, text, sizeof(text) - 1, 0);
 	if (n < 0) {
 		rc = -errno;
 		lock(st->usage, LOCK_UN);
+		pthread_mutex_unlock(&st->usage_mu);
 		return rc;
 	}
 	text[n] = '\0';
@@ -249,6 +255,7 @@ int cache_usage_end(struct cache_store *st, const struct cache_usage *u)
 			rc = errno ? -errno : -EIO;
 	}
 	lock(st->usage, LOCK_UN);
+	pthread_mutex_unlock(&st->usage_mu);
 	return rc;
 }
 

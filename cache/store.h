@@ -32,8 +32,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define CACHE_KEY_MAX 2048
+#define CACHE_IOV_MAX 64 /* pieces one cache_writer_writev takes */
 #define CACHE_DEFAULT_MAX (10ULL << 30) /* --cache-max when not given */
 
 struct cache_store;
@@ -86,7 +88,9 @@ void cache_store_close(struct cache_store *st);
  */
 int cache_lookup(struct cache_store *st, const char *key, struct cache_entry *e, int *fd);
 
-/* Rewrite key's record (after a 304: new stored_ms and validators). 0 or -errno. */
+/* Rewrite key's record (after a 304: new stored_ms and validators), not
+ * fsynced: a crash may keep the old record, or drop it (a miss), never
+ * serve a wrong one. 0 or -errno. */
 int cache_update(struct cache_store *st, const char *key, const struct cache_entry *e);
 
 /* Drop key's record and its blob (descriptors already open stay readable).
@@ -119,6 +123,28 @@ int cache_writer_write(struct cache_writer *w, const void *p, size_t n);
  */
 int cache_writer_commit(struct cache_writer *w, const char *key, struct cache_entry *e,
 			const struct cache_hash *want);
+
+/* Hash the body with want's algorithm too as it is written (call before
+ * the first write), so checking it needs no second pass over the file.
+ * 0, -EINVAL after a write, or -ENOMEM. */
+int cache_writer_expect(struct cache_writer *w, const struct cache_hash *want);
+
+/* Append the n pieces of iov (n <= CACHE_IOV_MAX) in one writev. As
+ * cache_writer_write. */
+int cache_writer_writev(struct cache_writer *w, const struct iovec *iov, int n);
+
+/*
+ * The body is complete: finish its hashes and check it against want (NULL
+ * or alg NONE: nothing to check). Returns 0, -EBADMSG on a mismatch, or
+ * -errno; the verdict is kept, and commit (which checks too) reuses it.
+ * Cheap, so a caller can know the verdict before it serves the body, and
+ * leave the commit's fsyncs to another thread.
+ */
+int cache_writer_check(struct cache_writer *w, const struct cache_hash *want);
+
+/* After cache_writer_check: the body's SHA-256 in hex (its blob's name);
+ * "" before. */
+const char *cache_writer_hex(const struct cache_writer *w);
 
 /* Throw the body away and free the writer. */
 void cache_writer_abort(struct cache_writer *w);

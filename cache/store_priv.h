@@ -3,6 +3,7 @@
 #ifndef SLUICE_CACHE_STORE_PRIV_H
 #define SLUICE_CACHE_STORE_PRIV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -18,6 +19,7 @@ struct cache_store {
 	int dir, blobs, meta, tmp; /* directory descriptors */
 	int usage;                 /* DIR/usage, flock'd around every change */
 	pid_t pid;                 /* who opened usage and tmp (flock is per open file) */
+	pthread_mutex_t usage_mu;  /* ... so threads of one process take this too */
 	uint64_t max_bytes;
 };
 

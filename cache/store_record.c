@@ -202,8 +202,9 @@ int cache_sync_sub(int base, const char *path)
 	return rc;
 }
 
-/* Write the record to tmp/, fsync it and rename it over meta/ab/<hex>. */
-static int record_put(struct cache_store *st, const char *hex, const char *text)
+/* Write the record to tmp/, fsync it (durable) and rename it over
+ * meta/ab/<hex>. */
+static int record_put(struct cache_store *st, const char *hex, const char *text, bool durable)
 {
 	char name[CACHE_TMP_NAME], path[CACHE_SUB_PATH];
 	int fd = cache_tmp_create(st, name), rc = fd < 0 ? fd : 0;
@@ -211,7 +212,7 @@ static int record_put(struct cache_store *st, const char *hex, const char *text)
 	cache_sub_path(hex, path);
 	if (rc == 0)
 		rc = cache_write_all(fd, text, strlen(text));
-	if (rc == 0 && fsync(fd) < 0)
+	if (rc == 0 && durable && fsync(fd) < 0)
 		rc = -errno;
 	if (rc == 0) {
 		cache_touch(fd);
@@ -219,16 +220,17 @@ static int record_put(struct cache_store *st, const char *hex, const char *text)
 	}
 	if (rc == 0 && renameat(st->tmp, name, st->meta, path) < 0)
 		rc = -errno;
-	if (rc == 0)
+	if (rc == 0 && durable)
 		rc = cache_sync_sub(st->meta, path);
-	else if (fd >= 0)
+	else if (rc < 0 && fd >= 0)
 		unlinkat(st->tmp, name, 0);
 	if (fd >= 0)
 		close(fd);
 	return rc;
 }
 
-int cache_record_write(struct cache_store *st, const char *key, const struct cache_entry *e)
+/* cache_record_write, durable or not. */
+static int record_write(struct cache_store *st, const char *key, const struct cache_entry *e, bool durable)
 {
 	char hex[CACHE_HEX_LEN + 1];
 	struct cache_entry old;
@@ -242,7 +244,7 @@ int cache_record_write(struct cache_store *st, const char *key, const struct cac
 	if (!text)
 		return -EINVAL; /* not UTF-8, or out of memory */
 	bool had = cache_record_read(st, hex, key, &old, NULL) == 0;
-	rc = record_put(st, hex, text);
+	rc = record_put(st, hex, text, durable);
 	free(text);
 	/* the blob the old record named goes with it (else only gc would find it) */
 	if (rc == 0 && had && strcmp(old.blob, e->blob) != 0)
@@ -250,9 +252,19 @@ int cache_record_write(struct cache_store *st, const char *key, const struct cac
 	return rc;
 }
 
+int cache_record_write(struct cache_store *st, const char *key, const struct cache_entry *e)
+{
+	return record_write(st, key, e, true);
+}
+
+/* A 304's rewrite (the same blob, a new time and validators) is not
+ * fsynced: it runs while the client waits, and a crash that loses it
+ * leaves the old record (whole: the rename is atomic), which is only
+ * revalidated again, or, where the file system did not keep the new
+ * bytes, a record that does not parse, which is dropped: a miss. */
 int cache_update(struct cache_store *st, const char *key, const struct cache_entry *e)
 {
-	return cache_record_write(st, key, e);
+	return record_write(st, key, e, false);
 }
 
 int cache_remove(struct cache_store *st, const char *key)

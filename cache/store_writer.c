@@ -1,7 +1,11 @@
 /* store_writer.c: writing one body into the store: a flock'd file in
- * DIR/tmp, hashed as it grows, its bytes reserved in DIR/usage (evicting the
- * least recently used entries to make room), checked, fsynced and linked
- * into blobs/ under its SHA-256 only when complete. */
+ * DIR/tmp, hashed as it grows (SHA-256 for its name, and the published
+ * hash's own algorithm when it is known upfront, so the check needs no
+ * second pass), its bytes reserved in DIR/usage (evicting the least
+ * recently used entries to make room), checked, fsynced and linked into
+ * blobs/ under its SHA-256 only when complete. A writer may be checked on
+ * one thread and committed on another (the store's usage file is guarded
+ * for that), never used by two at once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -9,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "store_priv.h"
@@ -27,6 +32,11 @@ struct cache_writer {
 	uint64_t size, reserved;
 	uint64_t flushed;        /* bytes handed to writeback already (sync_file_range) */
 	EVP_MD_CTX *sha256;
+	EVP_MD_CTX *other;       /* the expected hash's algorithm, as the body comes (NULL: none) */
+	struct cache_hash want;  /* what cache_writer_expect was told */
+	bool checked;            /* check ran: verdict and hex are final */
+	int verdict;             /* 0, -EBADMSG or -errno */
+	char hex[CACHE_HEX_LEN + 1];
 	int err; /* set once a write failed: only abort is left */
 };
 
@@ -97,43 +107,6 @@ uint64_t cache_writer_size(const struct cache_writer *w)
 	return w->size;
 }
 
-/* Make room for n more bytes past the reservation. */
-static int grow(struct cache_writer *w, size_t n)
-{
-	uint64_t need = w->size + n - w->reserved;
-	uint64_t step = need < RESERVE_STEP ? RESERVE_STEP : need;
-
-	if (step > need && reserve(w, step) == 0)
-		return 0;
-	return reserve(w, need);
-}
-
-int cache_writer_write(struct cache_writer *w, const void *p, size_t n)
-{
-	int rc = w->err;
-
-	if (rc == 0 && n > UINT64_MAX - w->size)
-		rc = -EFBIG;
-	if (rc == 0 && w->size + n > w->reserved)
-		rc = grow(w, n);
-	if (rc == 0)
-		rc = cache_write_all(w->fd, p, n);
-	if (rc == 0 && !EVP_DigestUpdate(w->sha256, p, n))
-		rc = -ENOMEM;
-	if (rc < 0) {
-		w->err = rc;
-		return rc;
-	}
-	w->size += n;
-	/* start writeback as the body comes, so the fsync at commit, which
-	 * the caller waits for, has little left to write */
-	if (w->size - w->flushed >= WRITEBACK_STEP) {
-		(void)sync_file_range(w->fd, (off64_t)w->flushed, (off64_t)(w->size - w->flushed), SYNC_FILE_RANGE_WRITE);
-		w->flushed = w->size;
-	}
-	return 0;
-}
-
 static const EVP_MD *alg_md(enum cache_alg alg)
 {
 	switch (alg) {
@@ -146,6 +119,104 @@ static const EVP_MD *alg_md(enum cache_alg alg)
 	default:
 		return NULL;
 	}
+}
+
+/* Make room for n more bytes past the reservation. */
+static int grow(struct cache_writer *w, size_t n)
+{
+	uint64_t need = w->size + n - w->reserved;
+	uint64_t step = need < RESERVE_STEP ? RESERVE_STEP : need;
+
+	if (step > need && reserve(w, step) == 0)
+		return 0;
+	return reserve(w, need);
+}
+
+int cache_writer_expect(struct cache_writer *w, const struct cache_hash *want)
+{
+	const EVP_MD *md = alg_md(want->alg);
+
+	if (w->size || w->other)
+		return -EINVAL;
+	w->want = *want;
+	if (!md || want->alg == CACHE_ALG_SHA256)
+		return 0; /* none, or the one hashed anyway */
+	if (!(w->other = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(w->other, md, NULL)) {
+		EVP_MD_CTX_free(w->other);
+		w->other = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* writev(2) all of iov (n entries, at most IOV_MAX); the array is used up. */
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t k = writev(fd, iov, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return errno == EDQUOT ? -ENOSPC : -errno;
+		for (; n > 0 && (size_t)k >= iov->iov_len; iov++, n--)
+			k -= (ssize_t)iov->iov_len;
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + k;
+			iov->iov_len -= (size_t)k;
+		}
+	}
+	return 0;
+}
+
+static int hash_iov(struct cache_writer *w, const struct iovec *iov, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!EVP_DigestUpdate(w->sha256, iov[i].iov_base, iov[i].iov_len) ||
+		    (w->other && !EVP_DigestUpdate(w->other, iov[i].iov_base, iov[i].iov_len)))
+			return -ENOMEM;
+	return 0;
+}
+
+int cache_writer_writev(struct cache_writer *w, const struct iovec *iov, int n)
+{
+	struct iovec copy[CACHE_IOV_MAX];
+	size_t len = 0;
+	int rc = w->err;
+
+	if (n < 0 || n > CACHE_IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	if (rc == 0 && len > UINT64_MAX - w->size)
+		rc = -EFBIG;
+	if (rc == 0 && w->size + len > w->reserved)
+		rc = grow(w, len);
+	if (rc == 0)
+		rc = hash_iov(w, iov, n);
+	if (rc == 0) {
+		memcpy(copy, iov, (size_t)n * sizeof(*iov));
+		rc = writev_all(w->fd, copy, n);
+	}
+	if (rc < 0) {
+		w->err = rc;
+		return rc;
+	}
+	w->size += len;
+	/* start writeback as the body comes, so the fsync at commit has
+	 * little left to write, and dirty pages never pile up to the point
+	 * where the kernel throttles the writes themselves */
+	if (w->size - w->flushed >= WRITEBACK_STEP) {
+		(void)sync_file_range(w->fd, (off64_t)w->flushed, (off64_t)(w->size - w->flushed), SYNC_FILE_RANGE_WRITE);
+		w->flushed = w->size;
+	}
+	return 0;
+}
+
+int cache_writer_write(struct cache_writer *w, const void *p, size_t n)
+{
+	struct iovec v = { (void *)p, n };
+
+	return cache_writer_writev(w, &v, 1);
 }
 
 /* Hash the written file again with md (for SHA-1 and SHA-512 wants). */
@@ -170,24 +241,44 @@ static int rehash(struct cache_writer *w, const EVP_MD *md, uint8_t *out, unsign
 	return rc;
 }
 
-/* The body's SHA-256 in hex, after checking it against want. 0 or -EBADMSG. */
-static int check(struct cache_writer *w, const struct cache_hash *want, char hex[CACHE_HEX_LEN + 1])
+/* Finish the hashes and compare against want: the body's SHA-256 into
+ * w->hex, the verdict into w->verdict (0 or -EBADMSG, or -errno). */
+static int check(struct cache_writer *w, const struct cache_hash *want)
 {
 	uint8_t md[32], other[EVP_MAX_MD_SIZE];
 	unsigned len = 0, olen = 0;
 	const EVP_MD *wmd = want ? alg_md(want->alg) : NULL;
+	int rc = 0;
 
+	if (w->checked)
+		return w->verdict;
 	if (!EVP_DigestFinal_ex(w->sha256, md, &len))
 		return -ENOMEM;
-	cache_hex(md, sizeof(md), hex);
-	if (!wmd)
-		return 0;
-	if (want->alg == CACHE_ALG_SHA256)
-		return CRYPTO_memcmp(md, want->d, sizeof(md)) ? -EBADMSG : 0;
-	int rc = rehash(w, wmd, other, &olen);
-	if (rc == 0 && (olen > sizeof(want->d) || CRYPTO_memcmp(other, want->d, olen)))
-		rc = -EBADMSG;
+	w->checked = true;
+	cache_hex(md, sizeof(md), w->hex);
+	if (wmd && want->alg == CACHE_ALG_SHA256) {
+		rc = CRYPTO_memcmp(md, want->d, sizeof(md)) ? -EBADMSG : 0;
+	} else if (wmd) {
+		bool same = w->other && want->alg == w->want.alg; /* hashed as it came */
+		if (same && !EVP_DigestFinal_ex(w->other, other, &olen))
+			rc = -ENOMEM;
+		else if (!same)
+			rc = rehash(w, wmd, other, &olen);
+		if (rc == 0 && (olen > sizeof(want->d) || CRYPTO_memcmp(other, want->d, olen)))
+			rc = -EBADMSG;
+	}
+	w->verdict = rc;
 	return rc;
+}
+
+int cache_writer_check(struct cache_writer *w, const struct cache_hash *want)
+{
+	return w->err ? w->err : check(w, want);
+}
+
+const char *cache_writer_hex(const struct cache_writer *w)
+{
+	return w->checked ? w->hex : "";
 }
 
 /* Link the temporary file in as blobs/ab/<hex>, counting its bytes if new. */
@@ -221,13 +312,14 @@ static int place(struct cache_writer *w, const char *hex)
 int cache_writer_commit(struct cache_writer *w, const char *key, struct cache_entry *e,
 			const struct cache_hash *want)
 {
-	char hex[CACHE_HEX_LEN + 1], khex[CACHE_HEX_LEN + 1];
+	char khex[CACHE_HEX_LEN + 1];
+	const char *hex = w->hex;
 	int rc = w->err;
 
 	if (rc == 0)
 		rc = cache_key_hex(key, khex); /* refused before anything is placed */
 	if (rc == 0)
-		rc = check(w, want, hex);
+		rc = check(w, want);
 	if (rc == 0 && fsync(w->fd) < 0)
 		rc = -errno;
 	if (rc == 0)
@@ -253,5 +345,6 @@ void cache_writer_abort(struct cache_writer *w)
 		close(w->fd);
 	}
 	EVP_MD_CTX_free(w->sha256);
+	EVP_MD_CTX_free(w->other);
 	free(w);
 }

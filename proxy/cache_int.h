@@ -13,10 +13,14 @@
  *                                    200 miss, upstream down: stale
  *   not stored ─▶ fetch (one per key: later clients follow it) ─▶ miss
  *   anything else (other methods, Authorization, cookies) ─▶ bypass
- * A fetch writes the body to the store's temporary file as it arrives;
- * followers read that file as it grows, or, when the ecosystem publishes
- * the object's hash, wait until it is checked and renamed. Upstream is
- * dialed only for a fetch: a warm store serves with the registry down.
+ * A fetch writes the body to the store's temporary file as it arrives; the
+ * first follower that keeps up is handed the bytes themselves, the others
+ * (late, or slower) read that file as it grows; when the ecosystem
+ * publishes the object's hash, every follower waits until the whole body
+ * is checked. The commit (fsync, rename, record) runs on a worker thread
+ * (commit.c) after the body is complete: clients do not wait for the disk.
+ * Upstream is dialed only for a fetch: a warm store serves with the
+ * registry down.
  */
 #ifndef SLUICE_PROXY_CACHE_INT_H
 #define SLUICE_PROXY_CACHE_INT_H
@@ -36,9 +40,11 @@
 #define CX_POOL_MAX 8             /* idle upstream connections kept per host */
 #define CX_POOL_IDLE_S 30
 #define CX_HDR_MAX 16384
+#define CX_FEED_HIGH (4u << 20)  /* client output a fetch hands upstream's bytes to, at most */
 
 struct px_fetch;
 struct px_cx;
+struct px_committer;
 
 struct px_upconn {                /* an idle upstream connection */
 	LIST_ENTRY(px_upconn) link;
@@ -63,6 +69,7 @@ struct px_cache {
 	LIST_HEAD(, px_fetch) fetches; /* in flight, shared by key */
 	LIST_HEAD(, px_upconn) idle;
 	size_t nidle;
+	struct px_committer *committer; /* the commits' worker thread, started on first use */
 };
 
 /* One request inside an intercepted connection. */
@@ -132,6 +139,11 @@ struct px_cx {
 /* intercept.c */
 /* A fetch has news for a follower: its head, more bytes, the end, or failure. */
 void px_creq_fetch_news(struct px_creq *q);
+/* The fetch's next n body bytes, at offset at, are at the front of in
+ * (already in the file): q takes them to its client as they are when it
+ * streams, has every byte before them and its client has room. Returns
+ * whether it took them (then they are gone from in). */
+bool px_creq_take(struct px_creq *q, struct evbuffer *in, size_t n, uint64_t at);
 
 /* fetch.c */
 struct px_fetch {
@@ -157,7 +169,8 @@ struct px_fetch {
 	struct event *timer;
 	/* the answer */
 	bool head_seen, done, failed;
-	bool body_complete;         /* every byte is in the file; the commit comes next */
+	bool body_complete;         /* every byte is in the file (and checked): the commit comes next */
+	bool committing;            /* the writer is with the worker (commit.c); px_fetch_committed ends it */
 	char path[4096];            /* the request's path, for learning what it publishes */
 	const char *fail_reason;    /* connect_failed, tls_failed, verify_failed, ... */
 	unsigned status;
@@ -166,7 +179,7 @@ struct px_fetch {
 	struct px_body body;
 	char etag[256], last_modified[64], content_type[256], content_encoding[64];
 	struct cache_writer *w;
-	int rfd;                    /* the writer's file, for followers (dup'd per follower) */
+	int rfd;                    /* the writer's file, its own dup (the commit closes the writer's), for followers */
 	int spool;                  /* the store filled mid-body: its file so far (-1: none) */
 	uint64_t spool_len;         /* ... and how much of it, served ahead of mem (through) */
 	struct evbuffer *mem;       /* non-200 answers, or a bypass / uncached body */
@@ -188,9 +201,19 @@ void px_fetch_leave(struct px_creq *q);
 /* q consumed mem (through mode): resume reading upstream when it drained. */
 void px_fetch_resume(struct px_fetch *f);
 void px_cache_pool_free(struct px_cache *pc);
-/* intercept.c: learn the hashes a just stored metadata body publishes. */
-void px_cache_learn_stored(struct px_cache *pc, struct px_server *srv, const struct policy *pol, const char *key,
-			   const char *host, const char *path);
+/* commit.c calls it on the loop thread: f's commit returned rc, storing e. */
+void px_fetch_committed(struct px_fetch *f, int rc, const struct cache_entry *e);
+
+/* commit.c */
+/* Commit w (complete and checked) for f on the worker thread; f must stay
+ * until px_fetch_committed. 0, or -errno with w still the caller's. */
+int px_commit_start(struct px_fetch *f, struct cache_writer *w);
+/* Finish the queued commits and stop the worker (at px_cache_free). */
+void px_commit_stop(struct px_cache *pc);
+/* intercept.c: learn the hashes a just fetched metadata body publishes:
+ * e describes it (blob, size, content_encoding), fd is its file. */
+void px_cache_learn_body(struct px_cache *pc, const struct policy *pol, const char *host, const char *path,
+			 const struct cache_entry *e, int fd);
 /* intercept.c: the upstream TLS context, made on first use. 0 or -errno. */
 int px_cache_client_ctx(struct px_cache *pc);
 

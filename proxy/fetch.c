@@ -4,9 +4,11 @@
  * answers as every connection's are, dials them in turn (TLS verified
  * against the system's trust store and --upstream-ca, for port 443), sends
  * one request and reads one answer. A 200 to a cacheable request goes to a
- * store writer as it arrives, hashed, and is committed (checked against
- * the published hash) at its end; anything else is held in memory for the
- * followers, or, for a bypass, passed to its one follower as it comes.
+ * store writer as it arrives, hashed (and to the first follower that keeps
+ * up, as it is), is checked against the published hash at its end, and
+ * committed on the worker thread (commit.c); anything else is held in
+ * memory for the followers, or, for a bypass, passed to its one follower
+ * as it comes.
  * Upstream connections are kept idle for the next fetch to the same host.
  */
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -144,6 +147,8 @@ static void fetch_free(struct px_fetch *f)
 		evbuffer_free(f->mem);
 	if (f->spool >= 0)
 		close(f->spool);
+	if (f->rfd >= 0)
+		close(f->rfd);
 	pol_unref(f->pol);
 	free(f);
 }
@@ -152,13 +157,13 @@ static void fetch_free(struct px_fetch *f)
  * (a stored fetch goes on alone: the next client finds it stored). */
 static void maybe_free(struct px_fetch *f)
 {
-	if ((f->done || f->failed || f->through) && LIST_EMPTY(&f->followers) && !f->notifying)
+	if ((f->done || f->failed || f->through) && LIST_EMPTY(&f->followers) && !f->notifying && !f->committing)
 		fetch_free(f);
 }
 
 static void fail(struct px_fetch *f, const char *reason, const char *detail)
 {
-	if (f->failed || f->done)
+	if (f->failed || f->done || f->committing)
 		return;
 	log_msg("cache: %s:%u: %s", f->host, f->port, detail);
 	f->failed = true;
@@ -179,43 +184,9 @@ static void fail(struct px_fetch *f, const char *reason, const char *detail)
 	maybe_free(f);
 }
 
-static void finish(struct px_fetch *f)
+/* Over: followers waiting for the store find it there (or not). */
+static void end(struct px_fetch *f)
 {
-	bool reuse = f->keep_alive && f->up && evbuffer_get_length(bufferevent_get_input(f->up)) == 0;
-
-	if (f->w && !f->verify) {
-		/* followers reading the file as it grew have every byte: they
-		 * finish now, not after the fsync below */
-		f->body_complete = true;
-		notify(f);
-	}
-	if (f->w) {
-		struct cache_entry *e = &f->e;
-		e->stored_ms = (int64_t)time(NULL) * 1000;
-		snprintf(e->etag, sizeof(e->etag), "%s", f->etag);
-		snprintf(e->last_modified, sizeof(e->last_modified), "%s", f->last_modified);
-		snprintf(e->content_type, sizeof(e->content_type), "%s", f->content_type);
-		snprintf(e->content_encoding, sizeof(e->content_encoding), "%s", f->content_encoding);
-		int rc = cache_writer_commit(f->w, f->key, e, f->verify ? &f->want : NULL);
-		f->w = NULL;
-		if (rc == -EBADMSG) {
-			if (reuse)
-				pool_put(f);
-			fail(f, "verify_failed", "the body does not match its published hash: not stored");
-			return;
-		}
-		if (rc < 0)
-			log_msg("cache: %s:%u: not stored (%s)", f->host, f->port, strerror(-rc));
-		f->committed = rc == 0;
-		if (f->committed)
-			px_cache_learn_stored(f->pc, f->srv, f->pol, f->key, f->host, f->path);
-	}
-	if (reuse)
-		pool_put(f);
-	else if (f->up) {
-		bufferevent_free(f->up);
-		f->up = NULL;
-	}
 	if (f->shared) {
 		LIST_REMOVE(f, link);
 		f->shared = false;
@@ -223,6 +194,70 @@ static void finish(struct px_fetch *f)
 	f->done = true;
 	notify(f);
 	maybe_free(f);
+}
+
+void px_fetch_committed(struct px_fetch *f, int rc, const struct cache_entry *e)
+{
+	f->committing = false;
+	f->e = *e;
+	if (rc < 0)
+		log_msg("cache: %s:%u: not stored (%s)", f->host, f->port, strerror(-rc));
+	f->committed = rc == 0;
+	end(f);
+}
+
+/* The whole body is in the writer: its verdict (before a byte of a body
+ * with a published hash is served), what a metadata body publishes, then
+ * the followers reading the file finish, and the commit goes to the worker. */
+static void finish_stored(struct px_fetch *f)
+{
+	struct cache_entry *e = &f->e;
+	int rc = cache_writer_check(f->w, f->verify ? &f->want : NULL);
+
+	if (rc == -EBADMSG) {
+		fail(f, "verify_failed", "the body does not match its published hash: not stored");
+		return;
+	}
+	if (rc < 0) { /* no verdict: nothing is served from the file */
+		fail(f, "connect_failed", "the body could not be checked: not stored");
+		return;
+	}
+	e->stored_ms = (int64_t)time(NULL) * 1000;
+	e->size = f->got;
+	snprintf(e->blob, sizeof(e->blob), "%s", cache_writer_hex(f->w));
+	snprintf(e->etag, sizeof(e->etag), "%s", f->etag);
+	snprintf(e->last_modified, sizeof(e->last_modified), "%s", f->last_modified);
+	snprintf(e->content_type, sizeof(e->content_type), "%s", f->content_type);
+	snprintf(e->content_encoding, sizeof(e->content_encoding), "%s", f->content_encoding);
+	/* before any client has all of it: its next request may need them */
+	px_cache_learn_body(f->pc, f->pol, f->host, f->path, e, f->rfd);
+	f->body_complete = true;
+	notify(f);
+	struct cache_writer *w = f->w;
+	f->w = NULL;
+	if (px_commit_start(f, w) == 0) {
+		f->committing = true;
+		return;
+	}
+	/* no worker: here, then */
+	px_fetch_committed(f, cache_writer_commit(w, f->key, e, f->verify ? &f->want : NULL), e);
+}
+
+static void finish(struct px_fetch *f)
+{
+	bool reuse = f->keep_alive && f->up && evbuffer_get_length(bufferevent_get_input(f->up)) == 0;
+
+	evtimer_del(f->timer);
+	if (reuse)
+		pool_put(f);
+	else if (f->up) {
+		bufferevent_free(f->up);
+		f->up = NULL;
+	}
+	if (f->w)
+		finish_stored(f);
+	else
+		end(f);
 }
 
 /* ---- the answer ---------------------------------------------------------- */
@@ -260,9 +295,15 @@ static void start_store(struct px_fetch *f)
 		f->w = NULL;
 		rc = -ENOSPC;
 	}
-	if (rc == 0) {
-		f->rfd = cache_writer_fd(f->w);
+	if (rc == 0 && f->verify)
+		rc = cache_writer_expect(f->w, &f->want);
+	if (rc == 0 && (f->rfd = dup(cache_writer_fd(f->w))) < 0)
+		rc = -errno;
+	if (rc == 0)
 		return;
+	if (f->w) {
+		cache_writer_abort(f->w);
+		f->w = NULL;
 	}
 	if (!f->pc->warned_full) {
 		log_msg("cache: the store is full (%s): answers pass through uncached", strerror(-rc));
@@ -322,8 +363,7 @@ static bool spill(struct px_fetch *f, int err)
 	LIST_FOREACH(q, &f->followers, flink)
 		if (q->started)
 			return false;
-	if ((f->spool = dup(f->rfd)) < 0)
-		return false;
+	f->spool = f->rfd; /* ours: it outlives the writer */
 	f->spool_len = cache_writer_size(f->w);
 	cache_writer_abort(f->w);
 	f->w = NULL;
@@ -361,6 +401,39 @@ static int put_data(struct px_fetch *f, const char *p, size_t n)
 	return 0;
 }
 
+/* n body bytes at the front of in to the store's file in one writev, and
+ * to the first follower that keeps up, moved as they are: neither copied
+ * again nor read back from the file. Returns -1 after failing f. */
+static int put_stored(struct px_fetch *f, struct evbuffer *in, size_t n)
+{
+	struct evbuffer_iovec v[CACHE_IOV_MAX];
+	struct iovec iov[CACHE_IOV_MAX];
+	int nv = evbuffer_peek(in, (ev_ssize_t)n, NULL, v, CACHE_IOV_MAX), k = 0;
+	size_t sum = 0;
+	struct px_creq *q;
+
+	nv = nv < CACHE_IOV_MAX ? nv : CACHE_IOV_MAX; /* more pieces: the rest next turn */
+	for (; k < nv && sum < n; k++) {
+		iov[k] = (struct iovec){ v[k].iov_base, v[k].iov_len < n - sum ? v[k].iov_len : n - sum };
+		sum += iov[k].iov_len;
+	}
+	int rc = cache_writer_writev(f->w, iov, k);
+	if (rc < 0 && !spill(f, rc)) {
+		fail(f, "connect_failed", "the store is full or failing: this answer is not cached");
+		return -1;
+	}
+	f->got += sum;
+	if (rc < 0) { /* spilled: these bytes are the first of mem */
+		evbuffer_remove_buffer(in, f->mem, sum);
+		return 0;
+	}
+	LIST_FOREACH(q, &f->followers, flink)
+		if (!f->verify && px_creq_take(q, in, sum, f->got - sum))
+			return 0; /* (a body with a published hash waits for its verdict) */
+	evbuffer_drain(in, sum);
+	return 0;
+}
+
 /* Length-framed or until-close body bytes. */
 static int take_body(struct px_fetch *f)
 {
@@ -371,10 +444,17 @@ static int take_body(struct px_fetch *f)
 		n = n < CX_CHUNK ? n : CX_CHUNK;
 		if (f->body.kind == HTTP_BODY_LENGTH && n > f->body.left)
 			n = (size_t)f->body.left;
-		const char *p = (const char *)evbuffer_pullup(in, (ssize_t)n);
-		if (put_data(f, p, n) < 0)
-			return -1;
-		evbuffer_drain(in, n);
+		if (f->w) {
+			size_t before = evbuffer_get_length(in);
+			if (put_stored(f, in, n) < 0)
+				return -1;
+			n = before - evbuffer_get_length(in); /* what one writev took */
+		} else {
+			const char *p = (const char *)evbuffer_pullup(in, (ssize_t)n);
+			if (put_data(f, p, n) < 0)
+				return -1;
+			evbuffer_drain(in, n);
+		}
 		if (f->body.kind == HTTP_BODY_LENGTH) {
 			f->body.left -= n;
 			f->body.done = f->body.left == 0;

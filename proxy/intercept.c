@@ -117,6 +117,7 @@ void px_cache_free(struct px_cache *pc)
 {
 	if (!pc)
 		return;
+	px_commit_stop(pc); /* before the store closes */
 	px_cache_pool_free(pc);
 	if (pc->server_ctx)
 		SSL_CTX_free(pc->server_ctx);
@@ -363,20 +364,16 @@ static void learn(struct px_creq *q, const struct cache_entry *e, int fd)
 	free(buf);
 }
 
-void px_cache_learn_stored(struct px_cache *pc, struct px_server *srv, const struct policy *pol, const char *key,
-			   const char *host, const char *path)
+void px_cache_learn_body(struct px_cache *pc, const struct policy *pol, const char *host, const char *path,
+			 const struct cache_entry *e, int fd)
 {
-	struct px_cx cx = { .srv = srv, .pol = pol, .pc = pc };
-	struct cache_entry e;
-	int fd;
+	struct px_cx cx = { .pol = pol, .pc = pc };
 
 	snprintf(cx.host.text, sizeof(cx.host.text), "%s", host);
 	struct px_creq probe = { .cx = &cx, .path = span_str(path) };
 	probe.rule = cache_rule_match(pol, host, probe.path);
-	if (!probe.rule || cache_lookup(pc->store, key, &e, &fd) < 0)
-		return;
-	learn(&probe, &e, fd); /* a packument streamed as it came teaches its hashes too */
-	close(fd);
+	if (probe.rule && e->blob[0])
+		learn(&probe, e, fd); /* a packument streamed as it came teaches its hashes too */
 }
 
 /* Serve e (its blob open as fd) to q: the whole body, a range, or a 304. */
@@ -640,10 +637,15 @@ void px_creq_fetch_news(struct px_creq *q)
 		on_stored(q, f);
 		return;
 	}
-	if (f->verify || !f->has_length || q->has_range || q->cond_match || q->head_only)
-		return; /* served once checked and stored */
+	if ((f->verify && !f->body_complete) || !f->has_length || q->has_range || q->cond_match || q->head_only)
+		return; /* served once checked (and these, once stored) */
+	if (!q->started && (q->fd = dup(f->rfd)) < 0) {
+		px_fetch_leave(q);
+		answer_error(q, 502, "connect_failed", "sluice: out of descriptors");
+		pump(q);
+		return;
+	}
 	if (!q->started) {
-		q->fd = dup(f->rfd);
 		q->streaming = true;
 		q->e.size = f->length;
 		snprintf(q->e.content_type, sizeof(q->e.content_type), "%s", f->content_type);
@@ -652,7 +654,28 @@ void px_creq_fetch_news(struct px_creq *q)
 		send_head(q, 200, f->length, &q->e);
 	}
 	q->end = f->got;
+	if (f->body_complete) { /* checked: the file has all of it */
+		q->streaming = false;
+		px_fetch_leave(q);
+	}
 	pump(q);
+}
+
+bool px_creq_take(struct px_creq *q, struct evbuffer *in, size_t n, uint64_t at)
+{
+	struct evbuffer *out = bufferevent_get_output(q->cx->cli);
+
+	if (!q->streaming || q->off != at || q->off != q->end || evbuffer_get_length(out) >= CX_FEED_HIGH)
+		return false;
+	int moved = evbuffer_remove_buffer(in, out, n);
+	if (moved <= 0)
+		return false;
+	q->off += (uint64_t)moved;
+	q->bytes += (uint64_t)moved;
+	q->end = q->off;
+	if ((size_t)moved < n) /* the rest is read from the file */
+		evbuffer_drain(in, n - (size_t)moved);
+	return true;
 }
 
 /* ---- requests --------------------------------------------------------------- */

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -251,6 +253,133 @@ static void test_hash_mismatch(void **state)
 	assert_int_equal(s.reserved, 0);
 	assert_int_equal(s.bytes, 0);
 	free(other);
+}
+
+static void hex_of(const struct cache_hash *h, char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h->d[i]);
+}
+
+struct commit_arg {
+	struct cache_writer *w;
+	const char *key;
+	struct cache_entry e;
+	const struct cache_hash *want;
+	int rc;
+};
+
+static void *commit_thread(void *arg)
+{
+	struct commit_arg *a = arg;
+	a->rc = cache_writer_commit(a->w, a->key, &a->e, a->want);
+	return NULL;
+}
+
+/* The verdict comes before the commit, from hashes taken as the body came
+ * (in writev pieces); the commit may run on another thread and reuses it. */
+static void test_check_before_commit(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *p = body(50 * KIB, 7), *other = body(50 * KIB, 8);
+	struct cache_hash sha256 = digest(CACHE_ALG_SHA256, p, 50 * KIB);
+	char hex[65], key[64];
+	pthread_t t;
+
+	hex_of(&sha256, hex);
+	for (enum cache_alg alg = CACHE_ALG_SHA1; alg <= CACHE_ALG_SHA512; alg++) {
+		struct cache_hash want = digest(alg, p, 50 * KIB), bad = digest(alg, other, 50 * KIB);
+		struct iovec v[3] = { { p, 1 }, { p + 1, 20 * KIB }, { p + 1 + 20 * KIB, 30 * KIB - 1 } };
+		struct commit_arg a = { .key = key };
+		struct cache_writer *w;
+		snprintf(key, sizeof(key), "deb.debian.org/by-hash/%d", (int)alg);
+		/* a mismatch is known before anything is placed, and nothing is */
+		assert_int_equal(cache_writer_new(f->st, 50 * KIB, &w), 0);
+		assert_int_equal(cache_writer_expect(w, &bad), 0);
+		assert_int_equal(cache_writer_writev(w, v, 3), 0);
+		assert_int_equal(cache_writer_check(w, &bad), -EBADMSG);
+		assert_int_equal(cache_writer_commit(w, key, &a.e, &bad), -EBADMSG);
+		assert_miss(f->st, key);
+		/* a match: checked here, committed on another thread */
+		assert_int_equal(cache_writer_new(f->st, 50 * KIB, &a.w), 0);
+		assert_int_equal(cache_writer_expect(a.w, &want), 0);
+		assert_int_equal(cache_writer_writev(a.w, v, 3), 0);
+		assert_int_equal(cache_writer_expect(a.w, &want), -EINVAL); /* too late */
+		assert_string_equal(cache_writer_hex(a.w), "");
+		assert_int_equal(cache_writer_check(a.w, &want), 0);
+		assert_string_equal(cache_writer_hex(a.w), hex);
+		a.want = &want;
+		assert_int_equal(pthread_create(&t, NULL, commit_thread, &a), 0);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		assert_int_equal(a.rc, 0);
+		assert_string_equal(a.e.blob, hex);
+		assert_hit(f->st, key, 50 * KIB, 7);
+	}
+	/* told one algorithm, asked another at the commit: hashed again from the file */
+	struct cache_hash sha512 = digest(CACHE_ALG_SHA512, p, 50 * KIB), sha1 = digest(CACHE_ALG_SHA1, p, 50 * KIB);
+	struct cache_writer *w;
+	struct cache_entry e = { 0 };
+	assert_int_equal(cache_writer_new(f->st, 0, &w), 0);
+	assert_int_equal(cache_writer_expect(w, &sha512), 0);
+	assert_int_equal(cache_writer_write(w, p, 50 * KIB), 0);
+	assert_int_equal(cache_writer_commit(w, "deb.debian.org/other", &e, &sha1), 0);
+	assert_int_equal(count(f, "tmp"), 0);
+	free(p);
+	free(other);
+}
+
+struct busy_arg {
+	struct cache_store *st;
+	uint32_t seed;
+	int rc;
+};
+
+static void *busy_thread(void *arg)
+{
+	struct busy_arg *a = arg;
+	char key[64];
+
+	for (int i = 0; i < 40 && a->rc == 0; i++) {
+		snprintf(key, sizeof(key), "registry.npmjs.org/t%u/%d", a->seed, i);
+		a->rc = put(a->st, key, 3 * KIB, a->seed * 1000 + (uint32_t)i, i % 2 ? 3 * KIB : 0, NULL);
+	}
+	return NULL;
+}
+
+/* Threads of one process share a handle's flocks: the usage counts still
+ * add up when commits run beside the loop thread's own counting. */
+static void test_threads_share_usage(void **state)
+{
+	struct fixture *f = *state;
+	struct busy_arg a[2] = { { f->st, 1, 0 }, { f->st, 2, 0 } };
+	pthread_t t[2];
+	struct cache_stats s;
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, busy_thread, &a[i]), 0);
+	for (int i = 0; i < 3000; i++)
+		cache_count(f->st, i % 3 != 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(a[i].rc, 0);
+	}
+	assert_int_equal(cache_stats(f->st, &s), 0);
+	assert_int_equal(s.hits, 2000);
+	assert_int_equal(s.misses, 1000);
+	assert_int_equal(s.entries, 80);
+	assert_int_equal(s.reserved, 0);
+	assert_int_equal(s.bytes, 80 * 3 * KIB);
+	/* and what DIR/usage counted, which the cap is held to */
+	char path[128], text[256] = "";
+	unsigned long long bytes = 0, reserved = 1;
+	snprintf(path, sizeof(path), "%s/usage", f->dir);
+	FILE *u = fopen(path, "r");
+	assert_non_null(u);
+	assert_true(fread(text, 1, sizeof(text) - 1, u) > 0);
+	fclose(u);
+	assert_int_equal(sscanf(text, "sluice-usage 1\nbytes %llu\nreserved %llu", &bytes, &reserved), 2);
+	assert_int_equal(bytes, 80 * 3 * KIB);
+	assert_int_equal(reserved, 0);
 }
 
 static void test_abort(void **state)
@@ -698,7 +827,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_round_trip), T(test_other_hashes), T(test_hash_mismatch), T(test_abort),
 		T(test_stray_temp_files), T(test_lru_eviction), T(test_over_the_cap), T(test_two_handles),
-		T(test_processes_share_usage),
+		T(test_processes_share_usage), T(test_check_before_commit), T(test_threads_share_usage),
 		T(test_verify), T(test_gc), T(test_purge), T(test_bad_records),
 		T(test_keys), T(test_default_dir), T(test_cap_remembered),
 	};
