@@ -104,6 +104,20 @@ static void check_answer(const uint8_t *out, size_t n)
 	}
 }
 
+/* Every record of a normalized reply reads back, to its very end. */
+static void check_records(const uint8_t *blob, const struct dnsw_reply *info)
+{
+	struct span b = span_of((const char *)blob, info->len);
+	struct dnsw_rr rr;
+	size_t off = 0;
+
+	for (unsigned i = 0; i < (unsigned)info->nanswer + info->nauthority; i++)
+		if (dnsw_read_rr(b, &off, &rr) != 0)
+			__builtin_trap();
+	if (off != info->len)
+		__builtin_trap();
+}
+
 static void as_reply(struct span m)
 {
 	static const uint16_t qtypes[] = { DNSW_T_A, DNSW_T_AAAA, DNSW_T_SVCB, DNSW_T_HTTPS };
@@ -112,18 +126,11 @@ static void as_reply(struct span m)
 	struct dnsw_query q;
 	struct dns_decision d;
 	struct dns_kept k;
-	struct dnsw_rr rr;
 	uint8_t rcode;
-	size_t off = 0;
 
 	if (dnsw_normalize_reply(m, blob, sizeof(blob), &info) != 0)
 		return;
-	struct span b = span_of((const char *)blob, info.len);
-	for (unsigned i = 0; i < (unsigned)info.nanswer + info.nauthority; i++)
-		if (dnsw_read_rr(b, &off, &rr) != 0)
-			__builtin_trap();
-	if (off != info.len)
-		__builtin_trap();
+	check_records(blob, &info);
 	struct rsv_answer a = { .rcode = info.rcode, .ttl = 30, .nanswer = info.nanswer,
 				.nauthority = info.nauthority, .rrs = blob, .len = info.len };
 	fixed_query(&q, m.len ? qtypes[(uint8_t)m.p[0] % 4] : DNSW_T_A);
@@ -142,22 +149,14 @@ static void as_engine_reply(struct span m)
 {
 	static uint8_t query[512], blob[4096];
 	struct dnsw_reply info;
-	struct dnsw_rr rr;
-	size_t off = 0;
 	uint16_t id = m.len >= 2 ? (uint16_t)((uint8_t)m.p[0] << 8 | (uint8_t)m.p[1]) : 0;
 	size_t qlen = dns_engine_build("db", DNSW_T_A, id, query, sizeof(query));
 
 	if (qlen == 0)
 		__builtin_trap();
 	int rc = dns_engine_reply(m, span_of((const char *)query, qlen), blob, sizeof(blob), &info);
-	if (rc == 0) {
-		struct span b = span_of((const char *)blob, info.len);
-		for (unsigned i = 0; i < (unsigned)info.nanswer + info.nauthority; i++)
-			if (dnsw_read_rr(b, &off, &rr) != 0)
-				__builtin_trap();
-		if (off != info.len)
-			__builtin_trap();
-	}
+	if (rc == 0)
+		check_records(blob, &info);
 	if (rc == -ESRCH || rc == -EBADMSG)
 		return;
 	qlen = dns_engine_build("db", DNSW_T_AAAA, (uint16_t)(id + 1), query, sizeof(query));
