@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# log-bench.sh [--sizes "10 100 1024"]: `sluice log summary` and `hosts`
+# log-bench.sh [--sizes "10 100 1024"] [--runs N]: `sluice log summary` and `hosts`
 # beside the same grouping done with jq (`jq -r` + `sort | uniq -c`) and with
 # a short Python script, on generated logs of 10 MiB, 100 MiB and 1 GiB (the
 # writer's shape, tests/integration/loggen.py), in one run: throughput (MB/s
 # of input, per wall second and per CPU second) and peak RSS for each, as
-# ratios to sluice.
+# ratios to sluice. Each figure is the run of median CPU time out of --runs
+# (3); a peer's run over more than 100 MiB takes a minute or more, which
+# evens out the machine's noise by itself, so those run once.
 # Needs: jq, python3, GNU time (/usr/bin/time). Files go to a temp directory.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SLUICE=${SLUICE:-$HERE/../build/sluice}
 SIZES="10 100 1024"
+RUNS=3
 while [ $# -gt 0 ]; do
 	case $1 in
 	--sizes) SIZES=$2; shift 2 ;;
-	*) echo "usage: $0 [--sizes \"MIB...\"]" >&2; exit 2 ;;
+	--runs) RUNS=$2; shift 2 ;;
+	*) echo "usage: $0 [--sizes \"MIB...\"] [--runs N]" >&2; exit 2 ;;
 	esac
 done
 for t in jq python3 /usr/bin/time; do
@@ -59,6 +63,12 @@ measure() {
 	/usr/bin/time -f '%e %U %S %M' -o "$RUN/t" "$@" >/dev/null 2>"$RUN/err" || { cat "$RUN/err" >&2; return 1; }
 	tail -1 "$RUN/t" | awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }'
 }
+# median N CMD...: measure's line of the run with the median CPU time
+median() {
+	local n=$1 i
+	shift
+	for ((i = 0; i < n; i++)); do measure "$@" || return 1; done | sort -k2,2n | sed -n "$(((n + 1) / 2))p"
+}
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? b / 1e6 / s : 0) }'; }
 
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -72,9 +82,11 @@ for mib in $SIZES; do
 	for job in summary hosts; do
 		jqf=$JQ_SUMMARY
 		[ "$job" = hosts ] && jqf=$JQ_HOSTS
-		read -r s_s s_c s_rss < <(measure "$SLUICE" log "$job" "$log")
-		read -r j_s j_c j_rss < <(measure bash -c 'jq -r "$1" "$2" | sort | uniq -c' _ "$jqf" "$log")
-		read -r p_s p_c p_rss < <(measure python3 "$RUN/$job.py" "$log")
+		peer_runs=$RUNS
+		[ "$mib" -gt 100 ] && peer_runs=1
+		read -r s_s s_c s_rss < <(median "$RUNS" "$SLUICE" log "$job" "$log")
+		read -r j_s j_c j_rss < <(median "$peer_runs" bash -c 'jq -r "$1" "$2" | sort | uniq -c' _ "$jqf" "$log")
+		read -r p_s p_c p_rss < <(median "$peer_runs" python3 "$RUN/$job.py" "$log")
 		s_mb=$(mbps "$bytes" "$s_c")
 		for row in "sluice $s_s $s_c $s_rss" "jq+sort $j_s $j_c $j_rss" "python3 $p_s $p_c $p_rss"; do
 			set -- $row
