@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
+#include <linux/openat2.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -319,19 +320,43 @@ static bool is_own(const struct sbx_ns *ns)
 	return stat("/proc/self/ns/net", &self) == 0 && self.st_dev == ns->dev && self.st_ino == ns->ino;
 }
 
+/* The target's /etc/resolv.conf, opened as a regular file inside its own
+ * root: the container owns that path, so a symlink out of its root (to
+ * the host's files, a FIFO, a device whose open does something) must not
+ * be followed by sluice. Resolved in the target's root, opened O_PATH,
+ * reopened for reading only once it is a regular file. NULL otherwise. */
+static FILE *open_resolv_conf(pid_t pid)
+{
+	char path[64];
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = root < 0 ? -1 : (int)syscall(SYS_openat2, root, "etc/resolv.conf", &how, sizeof(how));
+	if (root >= 0)
+		close(root);
+	if (fd < 0)
+		return NULL;
+	FILE *f = NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		f = fopen(path, "re");
+	}
+	close(fd);
+	return f;
+}
+
 /* Whether the target resolves through Docker's embedded DNS: its
  * resolv.conf names 127.0.0.11 (a container on a user-defined network;
  * the default bridge's containers have the host's servers). Only a target
  * known by a process has a resolv.conf to read. */
 static bool uses_engine_dns(const struct sbx_ns *ns)
 {
-	char path[64], line[256];
+	char line[256];
 	bool yes = false;
+	FILE *f = ns->pid > 0 ? open_resolv_conf(ns->pid) : NULL;
 
-	if (ns->pid <= 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/root/etc/resolv.conf", (int)ns->pid);
-	FILE *f = fopen(path, "re");
 	if (!f)
 		return false;
 	for (int n = 0; !yes && n < 200 && fgets(line, sizeof(line), f); n++) {

@@ -188,7 +188,11 @@ check "  and the table stays" in_c nft list table inet sluice >/dev/null
 in_host "$SLUICE" detach --netns "$NS_C"
 
 # ---- a plain process: unshare -n plus a veth, attached by --pid ---------------
-unshare -n sleep 600 &
+# its /etc/resolv.conf (the process's own, in a mount namespace of its own)
+# is a symlink to a FIFO: sluice reads it to look for Docker's DNS, and an
+# open that followed it would hang the attach
+mkdir "$D/petc" && mkfifo "$D/pfifo" && ln -s "$D/pfifo" "$D/petc/resolv.conf"
+unshare -n -m sh -c 'mount --bind "$1" /etc && exec sleep 600' _ "$D/petc" &
 UNSHARED=$!
 sleep 0.2
 ip link add "vp$WORLD_ID" type veth peer name "vq$WORLD_ID"
@@ -206,7 +210,7 @@ in_net ip route add 203.0.113.66 dev "vq$WORLD_ID"
 check "before: the process reaches the world directly" \
 	eq "$(in_p curl -sS --max-time 3 http://198.51.100.10:8080/ -H 'Host: p.test')" "hello from p.test"
 attach_bg --pid "$UNSHARED"
-check "sluice attach --pid comes up" wait_attached 4
+check "sluice attach --pid comes up (a resolv.conf that is a symlink to a FIFO is not opened)" wait_attached 4
 check "  allowed HTTP by name (resolved by the stub, sent through the transparent port)" \
 	eq "$(in_p sh -c "curl -sS --max-time 5 --resolve allowed.test:80:\$(dig +short +time=2 +tries=1 @203.0.113.53 allowed.test A) http://allowed.test/")" "hello from allowed.test"
 check "  raw TCP rejected" \
