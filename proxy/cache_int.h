@@ -126,7 +126,6 @@ struct px_cx {
 	struct host host;
 	uint16_t port;
 	struct px_creq *req;
-	uint64_t bytes_up, bytes_down;
 	int64_t t_start;
 	int64_t close_by;           /* closing: given up on the client draining at this time (ms) */
 	const char *close_reason;

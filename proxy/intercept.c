@@ -192,12 +192,10 @@ static void log_conn(struct px_cx *cx, const char *phase, const char *reason)
 		reason = pol_reason_key(cx->report_only ? cx->report_reason : POL_ALLOWED);
 	r.reason = reason;
 	r.rule = cx->rule ? cx->rule->text : NULL;
-	if (strcmp(phase, "close") == 0) {
-		r.has_bytes = true;
-		r.bytes_up = cx->bytes_up;
-		r.bytes_down = cx->bytes_down;
+	/* no byte counts: each request's close record has its own, and a reader
+	 * summing close records (log summary, /metrics, jq) counts each byte once */
+	if (strcmp(phase, "close") == 0)
 		r.duration_ms = (long)(audit_now_ms() - cx->t_start);
-	}
 	audit_write_soon(cx->srv->cfg.audit, &r);
 }
 
@@ -222,7 +220,6 @@ static void cx_free(struct px_cx *cx)
 	if (cx->req) {
 		if (cx->req->started || cx->req->f)
 			log_req(cx->req, "close", cx->close_reason ? cx->close_reason : "client_closed");
-		cx->bytes_down += cx->req->bytes;
 		creq_free(cx->req);
 	}
 	if (cx->tls)
@@ -415,7 +412,6 @@ static void creq_done(struct px_creq *q, const char *reason)
 
 	if (q->status != 403) /* a denial has its one record */
 		log_req(q, "close", reason);
-	cx->bytes_down += q->bytes;
 	cx->req = NULL;
 	creq_free(q);
 	if (!keep) {
@@ -1011,7 +1007,6 @@ static void on_request(struct px_cx *cx, const struct http_head *h, long n)
 		q->body = evbuffer_new();
 		if (q->body)
 			evbuffer_remove_buffer(in, q->body, (size_t)h->length);
-		cx->bytes_up += h->length;
 	}
 	if (!v.allow && (cx->pol->mode != POL_REPORT || v.reason == POL_METADATA_HOST)) {
 		char hint[320], line[640];
@@ -1063,7 +1058,6 @@ static void cx_next(struct px_cx *cx)
 	if (h.body == HTTP_BODY_LENGTH && len < (size_t)n + h.length)
 		return; /* the body is on its way */
 	evtimer_del(cx->timer);
-	cx->bytes_up += (uint64_t)n;
 	on_request(cx, &h, n);
 }
 

@@ -109,6 +109,13 @@ check "  the records are event http on registry.npmjs.org:443, allowed" \
 	eq "$(tail -n +$((mark + 1)) "$LOG" | jq -r 'select(.phase=="decision" and .cache != null) | "\(.event) \(.host) \(.port) \(.decision) \(.method)"' | sort -u)" \
 	"http registry.npmjs.org 443 allow GET"
 check "  no path in the log" test "$(grep -c '"cache"' "$LOG")" -gt 0 -a "$(grep -c '/-/\|\.tgz' "$LOG")" -eq 0
+# each byte counted once: the requests' close records carry the counts, the
+# intercepted connection's close record none, so a sum over close records is right
+check "  the intercepted connections' close records carry no byte counts" \
+	eq "$(jq -s '[.[] | select(.host=="registry.npmjs.org" and .event=="connect" and .phase=="close" and (has("bytes_up") or has("bytes_down")))] | length' "$LOG")" "0"
+want=$(jq -s '[.[] | select(.host=="registry.npmjs.org" and .phase=="close") | .bytes_down // 0] | add' "$LOG")
+check "  log hosts: registry.npmjs.org's bytes_down is the requests' sum ($want), counted once" \
+	eq "$("$SLUICE" log hosts --format json --host registry.npmjs.org "$LOG" | jq '[.hosts[].bytes_down] | add'):$((want > 0))" "$want:1"
 
 # a host no preset marks cacheable stays a blind tunnel: the origin's own certificate
 check "proxy: allowed.test is tunnelled, not intercepted (the world's CA verifies it)" \
