@@ -60,11 +60,23 @@ static int client_ctx(const char *upstream_ca, SSL_CTX **out, char *err, size_t 
 	return 0;
 }
 
+/* A policy's own cache rule for a name the CA may not vouch for (a private
+ * registry) is served over plain HTTP only: said once per policy loaded. */
+void px_cache_note_hosts(const struct px_cache *pc, const struct policy *pol)
+{
+	const char *hosts[64];
+
+	for (size_t i = 0, n = pc->ca && pol ? cache_rule_hosts(pol, hosts, 64) : 0; i < n; i++)
+		if (!ca_permits(pc->ca, hosts[i]))
+			log_msg("cache: %s is outside the CA's name constraints: its TLS stays a tunnel, uncached "
+				"(only its plain HTTP is cached)", hosts[i]);
+}
+
 int px_cache_open(struct event_base *base, const struct policy *pol, const struct px_cache_opts *o,
 		  struct px_cache **out, char *err, size_t errsize)
 {
 	struct px_cache *pc = calloc(1, sizeof(*pc));
-	const char *hosts[64], *why = NULL;
+	const char *why = NULL;
 	int rc;
 
 	if (!pc)
@@ -100,12 +112,7 @@ int px_cache_open(struct event_base *base, const struct policy *pol, const struc
 		snprintf(err, errsize, "cannot make the TLS server context");
 		goto fail;
 	}
-	/* a policy's own cache rule for a name the CA may not vouch for (a
-	 * private registry) is served over plain HTTP only: said once */
-	for (size_t i = 0, n = pol ? cache_rule_hosts(pol, hosts, 64) : 0; i < n; i++)
-		if (!ca_permits(pc->ca, hosts[i]))
-			log_msg("cache: %s is outside the CA's name constraints: its TLS stays a tunnel, uncached "
-				"(only its plain HTTP is cached)", hosts[i]);
+	px_cache_note_hosts(pc, pol);
 	*out = pc;
 	return 0;
 fail:

@@ -45,6 +45,9 @@ struct px_cache_opts {
 int px_cache_open(struct event_base *base, const struct policy *pol, const struct px_cache_opts *o,
 		  struct px_cache **out, char *err, size_t errsize);
 void px_cache_free(struct px_cache *pc);
+/* One stderr line for each of pol's cache hosts the CA's name constraints
+ * leave out (their TLS stays a tunnel): at open and at every reload. */
+void px_cache_note_hosts(const struct px_cache *pc, const struct policy *pol);
 
 /* The CA certificate's file (for sluice run's trust bundle). */
 const char *px_cache_ca_path(const struct px_cache *pc);

@@ -259,6 +259,8 @@ void px_server_set_policy(struct px_server *srv, const struct policy *pol)
 
 	srv->cfg.pol = pol_ref(pol);
 	pol_unref(old);
+	if (srv->cfg.cache)
+		px_cache_note_hosts(srv->cfg.cache, pol);
 }
 
 size_t px_server_active(const struct px_server *srv)

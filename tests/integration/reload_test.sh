@@ -232,6 +232,21 @@ kill -HUP "$NP"
 wait_lines "$D/npm.log" 1 '"event":"reload"'
 check "--policy npm + SIGHUP: reloaded" eq "$(jq -c 'select(.event=="reload") | [.server, .decision]' "$D/npm.log")" '["npm","allow"]'
 
+# ---- a reload that adds a cache rule the CA cannot vouch for says so --------------
+CPOL=$D/cache.yaml
+printf 'version: 1\nname: cachereload\nallow: [registry.npmjs.org]\ncache: ["revalidate registry.npmjs.org/*"]\n' >"$CPOL"
+world_bg "$NS_HOST" "$SLUICE" proxy --listen 127.0.0.1:3133 --policy "$CPOL" --log "$D/cache.log" \
+	--cache "$D/cstore" --ca "$D/cca" 2>>"$D/cache.err"
+CP=$!
+wait_port "$NS_HOST" 127.0.0.1 3133
+check "--cache: a policy whose cache hosts the CA permits starts without a warning" \
+	eq "$(grep -c 'outside the CA' "$D/cache.err")" "0"
+printf 'version: 1\nname: cachereload\nallow: [registry.npmjs.org, npm.corp.test]\ncache: ["revalidate registry.npmjs.org/*", "revalidate npm.corp.test/*"]\n' >"$CPOL"
+kill -HUP "$CP"
+wait_lines "$D/cache.log" 1 '"event":"reload"'
+check "  SIGHUP adding npm.corp.test's cache rule: one stderr line says its TLS stays a tunnel" \
+	eq "$(grep 'outside the CA' "$D/cache.err" | grep -c "npm.corp.test .*stays a tunnel")" "1"
+
 # ---- sluice dns ------------------------------------------------------------------
 DPOL=$D/dns.yaml
 printf 'version: 1\nname: dnsreload\nallow: [allowed.test]\nallow_private: ["198.51.100.0/24"]\n' >"$DPOL"
@@ -261,11 +276,11 @@ check "  and its reloads" eq "$(printf '%s\n' "$dm" | grep '^sluice_reloads_tota
 	'sluice_reloads_total{result="failed"} 1 sluice_reloads_total{result="ok"} 1 '
 
 # ---- SIGTERM still stops them, cleanly -------------------------------------------
-for p in "$PX" "$DP" "$NP" "$WP"; do
+for p in "$PX" "$DP" "$NP" "$WP" "$CP"; do
 	kill -TERM "$p"
 	wait "$p"
 	check "SIGTERM: pid $p exits 0" eq "$?" "0"
 done
-check "no sanitizer report on any stderr" eval '! cat "$ERR" "$D/dns.err" "$D/npm.err" "$D/w.err" | grep -q Sanitizer'
+check "no sanitizer report on any stderr" eval '! cat "$ERR" "$D/dns.err" "$D/npm.err" "$D/w.err" "$D/cache.err" | grep -q Sanitizer'
 
 finish
