@@ -218,6 +218,56 @@ static void test_round_trip(void **state)
 	free(p);
 }
 
+/* A 304 that changes only the time overwrites its digits in the record's
+ * own file (the same inode, nothing left in tmp/); a wider time or new
+ * validators rewrite the record whole; each reads back as written. */
+static void test_update_in_place(void **state)
+{
+	struct fixture *f = *state;
+	const char *key = "deb.debian.org:80/debian/dists/bookworm/InRelease";
+	struct cache_entry e;
+	struct stat a, b;
+	char path[512];
+	int fd;
+
+	assert_int_equal(put(f->st, key, 3000, 5, 3000, NULL), 0);
+	record_path(f, key, path, sizeof(path));
+	assert_int_equal(stat(path, &a), 0);
+	assert_int_equal(cache_lookup(f->st, key, &e, &fd), 0);
+	close(fd);
+	e.stored_ms = 1799999999999;
+	assert_int_equal(cache_update(f->st, key, &e), 0);
+	assert_int_equal(stat(path, &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	assert_int_equal(count(f, "tmp"), 0);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(cache_lookup(f->st, key, &e, &fd), 0);
+	close(fd);
+	assert_int_equal(e.stored_ms, 1799999999999);
+	assert_string_equal(e.etag, "\"v1\"");
+	assert_hit(f->st, key, 3000, 5);
+
+	e.stored_ms = 17999999999999; /* a digit more: the whole record anew */
+	assert_int_equal(cache_update(f->st, key, &e), 0);
+	assert_int_equal(stat(path, &b), 0);
+	assert_int_not_equal(a.st_ino, b.st_ino);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(cache_lookup(f->st, key, &e, &fd), 0);
+	close(fd);
+	assert_int_equal(e.stored_ms, 17999999999999);
+
+	e.stored_ms = 17999999999990;
+	snprintf(e.etag, sizeof(e.etag), "\"v2\"");
+	assert_int_equal(cache_update(f->st, key, &e), 0);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(cache_lookup(f->st, key, &e, &fd), 0);
+	close(fd);
+	assert_int_equal(e.stored_ms, 17999999999990);
+	assert_string_equal(e.etag, "\"v2\"");
+	assert_hit(f->st, key, 3000, 5);
+	assert_int_equal(count(f, "tmp"), 0);
+}
+
 static void test_other_hashes(void **state)
 {
 	struct fixture *f = *state;
@@ -825,7 +875,7 @@ static void test_cap_remembered(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_round_trip), T(test_other_hashes), T(test_hash_mismatch), T(test_abort),
+		T(test_round_trip), T(test_update_in_place), T(test_other_hashes), T(test_hash_mismatch), T(test_abort),
 		T(test_stray_temp_files), T(test_lru_eviction), T(test_over_the_cap), T(test_two_handles),
 		T(test_processes_share_usage), T(test_check_before_commit), T(test_threads_share_usage),
 		T(test_verify), T(test_gc), T(test_purge), T(test_bad_records),
