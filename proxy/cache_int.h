@@ -37,6 +37,7 @@
 #define CX_BODY_MAX (1u << 20)    /* request bodies (bypass) and non-200 answers are held whole, up to this */
 #define CX_STALE_MAX_S (7 * 86400) /* stale metadata is served for at most this long past its fetch */
 #define CX_CHUNK (256u << 10)     /* bytes read from a file per turn */
+#define CX_SENDFILE_MIN (64u << 10) /* plain HTTP: smaller bodies are copied, to go with their head */
 #define CX_POOL_MAX 8             /* idle upstream connections kept per host */
 #define CX_POOL_IDLE_S 30
 #define CX_HDR_MAX 16384
@@ -102,6 +103,7 @@ struct px_creq {
 	struct cache_entry e;       /* the stored entry being served or revalidated */
 	bool have_entry;
 	int fd;                     /* serving from: a blob, or the fetch's growing file */
+	int reval_fd;               /* the stored entry's blob while it is revalidated (-1: none) */
 	uint64_t off, end;          /* next byte, and the end of what is served */
 	bool streaming;             /* following a fetch's file as it grows */
 	bool started;               /* the answer's head has gone */

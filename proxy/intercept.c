@@ -210,6 +210,8 @@ static void creq_free(struct px_creq *q)
 	px_fetch_leave(q);
 	if (q->fd >= 0)
 		close(q->fd);
+	if (q->reval_fd >= 0)
+		close(q->reval_fd);
 	if (q->body)
 		evbuffer_free(q->body);
 	free(q->target);
@@ -434,7 +436,9 @@ static void pump(struct px_creq *q)
 
 	while (q->fd >= 0 && q->off < q->end && evbuffer_get_length(out) < CX_OUT_HIGH) {
 		uint64_t n = q->end - q->off;
-		if (!cx->tls) { /* sendfile for the rest: nothing is copied */
+		/* sendfile for the rest of a large body: nothing is copied; a small
+		 * one is, so that it leaves with its head in one write and segment */
+		if (!cx->tls && n >= CX_SENDFILE_MIN) {
 			int d = dup(q->fd);
 			if (d >= 0 && evbuffer_add_file(out, d, (ev_off_t)q->off, (ev_off_t)n) == 0) {
 				q->off += n;
@@ -599,7 +603,14 @@ void px_creq_fetch_news(struct px_creq *q)
 		q->e.stored_ms = (int64_t)time(NULL) * 1000;
 		cache_update(q->cx->pc->store, q->key, &q->e);
 		q->cache = "revalidated";
-		on_stored(q, NULL);
+		if (q->reval_fd < 0) {
+			on_stored(q, NULL);
+			return;
+		}
+		/* the blob whose validators upstream just confirmed, open since the lookup */
+		int fd = q->reval_fd;
+		q->reval_fd = -1;
+		serve_entry(q, &q->e, fd);
 		return;
 	}
 	if (f->through && !q->started && f->nfollowers > 1) {
@@ -844,10 +855,10 @@ static void route(struct px_creq *q)
 			serve_entry(q, &e, fd);
 			return;
 		}
-		close(fd);
 		q->e = e;
 		q->have_entry = true;
 		q->cache = "miss";
+		q->reval_fd = fd; /* served on a 304 without a second lookup */
 		if (px_fetch_start(q, &e, headers) == 0)
 			return;
 		serve_stale(q);
@@ -980,7 +991,7 @@ static void on_request(struct px_cx *cx, const struct http_head *h, long n)
 		return;
 	}
 	q->cx = cx;
-	q->fd = -1;
+	q->fd = q->reval_fd = -1;
 	q->t0 = audit_now_ms();
 	cx->req = q;
 	span_copy(h->method, q->method, sizeof(q->method));
@@ -1053,7 +1064,7 @@ static void cx_next(struct px_cx *cx)
 		why = "a request body larger than 1 MiB to a registry";
 	}
 	if (n <= 0) {
-		struct px_creq q0 = { .cx = cx, .fd = -1 };
+		struct px_creq q0 = { .cx = cx, .fd = -1, .reval_fd = -1 };
 		snprintf(q0.method, sizeof(q0.method), "-");
 		q0.t0 = audit_now_ms();
 		answer_error(&q0, 400, "bad_request", why);
