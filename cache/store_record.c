@@ -76,6 +76,18 @@ out:
 	return rc;
 }
 
+/* openat O_RDONLY, without the access-time update a read would journal
+ * (LRU goes by the record's mtime, set on use); O_NOATIME needs the file's
+ * owner: a store shared with another user opens without it. */
+static int open_ro(int dir, const char *path, int flags)
+{
+	int fd = openat(dir, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME | flags);
+
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dir, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | flags);
+	return fd;
+}
+
 /* Read the record open as fd whole into buf (CACHE_RECORD_MAX + 1 bytes):
  * its length, or -EBADMSG when it is longer than a record may be. */
 static ssize_t read_record(int fd, char *buf)
@@ -96,7 +108,7 @@ int cache_record_read(struct cache_store *st, const char *hex, const char *key, 
 	int rc = 0;
 
 	cache_sub_path(hex, path);
-	int fd = buf ? openat(st->meta, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) : -1;
+	int fd = buf ? open_ro(st->meta, path, O_NONBLOCK) : -1;
 	if (fd < 0) {
 		rc = buf ? -errno : -ENOMEM;
 		goto out;
@@ -161,7 +173,7 @@ int cache_lookup(struct cache_store *st, const char *key, struct cache_entry *e,
 	if (rc < 0)
 		return rc == -EBADMSG ? -ENOENT : rc;
 	cache_sub_path(e->blob, path);
-	bfd = openat(st->blobs, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	bfd = open_ro(st->blobs, path, 0);
 	if (bfd < 0 || fstat(bfd, &sb) < 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != e->size)
 		goto drop;
 	cache_touch(rfd);

@@ -870,6 +870,39 @@ static void test_cap_remembered(void **state)
 	cache_store_close(st);
 }
 
+/* Counts made in memory reach the shared counters at a flush, with the
+ * handle's next change of DIR/usage (a commit), and at close; never twice. */
+static void test_count_later(void **state)
+{
+	struct fixture *f = *state;
+	struct cache_store *other;
+	struct cache_stats s;
+
+	assert_int_equal(cache_store_open(f->dir, 1 * MIB, &other), 0);
+	cache_count_later(f->st, true);
+	cache_count_later(f->st, true);
+	cache_count_later(f->st, false);
+	assert_int_equal(cache_stats(other, &s), 0);
+	assert_int_equal(s.hits + s.misses, 0);
+	assert_int_equal(cache_count_flush(f->st), 0);
+	assert_int_equal(cache_stats(other, &s), 0);
+	assert_int_equal(s.hits, 2);
+	assert_int_equal(s.misses, 1);
+	assert_int_equal(cache_count_flush(f->st), 0);
+	cache_count_later(f->st, true);
+	assert_int_equal(put(f->st, "registry.npmjs.org/a/-/a-1.0.0.tgz", 3000, 1, 3000, NULL), 0);
+	assert_int_equal(cache_stats(other, &s), 0);
+	assert_int_equal(s.hits, 3);
+	cache_count_later(f->st, false);
+	cache_count(other, true);
+	cache_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(cache_stats(other, &s), 0);
+	assert_int_equal(s.hits, 4);
+	assert_int_equal(s.misses, 2);
+	cache_store_close(other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -879,7 +912,7 @@ int main(void)
 		T(test_stray_temp_files), T(test_lru_eviction), T(test_over_the_cap), T(test_two_handles),
 		T(test_processes_share_usage), T(test_check_before_commit), T(test_threads_share_usage),
 		T(test_verify), T(test_gc), T(test_purge), T(test_bad_records),
-		T(test_keys), T(test_default_dir), T(test_cap_remembered),
+		T(test_keys), T(test_default_dir), T(test_cap_remembered), T(test_count_later),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
