@@ -71,6 +71,7 @@ struct px_cache {
 	LIST_HEAD(, px_upconn) idle;
 	size_t nidle;
 	struct px_committer *committer; /* the commits' worker thread, started on first use */
+	struct event *count_timer; /* writes the hits and misses counted in memory, a second after the first */
 };
 
 /* One request inside an intercepted connection. */
