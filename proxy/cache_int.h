@@ -38,6 +38,8 @@
 #define CX_STALE_MAX_S (7 * 86400) /* stale metadata is served for at most this long past its fetch */
 #define CX_CHUNK (256u << 10)     /* bytes read from a file per turn */
 #define CX_SENDFILE_MIN (64u << 10) /* plain HTTP: smaller bodies are copied, to go with their head */
+#define CX_HEAD_MAX 1536          /* an answer's head from the store (its fields are bounded: under 1 KiB) */
+#define CX_RECORD (16u << 10)     /* a TLS record's plaintext */
 #define CX_POOL_MAX 8             /* idle upstream connections kept per host */
 #define CX_POOL_IDLE_S 30
 #define CX_HDR_MAX 16384
@@ -108,6 +110,8 @@ struct px_creq {
 	uint64_t off, end;          /* next byte, and the end of what is served */
 	bool streaming;             /* following a fetch's file as it grows */
 	bool started;               /* the answer's head has gone */
+	char head[CX_HEAD_MAX];     /* ... to the output at the next pump, with the body's first bytes */
+	size_t head_len;
 	struct evbuffer *body;      /* a request body (bypass) */
 	int64_t t0;
 	uint64_t bytes;

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,29 +347,77 @@ static void answer_error(struct px_creq *q, int status, const char *reason, cons
 
 /* ---- answering from a file ------------------------------------------------- */
 
+/* Append to q's head. Every add to a TLS connection's output became a
+ * record of its own (libevent's filter writes at each add): the head is
+ * built here and leaves at once, with the body's first bytes (pump). */
+static void head_add(struct px_creq *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void head_add(struct px_creq *q, const char *fmt, ...)
+{
+	size_t room = sizeof(q->head) - q->head_len;
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(q->head + q->head_len, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room) { /* cannot happen with the entry's bounded fields: sent as it is */
+		struct evbuffer *out = bufferevent_get_output(q->cx->cli);
+		evbuffer_add(out, q->head, q->head_len);
+		q->head_len = 0;
+		va_start(ap, fmt);
+		evbuffer_add_vprintf(out, fmt, ap);
+		va_end(ap);
+		return;
+	}
+	q->head_len += (size_t)n;
+}
+
 static void send_head(struct px_creq *q, int status, uint64_t length, const struct cache_entry *e)
 {
-	struct evbuffer *out = bufferevent_get_output(q->cx->cli);
-
 	q->status = status;
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
+	q->head_len = 0;
+	head_add(q, "HTTP/1.1 %d %s\r\n", status, status_text(status));
 	if (status != 304)
-		evbuffer_add_printf(out, "Content-Length: %llu\r\n", (unsigned long long)length);
+		head_add(q, "Content-Length: %llu\r\n", (unsigned long long)length);
 	if (e && e->content_type[0])
-		evbuffer_add_printf(out, "Content-Type: %s\r\n", e->content_type);
+		head_add(q, "Content-Type: %s\r\n", e->content_type);
 	if (e && e->content_encoding[0])
-		evbuffer_add_printf(out, "Content-Encoding: %s\r\n", e->content_encoding);
+		head_add(q, "Content-Encoding: %s\r\n", e->content_encoding);
 	if (e && e->etag[0])
-		evbuffer_add_printf(out, "ETag: %s\r\n", e->etag);
+		head_add(q, "ETag: %s\r\n", e->etag);
 	if (e && e->last_modified[0])
-		evbuffer_add_printf(out, "Last-Modified: %s\r\n", e->last_modified);
+		head_add(q, "Last-Modified: %s\r\n", e->last_modified);
 	if (status == 206)
-		evbuffer_add_printf(out, "Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)q->range_from,
-				    (unsigned long long)q->range_to, (unsigned long long)e->size);
-	evbuffer_add_printf(out, "Accept-Ranges: bytes\r\nX-Sluice-Cache: %s\r\n%s\r\n", q->cache,
-			    q->keep ? "" : "Connection: close\r\n");
+		head_add(q, "Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)q->range_from,
+			 (unsigned long long)q->range_to, (unsigned long long)e->size);
+	head_add(q, "Accept-Ranges: bytes\r\nX-Sluice-Cache: %s\r\n%s\r\n", q->cache,
+		 q->keep ? "" : "Connection: close\r\n");
 	q->started = true;
 	log_req(q, "decision", NULL);
+}
+
+/* The head waiting in q, to the output: with the body's first bytes in the
+ * same add (one TLS record, one segment) when they are few and in q's file. */
+static int flush_head(struct px_creq *q, struct evbuffer *out)
+{
+	uint64_t n = q->fd >= 0 && q->off < q->end ? q->end - q->off : 0;
+	struct evbuffer_iovec v;
+
+	if (q->head_len == 0)
+		return 0;
+	if (n > CX_RECORD - q->head_len)
+		n = 0; /* the body follows as before */
+	if (evbuffer_reserve_space(out, (ev_ssize_t)(q->head_len + n), &v, 1) < 1)
+		return -ENOMEM;
+	memcpy(v.iov_base, q->head, q->head_len);
+	ssize_t got = n ? pread(q->fd, (char *)v.iov_base + q->head_len, (size_t)n, (off_t)q->off) : 0;
+	if (got < 0)
+		got = 0; /* the body's read fails again in pump, which ends the request */
+	v.iov_len = q->head_len + (size_t)got;
+	evbuffer_commit_space(out, &v, 1);
+	q->head_len = 0;
+	q->off += (uint64_t)got;
+	q->bytes += (uint64_t)got;
+	return 0;
 }
 
 #define LEARN_MAX (256u << 20)
@@ -462,6 +511,11 @@ static void pump(struct px_creq *q)
 	struct px_cx *cx = q->cx;
 	struct evbuffer *out = bufferevent_get_output(cx->cli);
 
+	if (flush_head(q, out) < 0) {
+		cx->close_reason = "connect_failed";
+		creq_done(q, "connect_failed");
+		return;
+	}
 	while (q->fd >= 0 && q->off < q->end && evbuffer_get_length(out) < CX_OUT_HIGH) {
 		uint64_t n = q->end - q->off;
 		/* sendfile for the rest of a large body: nothing is copied; a small
@@ -704,7 +758,7 @@ bool px_creq_take(struct px_creq *q, struct evbuffer *in, size_t n, uint64_t at)
 {
 	struct evbuffer *out = bufferevent_get_output(q->cx->cli);
 
-	if (!q->streaming || q->off != at || q->off != q->end || evbuffer_get_length(out) >= CX_FEED_HIGH)
+	if (!q->streaming || q->head_len || q->off != at || q->off != q->end || evbuffer_get_length(out) >= CX_FEED_HIGH)
 		return false;
 	int moved = evbuffer_remove_buffer(in, out, n);
 	if (moved <= 0)
