@@ -55,6 +55,8 @@ struct px_upconn {                /* an idle upstream connection */
 	struct bufferevent *bev;
 	struct event *timer;
 	char key[HOST_NAME_LEN + 16]; /* host:port:tls */
+	const struct policy *pol;     /* a reference: only a fetch under this policy takes it */
+	struct addr addr;             /* where it goes: vetted again when taken */
 };
 
 struct px_cache {
@@ -169,6 +171,7 @@ struct px_fetch {
 	char method[16];            /* its method: how the answer is framed */
 	struct bufferevent *up;
 	bool pooled;                /* up came from the idle pool: one retry on a fresh one */
+	struct addr up_addr;        /* up's address */
 	struct rsv_query *query;
 	struct addr addrs[RSV_MAX_ADDRS];
 	size_t naddrs, next_addr;
