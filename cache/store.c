@@ -260,7 +260,8 @@ int cache_usage_end(struct cache_store *st, const struct cache_usage *u)
 				 "sluice-usage 1\nbytes %020" PRIu64 "\nreserved %020" PRIu64 "\nhits %020" PRIu64
 				 "\nmisses %020" PRIu64 "\ncap %020" PRIu64 "\n",
 				 u->bytes, u->reserved, hits, misses, u->cap);
-		if (pwrite(st->usage, text, (size_t)n, 0) != n || ((size_t)n != u->text_len && ftruncate(st->usage, n) < 0))
+		if (pwrite(st->usage, text, (size_t)n, 0) != n ||
+		    ((size_t)n != u->text_len && ftruncate(st->usage, n) < 0))
 			rc = errno ? -errno : -EIO;
 		if (rc == 0)
 			st->later_hits = st->later_misses = 0;

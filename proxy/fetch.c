@@ -102,7 +102,8 @@ static struct bufferevent *pool_take(struct px_fetch *f)
 		struct addr ok;
 		/* never across policies (nor a reloaded one), and only to an
 		 * address this fetch's policy would dial itself */
-		if (strcmp(c->key, key) != 0 || c->pol != f->pol || pol_vet(f->pol, &c->addr, 1, f->port, &ok, NULL) != 1)
+		if (strcmp(c->key, key) != 0 || c->pol != f->pol ||
+		    pol_vet(f->pol, &c->addr, 1, f->port, &ok, NULL) != 1)
 			continue;
 		struct bufferevent *b = c->bev;
 		c->bev = NULL;

@@ -758,7 +758,8 @@ bool px_creq_take(struct px_creq *q, struct evbuffer *in, size_t n, uint64_t at)
 {
 	struct evbuffer *out = bufferevent_get_output(q->cx->cli);
 
-	if (!q->streaming || q->head_len || q->off != at || q->off != q->end || evbuffer_get_length(out) >= CX_FEED_HIGH)
+	if (!q->streaming || q->head_len || q->off != at || q->off != q->end ||
+	    evbuffer_get_length(out) >= CX_FEED_HIGH)
 		return false;
 	int moved = evbuffer_remove_buffer(in, out, n);
 	if (moved <= 0)
