@@ -184,6 +184,8 @@ void cache_store_close(struct cache_store *st)
 {
 	if (!st)
 		return;
+	if (st->usage >= 0)
+		cache_count_flush(st);
 	int fds[] = { st->dir, st->blobs, st->meta, st->tmp, st->usage };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
@@ -214,7 +216,7 @@ static void usage_parse(const char *text, struct cache_usage *u)
 	if (sscanf(text, "sluice-usage 1\nbytes %llu\nreserved %llu\nhits %llu\nmisses %llu\ncap %llu\n", &v[0],
 		   &v[1], &v[2], &v[3], &v[4]) != 5)
 		return;
-	*u = (struct cache_usage){ v[0], v[1], v[2], v[3], v[4] };
+	*u = (struct cache_usage){ .bytes = v[0], .reserved = v[1], .hits = v[2], .misses = v[3], .cap = v[4] };
 }
 
 int cache_usage_begin(struct cache_store *st, struct cache_usage *u)
@@ -236,8 +238,11 @@ int cache_usage_begin(struct cache_store *st, struct cache_usage *u)
 	}
 	text[n] = '\0';
 	usage_parse(text, u);
+	u->text_len = (size_t)n;
 	return 0;
 }
+
+static uint64_t add_clamped(uint64_t v, int64_t d);
 
 int cache_usage_end(struct cache_store *st, const struct cache_usage *u)
 {
@@ -246,13 +251,20 @@ int cache_usage_end(struct cache_store *st, const struct cache_usage *u)
 
 	if (u) {
 		errno = 0;
-		/* fixed width, so an update never leaves a longer old tail behind */
+		/* the counts made with cache_count_later go with this write */
+		uint64_t hits = add_clamped(u->hits, (int64_t)st->later_hits);
+		uint64_t misses = add_clamped(u->misses, (int64_t)st->later_misses);
+		/* fixed width, so an update never leaves a longer old tail behind
+		 * (and the file is truncated only when it was not this text's width) */
 		int n = snprintf(text, sizeof(text),
 				 "sluice-usage 1\nbytes %020" PRIu64 "\nreserved %020" PRIu64 "\nhits %020" PRIu64
 				 "\nmisses %020" PRIu64 "\ncap %020" PRIu64 "\n",
-				 u->bytes, u->reserved, u->hits, u->misses, u->cap);
-		if (pwrite(st->usage, text, (size_t)n, 0) != n || ftruncate(st->usage, n) < 0)
+				 u->bytes, u->reserved, hits, misses, u->cap);
+		if (pwrite(st->usage, text, (size_t)n, 0) != n ||
+		    ((size_t)n != u->text_len && ftruncate(st->usage, n) < 0))
 			rc = errno ? -errno : -EIO;
+		if (rc == 0)
+			st->later_hits = st->later_misses = 0;
 	}
 	lock(st->usage, LOCK_UN);
 	pthread_mutex_unlock(&st->usage_mu);
@@ -289,6 +301,29 @@ void cache_count(struct cache_store *st, bool hit)
 	else
 		u.misses++;
 	cache_usage_end(st, &u);
+}
+
+void cache_count_later(struct cache_store *st, bool hit)
+{
+	pthread_mutex_lock(&st->usage_mu);
+	if (hit)
+		st->later_hits++;
+	else
+		st->later_misses++;
+	pthread_mutex_unlock(&st->usage_mu);
+}
+
+int cache_count_flush(struct cache_store *st)
+{
+	struct cache_usage u;
+
+	pthread_mutex_lock(&st->usage_mu);
+	bool none = st->later_hits == 0 && st->later_misses == 0;
+	pthread_mutex_unlock(&st->usage_mu);
+	if (none)
+		return 0;
+	int rc = cache_usage_begin(st, &u);
+	return rc < 0 ? rc : cache_usage_end(st, &u);
 }
 
 int cache_tmp_create(struct cache_store *st, char name[CACHE_TMP_NAME])

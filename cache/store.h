@@ -159,6 +159,12 @@ struct cache_stats {
 int cache_stats(struct cache_store *st, struct cache_stats *out);
 /* Count one hit or miss in the shared counters. */
 void cache_count(struct cache_store *st, bool hit);
+/* Count one hit or miss in memory (no system call, any thread): it reaches
+ * the shared counters with this handle's next change of DIR/usage, at
+ * cache_count_flush, or at cache_store_close. */
+void cache_count_later(struct cache_store *st, bool hit);
+/* Write the counts cache_count_later made to the shared counters. 0 or -errno. */
+int cache_count_flush(struct cache_store *st);
 /* Re-hash every blob; drop the bad ones and the records pointing at them.
  * *bad gets how many were dropped. 0 or -errno. */
 int cache_verify(struct cache_store *st, uint64_t *checked, uint64_t *bad);

@@ -20,12 +20,14 @@ struct cache_store {
 	int usage;                 /* DIR/usage, flock'd around every change */
 	pid_t pid;                 /* who opened usage and tmp (flock is per open file) */
 	pthread_mutex_t usage_mu;  /* ... so threads of one process take this too */
+	uint64_t later_hits, later_misses; /* counted, not yet in DIR/usage (under usage_mu) */
 	uint64_t max_bytes;
 };
 
 /* DIR/usage: blob bytes, bytes reserved by live writers, shared counters. */
 struct cache_usage {
 	uint64_t bytes, reserved, hits, misses, cap;
+	size_t text_len; /* of the text begin read: end truncates only when its own differs */
 };
 
 /* Lock DIR/usage and read it into *u. 0 or -errno. */

@@ -76,6 +76,30 @@ out:
 	return rc;
 }
 
+/* openat O_RDONLY, without the access-time update a read would journal
+ * (LRU goes by the record's mtime, set on use); O_NOATIME needs the file's
+ * owner: a store shared with another user opens without it. */
+static int open_ro(int dir, const char *path, int flags)
+{
+	int fd = openat(dir, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME | flags);
+
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dir, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | flags);
+	return fd;
+}
+
+/* Read the record open as fd whole into buf (CACHE_RECORD_MAX + 1 bytes):
+ * its length, or -EBADMSG when it is longer than a record may be. */
+static ssize_t read_record(int fd, char *buf)
+{
+	ssize_t n = 0;
+
+	for (ssize_t k = 1; k > 0 && n <= CACHE_RECORD_MAX; n += k)
+		if ((k = read(fd, buf + n, (size_t)(CACHE_RECORD_MAX + 1 - n))) < 0)
+			break;
+	return n > CACHE_RECORD_MAX ? -EBADMSG : n;
+}
+
 int cache_record_read(struct cache_store *st, const char *hex, const char *key, struct cache_entry *e,
 		      int *fdout)
 {
@@ -84,15 +108,13 @@ int cache_record_read(struct cache_store *st, const char *hex, const char *key, 
 	int rc = 0;
 
 	cache_sub_path(hex, path);
-	int fd = buf ? openat(st->meta, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) : -1;
+	int fd = buf ? open_ro(st->meta, path, O_NONBLOCK) : -1;
 	if (fd < 0) {
 		rc = buf ? -errno : -ENOMEM;
 		goto out;
 	}
-	for (ssize_t k = 1; k > 0 && n <= CACHE_RECORD_MAX; n += k)
-		if ((k = read(fd, buf + n, (size_t)(CACHE_RECORD_MAX + 1 - n))) < 0)
-			break;
-	rc = n > CACHE_RECORD_MAX ? -EBADMSG : parse_record(buf, (size_t)n, key, e);
+	n = read_record(fd, buf);
+	rc = n < 0 ? (int)n : parse_record(buf, (size_t)n, key, e);
 	if (rc == 0 && fdout) {
 		*fdout = fd;
 		fd = -1;
@@ -151,7 +173,7 @@ int cache_lookup(struct cache_store *st, const char *key, struct cache_entry *e,
 	if (rc < 0)
 		return rc == -EBADMSG ? -ENOENT : rc;
 	cache_sub_path(e->blob, path);
-	bfd = openat(st->blobs, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	bfd = open_ro(st->blobs, path, 0);
 	if (bfd < 0 || fstat(bfd, &sb) < 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != e->size)
 		goto drop;
 	cache_touch(rfd);
@@ -262,8 +284,71 @@ int cache_record_write(struct cache_store *st, const char *key, const struct cac
  * leaves the old record (whole: the rename is atomic), which is only
  * revalidated again, or, where the file system did not keep the new
  * bytes, a record that does not parse, which is dropped: a miss. */
+static bool same_but_time(const struct cache_entry *a, const struct cache_entry *b)
+{
+	return a->size == b->size && strcmp(a->blob, b->blob) == 0 && strcmp(a->etag, b->etag) == 0 &&
+	       strcmp(a->last_modified, b->last_modified) == 0 && strcmp(a->content_type, b->content_type) == 0 &&
+	       strcmp(a->content_encoding, b->content_encoding) == 0 && strcmp(a->package, b->package) == 0;
+}
+
+/* Overwrite the digits of stored_ms in buf's record (open as fd) with
+ * ms's, when they are as many. A quote inside a JSON string is always
+ * escaped, so ,"stored_ms": is only ever the key itself. */
+static int put_time(int fd, const char *buf, size_t n, int64_t ms)
+{
+	static const char tag[] = ",\"stored_ms\":";
+	const char *at = memmem(buf, n, tag, sizeof(tag) - 1);
+	char digits[24];
+
+	if (!at || ms < 0)
+		return -ENOENT;
+	size_t off = (size_t)(at - buf) + sizeof(tag) - 1, len = 0;
+	while (off + len < n && buf[off + len] >= '0' && buf[off + len] <= '9')
+		len++;
+	int w = snprintf(digits, sizeof(digits), "%lld", (long long)ms);
+	if (len == 0 || (size_t)w != len)
+		return -ENOENT;
+	if (pwrite(fd, digits, len, (off_t)off) != (ssize_t)len)
+		return -errno;
+	return 0;
+}
+
+/* A 304 changes only stored_ms: its digits are overwritten where they are
+ * (the same width, until the year 2286), in place of a new file renamed
+ * over the record: ext4's inode allocator took about a millisecond a
+ * create here (recently_deleted scans) while the client waited. What a
+ * crash or a concurrent reader may see is old digits, new ones, or a mix,
+ * every one a record that parses: a time in the future is not fresh (it is
+ * revalidated again), one in the past is stale sooner. -ENOENT: the record
+ * differs otherwise, or the width changed: it is rewritten whole. */
+static int refresh_in_place(struct cache_store *st, const char *key, const struct cache_entry *e)
+{
+	char hex[CACHE_HEX_LEN + 1], path[CACHE_SUB_PATH], *buf = malloc(CACHE_RECORD_MAX + 1);
+	struct cache_entry old;
+	int rc = buf ? cache_key_hex(key, hex) : -ENOMEM, fd = -1;
+
+	if (rc == 0) {
+		cache_sub_path(hex, path);
+		fd = openat(st->meta, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		rc = fd < 0 ? -ENOENT : 0;
+	}
+	ssize_t n = rc == 0 ? read_record(fd, buf) : -ENOENT;
+	if (rc == 0 && (n < 0 || parse_record(buf, (size_t)n, key, &old) < 0 || !same_but_time(&old, e)))
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = put_time(fd, buf, (size_t)n, e->stored_ms);
+	if (rc == 0)
+		cache_touch(fd);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
 int cache_update(struct cache_store *st, const char *key, const struct cache_entry *e)
 {
+	if (refresh_in_place(st, key, e) == 0)
+		return 0;
 	return record_write(st, key, e, false);
 }
 

@@ -37,6 +37,9 @@
 #define CX_BODY_MAX (1u << 20)    /* request bodies (bypass) and non-200 answers are held whole, up to this */
 #define CX_STALE_MAX_S (7 * 86400) /* stale metadata is served for at most this long past its fetch */
 #define CX_CHUNK (256u << 10)     /* bytes read from a file per turn */
+#define CX_SENDFILE_MIN (64u << 10) /* plain HTTP: smaller bodies are copied, to go with their head */
+#define CX_HEAD_MAX 1536          /* an answer's head from the store (its fields are bounded: under 1 KiB) */
+#define CX_RECORD (16u << 10)     /* a TLS record's plaintext */
 #define CX_POOL_MAX 8             /* idle upstream connections kept per host */
 #define CX_POOL_IDLE_S 30
 #define CX_HDR_MAX 16384
@@ -52,6 +55,8 @@ struct px_upconn {                /* an idle upstream connection */
 	struct bufferevent *bev;
 	struct event *timer;
 	char key[HOST_NAME_LEN + 16]; /* host:port:tls */
+	const struct policy *pol;     /* a reference: only a fetch under this policy takes it */
+	struct addr addr;             /* where it goes: vetted again when taken */
 };
 
 struct px_cache {
@@ -70,6 +75,7 @@ struct px_cache {
 	LIST_HEAD(, px_upconn) idle;
 	size_t nidle;
 	struct px_committer *committer; /* the commits' worker thread, started on first use */
+	struct event *count_timer; /* writes the hits and misses counted in memory, a second after the first */
 };
 
 /* One request inside an intercepted connection. */
@@ -102,9 +108,12 @@ struct px_creq {
 	struct cache_entry e;       /* the stored entry being served or revalidated */
 	bool have_entry;
 	int fd;                     /* serving from: a blob, or the fetch's growing file */
+	int reval_fd;               /* the stored entry's blob while it is revalidated (-1: none) */
 	uint64_t off, end;          /* next byte, and the end of what is served */
 	bool streaming;             /* following a fetch's file as it grows */
 	bool started;               /* the answer's head has gone */
+	char head[CX_HEAD_MAX];     /* ... to the output at the next pump, with the body's first bytes */
+	size_t head_len;
 	struct evbuffer *body;      /* a request body (bypass) */
 	int64_t t0;
 	uint64_t bytes;
@@ -161,6 +170,7 @@ struct px_fetch {
 	char method[16];            /* its method: how the answer is framed */
 	struct bufferevent *up;
 	bool pooled;                /* up came from the idle pool: one retry on a fresh one */
+	struct addr up_addr;        /* up's address */
 	struct rsv_query *query;
 	struct addr addrs[RSV_MAX_ADDRS];
 	size_t naddrs, next_addr;

@@ -38,6 +38,7 @@ static void pool_drop(struct px_upconn *c)
 	c->pc->nidle--;
 	bufferevent_free(c->bev);
 	event_free(c->timer);
+	pol_unref(c->pol);
 	free(c);
 }
 
@@ -80,6 +81,8 @@ static void pool_put(struct px_fetch *f)
 	}
 	c->pc = pc;
 	c->bev = f->up;
+	c->pol = pol_ref(f->pol);
+	c->addr = f->up_addr;
 	f->up = NULL;
 	conn_key(f, c->key, sizeof(c->key));
 	bufferevent_setcb(c->bev, pool_read_cb, NULL, pool_event_cb, c);
@@ -95,16 +98,24 @@ static struct bufferevent *pool_take(struct px_fetch *f)
 	struct px_upconn *c;
 
 	conn_key(f, key, sizeof(key));
-	LIST_FOREACH(c, &f->pc->idle, link)
-		if (strcmp(c->key, key) == 0) {
-			struct bufferevent *b = c->bev;
-			c->bev = NULL;
-			LIST_REMOVE(c, link);
-			f->pc->nidle--;
-			event_free(c->timer);
-			free(c);
-			return b;
-		}
+	LIST_FOREACH(c, &f->pc->idle, link) {
+		struct addr ok;
+		/* never across policies (nor a reloaded one), and only to an
+		 * address this fetch's policy would dial itself */
+		if (strcmp(c->key, key) != 0 || c->pol != f->pol ||
+		    pol_vet(f->pol, &c->addr, 1, f->port, &ok, NULL) != 1)
+			continue;
+		struct bufferevent *b = c->bev;
+		c->bev = NULL;
+		f->up_addr = c->addr;
+		addr_format(&c->addr, f->remote, sizeof(f->remote));
+		LIST_REMOVE(c, link);
+		f->pc->nidle--;
+		event_free(c->timer);
+		pol_unref(c->pol);
+		free(c);
+		return b;
+	}
 	return NULL;
 }
 
@@ -673,6 +684,7 @@ static void fetch_try(struct px_fetch *f)
 	while (f->next_addr < f->naddrs) {
 		const struct addr *a = &f->addrs[f->next_addr++];
 		addr_format(a, f->remote, sizeof(f->remote));
+		f->up_addr = *a;
 		if ((f->up = dial(f, a))) {
 			send_request(f, true);
 			return;

@@ -218,6 +218,56 @@ static void test_round_trip(void **state)
 	free(p);
 }
 
+/* A 304 that changes only the time overwrites its digits in the record's
+ * own file (the same inode, nothing left in tmp/); a wider time or new
+ * validators rewrite the record whole; each reads back as written. */
+static void test_update_in_place(void **state)
+{
+	struct fixture *f = *state;
+	const char *key = "deb.debian.org:80/debian/dists/bookworm/InRelease";
+	struct cache_entry e;
+	struct stat a, b;
+	char path[512];
+	int fd;
+
+	assert_int_equal(put(f->st, key, 3000, 5, 3000, NULL), 0);
+	record_path(f, key, path, sizeof(path));
+	assert_int_equal(stat(path, &a), 0);
+	assert_int_equal(cache_lookup(f->st, key, &e, &fd), 0);
+	close(fd);
+	e.stored_ms = 1799999999999;
+	assert_int_equal(cache_update(f->st, key, &e), 0);
+	assert_int_equal(stat(path, &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	assert_int_equal(count(f, "tmp"), 0);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(cache_lookup(f->st, key, &e, &fd), 0);
+	close(fd);
+	assert_int_equal(e.stored_ms, 1799999999999);
+	assert_string_equal(e.etag, "\"v1\"");
+	assert_hit(f->st, key, 3000, 5);
+
+	e.stored_ms = 17999999999999; /* a digit more: the whole record anew */
+	assert_int_equal(cache_update(f->st, key, &e), 0);
+	assert_int_equal(stat(path, &b), 0);
+	assert_int_not_equal(a.st_ino, b.st_ino);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(cache_lookup(f->st, key, &e, &fd), 0);
+	close(fd);
+	assert_int_equal(e.stored_ms, 17999999999999);
+
+	e.stored_ms = 17999999999990;
+	snprintf(e.etag, sizeof(e.etag), "\"v2\"");
+	assert_int_equal(cache_update(f->st, key, &e), 0);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(cache_lookup(f->st, key, &e, &fd), 0);
+	close(fd);
+	assert_int_equal(e.stored_ms, 17999999999990);
+	assert_string_equal(e.etag, "\"v2\"");
+	assert_hit(f->st, key, 3000, 5);
+	assert_int_equal(count(f, "tmp"), 0);
+}
+
 static void test_other_hashes(void **state)
 {
 	struct fixture *f = *state;
@@ -820,16 +870,49 @@ static void test_cap_remembered(void **state)
 	cache_store_close(st);
 }
 
+/* Counts made in memory reach the shared counters at a flush, with the
+ * handle's next change of DIR/usage (a commit), and at close; never twice. */
+static void test_count_later(void **state)
+{
+	struct fixture *f = *state;
+	struct cache_store *other;
+	struct cache_stats s;
+
+	assert_int_equal(cache_store_open(f->dir, 1 * MIB, &other), 0);
+	cache_count_later(f->st, true);
+	cache_count_later(f->st, true);
+	cache_count_later(f->st, false);
+	assert_int_equal(cache_stats(other, &s), 0);
+	assert_int_equal(s.hits + s.misses, 0);
+	assert_int_equal(cache_count_flush(f->st), 0);
+	assert_int_equal(cache_stats(other, &s), 0);
+	assert_int_equal(s.hits, 2);
+	assert_int_equal(s.misses, 1);
+	assert_int_equal(cache_count_flush(f->st), 0);
+	cache_count_later(f->st, true);
+	assert_int_equal(put(f->st, "registry.npmjs.org/a/-/a-1.0.0.tgz", 3000, 1, 3000, NULL), 0);
+	assert_int_equal(cache_stats(other, &s), 0);
+	assert_int_equal(s.hits, 3);
+	cache_count_later(f->st, false);
+	cache_count(other, true);
+	cache_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(cache_stats(other, &s), 0);
+	assert_int_equal(s.hits, 4);
+	assert_int_equal(s.misses, 2);
+	cache_store_close(other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_round_trip), T(test_other_hashes), T(test_hash_mismatch), T(test_abort),
+		T(test_round_trip), T(test_update_in_place), T(test_other_hashes), T(test_hash_mismatch), T(test_abort),
 		T(test_stray_temp_files), T(test_lru_eviction), T(test_over_the_cap), T(test_two_handles),
 		T(test_processes_share_usage), T(test_check_before_commit), T(test_threads_share_usage),
 		T(test_verify), T(test_gc), T(test_purge), T(test_bad_records),
-		T(test_keys), T(test_default_dir), T(test_cap_remembered),
+		T(test_keys), T(test_default_dir), T(test_cap_remembered), T(test_count_later),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
