@@ -575,6 +575,9 @@ static void pump(struct px_creq *q)
 
 /* ---- following a fetch ------------------------------------------------------ */
 
+/* The stored copy of metadata upstream could not revalidate, while it is at
+ * most CX_STALE_MAX_S past its fetch (a time ahead of the clock counts as
+ * too old: it cannot be vouched for). */
 static void serve_stale(struct px_creq *q)
 {
 	int fd;
@@ -582,6 +585,15 @@ static void serve_stale(struct px_creq *q)
 
 	if (cache_lookup(q->cx->pc->store, q->key, &e, &fd) < 0) {
 		answer_error(q, 502, "connect_failed", "sluice: the registry cannot be reached and the cache has no copy");
+		q->cache = "miss";
+		pump(q);
+		return;
+	}
+	int64_t age = (int64_t)time(NULL) * 1000 - e.stored_ms;
+	if (age < 0 || age > (int64_t)CX_STALE_MAX_S * 1000) {
+		close(fd);
+		answer_error(q, 502, "connect_failed",
+			     "sluice: the registry cannot be reached and the cache's copy is more than 7 days old");
 		q->cache = "miss";
 		pump(q);
 		return;
