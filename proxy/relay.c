@@ -51,6 +51,8 @@ struct px_relay {
 	int fd[2];            /* client, upstream */
 	struct px_dir dir[2]; /* client → upstream, upstream → client */
 	struct event ev[4];   /* dir[0].rd, dir[0].wr, dir[1].rd, dir[1].wr */
+	struct event end;     /* the session's close, queued behind the pass's events */
+	const char *end_reason;
 };
 
 /* ---- buffers ------------------------------------------------------------- */
@@ -207,6 +209,27 @@ static int pump(struct px_dir *d)
 	return 0;
 }
 
+static void end_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_relay *rl = arg;
+
+	(void)fd;
+	(void)what;
+	px_session_close(rl->s, rl->end_reason);
+}
+
+/* The tunnel is over: it moves no more bytes, and its close (the record,
+ * two close() calls that send what the kernel still owes) waits until the
+ * events this pass already has are served, such as another session's
+ * bytes that a client is waiting for. */
+static void end_soon(struct px_relay *rl, const char *reason)
+{
+	for (int i = 0; i < 4; i++)
+		event_del(&rl->ev[i]);
+	rl->end_reason = reason;
+	event_active(&rl->end, EV_TIMEOUT, 0);
+}
+
 static void pump_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct px_dir *d = arg;
@@ -217,9 +240,9 @@ static void pump_cb(evutil_socket_t fd, short what, void *arg)
 	s->last_active = audit_now_ms();
 	int rc = pump(d);
 	if (rc < 0)
-		px_session_close(s, d->client_failed ? "client_closed" : NULL);
+		end_soon(d->rl, d->client_failed ? "client_closed" : NULL);
 	else if (finished(d->rl))
-		px_session_close(s, NULL);
+		end_soon(d->rl, NULL);
 }
 
 /* ---- set-up and tear-down ------------------------------------------------ */
@@ -285,6 +308,7 @@ int px_relay_start(struct px_session *s, int up_fd)
 	rl->fd[1] = s->up ? bufferevent_getfd(s->up) : up_fd;
 	dir_init(rl, 0, &s->bytes_up);
 	dir_init(rl, 1, &s->bytes_down);
+	event_assign(&rl->end, s->srv->base, -1, 0, end_cb, rl);
 	int rc = take_early(rl, bufferevent_get_input(s->cli));
 	if (rc < 0) {
 		free(rl);
@@ -326,6 +350,7 @@ void px_relay_free(struct px_session *s)
 		return;
 	for (int i = 0; i < 4; i++)
 		event_del(&rl->ev[i]);
+	event_del(&rl->end);
 	for (int i = 0; i < 2; i++) {
 		buf_put(s->srv, &rl->dir[i]);
 		close(rl->fd[i]);
