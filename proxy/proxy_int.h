@@ -146,6 +146,9 @@ void px_session_free(struct px_session *s);
  * normal end, "client_closed" when the client went away first), and free the
  * session. */
 void px_session_close(struct px_session *s, const char *reason);
+/* Log the close record now (as px_session_close would); the session stays,
+ * and its px_session_close later logs nothing more. */
+void px_session_log_close(struct px_session *s, const char *reason);
 
 /* intercept.c */
 /* Whether a connection to h:port is the package cache's: a cache rule of pol names

@@ -52,7 +52,6 @@ struct px_relay {
 	struct px_dir dir[2]; /* client → upstream, upstream → client */
 	struct event ev[4];   /* dir[0].rd, dir[0].wr, dir[1].rd, dir[1].wr */
 	struct event end;     /* the session's close, queued behind the pass's events */
-	const char *end_reason;
 };
 
 /* ---- buffers ------------------------------------------------------------- */
@@ -215,18 +214,19 @@ static void end_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	px_session_close(rl->s, rl->end_reason);
+	px_session_close(rl->s, NULL); /* its record is written (end_soon) */
 }
 
-/* The tunnel is over: it moves no more bytes, and its close (the record,
- * two close() calls that send what the kernel still owes) waits until the
- * events this pass already has are served, such as another session's
- * bytes that a client is waiting for. */
+/* The tunnel is over: it moves no more bytes and its close record is
+ * written now (in the pass's one batch of records); the two close() calls,
+ * which send what the kernel still owes, wait until the events this pass
+ * already has are served, such as another session's bytes that a client is
+ * waiting for. */
 static void end_soon(struct px_relay *rl, const char *reason)
 {
 	for (int i = 0; i < 4; i++)
 		event_del(&rl->ev[i]);
-	rl->end_reason = reason;
+	px_session_log_close(rl->s, reason);
 	event_active(&rl->end, EV_TIMEOUT, 0);
 }
 

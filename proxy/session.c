@@ -321,6 +321,11 @@ void px_session_close(struct px_session *s, const char *reason)
 	session_close(s, reason);
 }
 
+void px_session_log_close(struct px_session *s, const char *reason)
+{
+	log_close(s, reason);
+}
+
 /* Everything queued for the client has gone to the kernel: close. A reset
  * first waits (briefly) for the kernel to deliver it, since a reset drops
  * what is still unacknowledged: earlier answers on a kept-alive connection. */
