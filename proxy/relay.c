@@ -51,7 +51,8 @@ struct px_relay {
 	int fd[2];            /* client, upstream */
 	struct px_dir dir[2]; /* client → upstream, upstream → client */
 	struct event ev[4];   /* dir[0].rd, dir[0].wr, dir[1].rd, dir[1].wr */
-	struct event end;     /* the session's close, queued behind the pass's events */
+	LIST_ENTRY(px_relay) end_link; /* in srv->ended once finished */
+	bool ended;
 };
 
 /* ---- buffers ------------------------------------------------------------- */
@@ -208,26 +209,37 @@ static int pump(struct px_dir *d)
 	return 0;
 }
 
-static void end_cb(evutil_socket_t fd, short what, void *arg)
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct px_relay *rl = arg;
+	struct px_server *srv = arg;
 
 	(void)fd;
 	(void)what;
-	px_session_close(rl->s, NULL); /* its record is written (end_soon) */
+	while (!LIST_EMPTY(&srv->ended)) /* px_relay_free takes each off */
+		px_session_close(LIST_FIRST(&srv->ended)->s, NULL); /* its record is written (end_soon) */
 }
 
 /* The tunnel is over: it moves no more bytes and its close record is
  * written now (in the pass's one batch of records); the two close() calls,
  * which send what the kernel still owes, wait until the events this pass
  * already has are served, such as another session's bytes that a client is
- * waiting for. */
+ * waiting for. One event for the server, so an open tunnel holds no more. */
 static void end_soon(struct px_relay *rl, const char *reason)
 {
+	struct px_server *srv = rl->s->srv;
+
+	px_session_log_close(rl->s, reason);
+	if (!srv->reap)
+		srv->reap = event_new(srv->base, -1, 0, reap_cb, srv);
+	if (!srv->reap) {
+		px_session_close(rl->s, NULL);
+		return;
+	}
 	for (int i = 0; i < 4; i++)
 		event_del(&rl->ev[i]);
-	px_session_log_close(rl->s, reason);
-	event_active(&rl->end, EV_TIMEOUT, 0);
+	LIST_INSERT_HEAD(&srv->ended, rl, end_link);
+	rl->ended = true;
+	event_active(srv->reap, EV_TIMEOUT, 0);
 }
 
 static void pump_cb(evutil_socket_t fd, short what, void *arg)
@@ -308,7 +320,6 @@ int px_relay_start(struct px_session *s, int up_fd)
 	rl->fd[1] = s->up ? bufferevent_getfd(s->up) : up_fd;
 	dir_init(rl, 0, &s->bytes_up);
 	dir_init(rl, 1, &s->bytes_down);
-	event_assign(&rl->end, s->srv->base, -1, 0, end_cb, rl);
 	int rc = take_early(rl, bufferevent_get_input(s->cli));
 	if (rc < 0) {
 		free(rl);
@@ -350,7 +361,8 @@ void px_relay_free(struct px_session *s)
 		return;
 	for (int i = 0; i < 4; i++)
 		event_del(&rl->ev[i]);
-	event_del(&rl->end);
+	if (rl->ended)
+		LIST_REMOVE(rl, end_link);
 	for (int i = 0; i < 2; i++) {
 		buf_put(s->srv, &rl->dir[i]);
 		close(rl->fd[i]);
