@@ -65,8 +65,8 @@ struct px_server {
 	unsigned epoch;
 	int reserve_fd;       /* spare descriptor, released to shed load on EMFILE */
 	struct event *resume; /* re-enables listeners after a descriptor shortage */
-	LIST_HEAD(, px_relay) ended; /* finished tunnels whose sockets close at the end of the pass */
-	struct event *reap;          /* ... which closes them (relay.c) */
+	LIST_HEAD(, px_session) ended; /* finished tunnels (off sessions) whose sockets close at the end of the pass */
+	struct event *reap;            /* ... which closes them (relay.c) */
 	char *bufs[PX_BIG_KEEP]; /* empty 4 MiB relay buffers */
 	size_t nbufs, big_out;   /* kept; in use */
 };

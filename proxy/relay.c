@@ -51,8 +51,6 @@ struct px_relay {
 	int fd[2];            /* client, upstream */
 	struct px_dir dir[2]; /* client → upstream, upstream → client */
 	struct event ev[4];   /* dir[0].rd, dir[0].wr, dir[1].rd, dir[1].wr */
-	LIST_ENTRY(px_relay) end_link; /* in srv->ended once finished */
-	bool ended;
 };
 
 /* ---- buffers ------------------------------------------------------------- */
@@ -215,15 +213,15 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	while (!LIST_EMPTY(&srv->ended)) /* px_relay_free takes each off */
-		px_session_close(LIST_FIRST(&srv->ended)->s, NULL); /* its record is written (end_soon) */
+	while (!LIST_EMPTY(&srv->ended)) /* px_session_free takes each off */
+		px_session_close(LIST_FIRST(&srv->ended), NULL); /* its record is written (end_soon) */
 }
 
 /* The tunnel is over: it moves no more bytes and its close record is
  * written now (in the pass's one batch of records); the two close() calls,
  * which send what the kernel still owes, wait until the events this pass
  * already has are served, such as another session's bytes that a client is
- * waiting for. One event for the server, so an open tunnel holds no more. */
+ * waiting for. One event and list for the server, so an open tunnel holds no more. */
 static void end_soon(struct px_relay *rl, const char *reason)
 {
 	struct px_server *srv = rl->s->srv;
@@ -237,8 +235,8 @@ static void end_soon(struct px_relay *rl, const char *reason)
 	}
 	for (int i = 0; i < 4; i++)
 		event_del(&rl->ev[i]);
-	LIST_INSERT_HEAD(&srv->ended, rl, end_link);
-	rl->ended = true;
+	LIST_REMOVE(rl->s, link); /* the session moves to the server's ended list */
+	LIST_INSERT_HEAD(&srv->ended, rl->s, link);
 	event_active(srv->reap, EV_TIMEOUT, 0);
 }
 
@@ -361,8 +359,6 @@ void px_relay_free(struct px_session *s)
 		return;
 	for (int i = 0; i < 4; i++)
 		event_del(&rl->ev[i]);
-	if (rl->ended)
-		LIST_REMOVE(rl, end_link);
 	for (int i = 0; i < 2; i++) {
 		buf_put(s->srv, &rl->dir[i]);
 		close(rl->fd[i]);

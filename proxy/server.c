@@ -240,6 +240,8 @@ void px_server_free(struct px_server *srv)
 	px_cx_free_all(srv);
 	while (!LIST_EMPTY(&srv->sessions))
 		px_session_free(LIST_FIRST(&srv->sessions));
+	while (!LIST_EMPTY(&srv->ended))
+		px_session_free(LIST_FIRST(&srv->ended));
 	for (size_t i = 0; i < srv->nlst; i++) {
 		int fd = event_get_fd(srv->lst[i]);
 		event_free(srv->lst[i]);
