@@ -65,6 +65,8 @@ struct px_server {
 	unsigned epoch;
 	int reserve_fd;       /* spare descriptor, released to shed load on EMFILE */
 	struct event *resume; /* re-enables listeners after a descriptor shortage */
+	LIST_HEAD(, px_session) ended; /* finished tunnels (off sessions) whose sockets close at the end of the pass */
+	struct event *reap;            /* ... which closes them (relay.c) */
 	char *bufs[PX_BIG_KEEP]; /* empty 4 MiB relay buffers */
 	size_t nbufs, big_out;   /* kept; in use */
 };
@@ -146,6 +148,9 @@ void px_session_free(struct px_session *s);
  * normal end, "client_closed" when the client went away first), and free the
  * session. */
 void px_session_close(struct px_session *s, const char *reason);
+/* Log the close record now (as px_session_close would); the session stays,
+ * and its px_session_close later logs nothing more. */
+void px_session_log_close(struct px_session *s, const char *reason);
 
 /* intercept.c */
 /* Whether a connection to h:port is the package cache's: a cache rule of pol names

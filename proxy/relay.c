@@ -207,6 +207,39 @@ static int pump(struct px_dir *d)
 	return 0;
 }
 
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	while (!LIST_EMPTY(&srv->ended)) /* px_session_free takes each off */
+		px_session_close(LIST_FIRST(&srv->ended), NULL); /* its record is written (end_soon) */
+}
+
+/* The tunnel is over: it moves no more bytes and its close record is
+ * written now (in the pass's one batch of records); the two close() calls,
+ * which send what the kernel still owes, wait until the events this pass
+ * already has are served, such as another session's bytes that a client is
+ * waiting for. One event and list for the server, so an open tunnel holds no more. */
+static void end_soon(struct px_relay *rl, const char *reason)
+{
+	struct px_server *srv = rl->s->srv;
+
+	px_session_log_close(rl->s, reason);
+	if (!srv->reap)
+		srv->reap = event_new(srv->base, -1, 0, reap_cb, srv);
+	if (!srv->reap) {
+		px_session_close(rl->s, NULL);
+		return;
+	}
+	for (int i = 0; i < 4; i++)
+		event_del(&rl->ev[i]);
+	LIST_REMOVE(rl->s, link); /* the session moves to the server's ended list */
+	LIST_INSERT_HEAD(&srv->ended, rl->s, link);
+	event_active(srv->reap, EV_TIMEOUT, 0);
+}
+
 static void pump_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct px_dir *d = arg;
@@ -217,9 +250,9 @@ static void pump_cb(evutil_socket_t fd, short what, void *arg)
 	s->last_active = audit_now_ms();
 	int rc = pump(d);
 	if (rc < 0)
-		px_session_close(s, d->client_failed ? "client_closed" : NULL);
+		end_soon(d->rl, d->client_failed ? "client_closed" : NULL);
 	else if (finished(d->rl))
-		px_session_close(s, NULL);
+		end_soon(d->rl, NULL);
 }
 
 /* ---- set-up and tear-down ------------------------------------------------ */

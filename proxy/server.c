@@ -157,6 +157,7 @@ int px_server_new(struct event_base *base, const struct px_config *cfg, struct p
 	srv->epoch = (unsigned)time(NULL) ^ ((unsigned)getpid() << 16);
 	LIST_INIT(&srv->sessions);
 	LIST_INIT(&srv->cxs);
+	LIST_INIT(&srv->ended);
 	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	srv->resume = evtimer_new(base, resume_cb, srv);
 	if (!srv->resume) {
@@ -239,6 +240,8 @@ void px_server_free(struct px_server *srv)
 	px_cx_free_all(srv);
 	while (!LIST_EMPTY(&srv->sessions))
 		px_session_free(LIST_FIRST(&srv->sessions));
+	while (!LIST_EMPTY(&srv->ended))
+		px_session_free(LIST_FIRST(&srv->ended));
 	for (size_t i = 0; i < srv->nlst; i++) {
 		int fd = event_get_fd(srv->lst[i]);
 		event_free(srv->lst[i]);
@@ -246,6 +249,8 @@ void px_server_free(struct px_server *srv)
 	}
 	if (srv->resume)
 		event_free(srv->resume);
+	if (srv->reap)
+		event_free(srv->reap);
 	if (srv->reserve_fd >= 0)
 		close(srv->reserve_fd);
 	px_bufs_free(srv);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/sockios.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -318,6 +319,11 @@ static void session_close(struct px_session *s, const char *reason)
 void px_session_close(struct px_session *s, const char *reason)
 {
 	session_close(s, reason);
+}
+
+void px_session_log_close(struct px_session *s, const char *reason)
+{
+	log_close(s, reason);
 }
 
 /* Everything queued for the client has gone to the kernel: close. A reset
@@ -881,19 +887,40 @@ static int wrap_dial(struct px_session *s)
 	return reader_init(s, s->up);
 }
 
-/* Connect a tunnel's upstream on a socket of its own; -errno. */
-static int dial(struct px_session *s, const struct sockaddr *sa, socklen_t len)
+/* What a connect that returned EINPROGRESS has come to already, as the
+ * dial event would report it (0: still under way). A near upstream (the
+ * same host, a LAN) has often answered by the time connect() returns: the
+ * kernel handles the handshake's replies before it gives the socket back. */
+static short dial_done(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT };
+
+	if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLOUT | POLLERR | POLLHUP)))
+		return 0;
+	return (short)(EV_WRITE | (p.revents & (POLLIN | POLLERR | POLLHUP) ? EV_READ : 0));
+}
+
+/* Connect a tunnel's upstream on a socket of its own: 1 when it connected
+ * (or failed) at once and s->dial is not watched yet, 0 while under way,
+ * -errno. *what says which of the two it was, as dial_cb's argument. */
+static int dial(struct px_session *s, const struct sockaddr *sa, socklen_t len, short *what)
 {
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS) {
-		int err = -errno;
-		close(fd);
-		return err;
+	*what = EV_WRITE;
+	if (connect(fd, sa, len) < 0) {
+		if (errno != EINPROGRESS) {
+			int err = -errno;
+			close(fd);
+			return err;
+		}
+		*what = dial_done(fd);
 	}
 	s->dial = event_new(s->srv->base, fd, EV_READ | EV_WRITE, dial_cb, s);
+	if (s->dial && *what)
+		return 1;
 	if (!s->dial || event_add(s->dial, NULL) < 0) {
 		if (s->dial)
 			event_free(s->dial);
@@ -910,12 +937,18 @@ static void try_connect(struct px_session *s)
 	const struct addr *a = &s->addrs[s->next_addr++];
 	socklen_t len = addr_to_sockaddr(a, s->port, &ss);
 	int err = 0;
+	short what = 0;
 
 	s->phase = PX_CONNECT;
 	s->t_connect = audit_now_ms();
 	addr_format(a, s->remote, sizeof(s->remote));
 	if (s->is_connect) { /* a tunnel: relayed off the bufferevents once connected */
-		err = -dial(s, (struct sockaddr *)&ss, len);
+		int rc = dial(s, (struct sockaddr *)&ss, len, &what);
+		if (rc == 1) {
+			dial_cb(event_get_fd(s->dial), what, s); /* no loop pass for a known outcome */
+			return;
+		}
+		err = -rc;
 	} else {
 		s->up = bufferevent_socket_new(s->srv->base, -1, BEV_OPT_CLOSE_ON_FREE);
 		if (!s->up) {

@@ -23,6 +23,8 @@ allow:
   - 198.51.100.10:7007
   - 198.51.100.10:7008
   - 198.51.100.10:7009
+  - allowed.test:7098
+  - allowed.test:7099
 deny: [bad.wild.test]
 allow_private: ["198.51.100.0/24", "2001:db8::/32"]
 YAML
@@ -128,6 +130,62 @@ for odd in 127.1 0x7f.0.0.1 2130706433 0177.0.0.1 127.000.000.001 198.51.100.010
 		eq "$(raw "CONNECT $odd:443 HTTP/1.1\r\nHost: x\r\n\r\n")" "403 bad_request"
 	check "  one record for $odd" eq "$(records "$odd" 1)" "connect decision deny bad_request"
 done
+
+# ---- upstream connects ---------------------------------------------------------
+# allowed.test's first address is 198.51.100.10, its second 2001:db8::10: an
+# echo on the IPv6 address alone (7098) is reached after the IPv4 one refuses;
+# nothing listens on 7099, so there every address refuses and the client gets 502.
+world_bg "$NS_NET" python3 -c 'import socket
+s = socket.create_server(("2001:db8::10", 7098), family=socket.AF_INET6)
+while True:
+    c, _ = s.accept()
+    c.sendall(c.recv(100))
+    c.close()'
+wait_port "$NS_NET" 2001:db8::10 7098
+tunnel_echo() { # host:port -> "<status line> <echo>"
+	in_host python3 - "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: x\r\n\r\n" % sys.argv[1].encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    head += chunk
+status = head.split(b"\r\n")[0].decode()
+echo = "-"
+if status.split(" ")[1:2] == ["200"]:
+    s.sendall(b"ping")
+    echo = s.recv(100).decode()
+print(status, echo)
+PY
+}
+# the records since line $1, once the close record for port $2 is there (3 s at most)
+tail_records() {
+	local i
+	for i in $(seq 30); do
+		jq -e --argjson p "$2" 'select(.port==$p and .phase=="close")' "$LOG" >/dev/null && break
+		sleep 0.1
+	done
+	tail -n +$(($1 + 1)) "$LOG" | jq -r '"\(.event) \(.phase) \(.decision // "-") \(.reason // "-")"'
+}
+mark=$(wc -l <"$LOG")
+check "CONNECT to an address that refuses goes on to the next one" \
+	eq "$(tunnel_echo allowed.test:7098)" "HTTP/1.1 200 Connection established ping"
+check "  the IPv4 address was the first to try (this case's premise)" \
+	eq "$(jq -r 'select(.port==7098 and .phase=="decision") | .addrs[0]' "$LOG")" "198.51.100.10"
+check "  records: decision allow, close from the IPv6 address" \
+	eq "$(tail_records "$mark" 7098) $(jq -r 'select(.port==7098 and .phase=="close") | .remote' "$LOG")" \
+	"$(printf 'connect decision allow allowed\nconnect close allow -') 2001:db8::10"
+mark=$(wc -l <"$LOG")
+check "CONNECT where every address refuses: 502" \
+	eq "$(tunnel_echo allowed.test:7099)" "HTTP/1.1 502 Bad Gateway -"
+check "  records: decision allow, close connect_failed" \
+	eq "$(tail_records "$mark" 7099)" \
+	"$(printf 'connect decision allow allowed\nconnect close allow connect_failed')"
+check "  one line on stderr names the upstream and the error" \
+	eq "$(grep -c 'cannot reach allowed.test:7099: Connection refused' "$D/sluice.err")" "1"
 
 # ---- strict parsing ----------------------------------------------------------
 check "Content-Length with Transfer-Encoding: 400" \
