@@ -41,6 +41,7 @@
 #define CX_POOL_IDLE_S 30
 #define CX_HDR_MAX 16384
 #define CX_FEED_HIGH (4u << 20)  /* client output a fetch hands upstream's bytes to, at most */
+#define CX_ASYNC_MIN (4u << 20)  /* bodies at least this long are written on a flusher thread */
 
 struct px_fetch;
 struct px_cx;
@@ -198,6 +199,9 @@ struct px_fetch {
 int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char *headers);
 /* q stops following its fetch (its client left). */
 void px_fetch_leave(struct px_creq *q);
+/* How much of f's body its file holds, for followers that read it: the
+ * writer's flusher may be behind what has arrived (f->got). */
+uint64_t px_fetch_filed(const struct px_fetch *f);
 /* q consumed mem (through mode): resume reading upstream when it drained. */
 void px_fetch_resume(struct px_fetch *f);
 void px_cache_pool_free(struct px_cache *pc);

@@ -297,6 +297,10 @@ static void start_store(struct px_fetch *f)
 	}
 	if (rc == 0 && f->verify)
 		rc = cache_writer_expect(f->w, &f->want);
+	/* a large body is hashed and written on a thread of its own (or here,
+	 * when none can be had): this one keeps to TLS */
+	if (rc == 0 && f->has_length && f->length >= CX_ASYNC_MIN)
+		(void)cache_writer_async(f->w);
 	if (rc == 0 && (f->rfd = dup(cache_writer_fd(f->w))) < 0)
 		rc = -errno;
 	if (rc == 0)
@@ -363,6 +367,8 @@ static bool spill(struct px_fetch *f, int err)
 	LIST_FOREACH(q, &f->followers, flink)
 		if (q->started)
 			return false;
+	if (cache_writer_flush(f->w) < 0)
+		return false; /* bytes that never reached the file: no spool to serve */
 	f->spool = f->rfd; /* ours: it outlives the writer */
 	f->spool_len = cache_writer_size(f->w);
 	cache_writer_abort(f->w);
@@ -529,6 +535,11 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
 	}
 	notify(f);
 	maybe_free(f);
+}
+
+uint64_t px_fetch_filed(const struct px_fetch *f)
+{
+	return f->w ? cache_writer_written(f->w) : f->got;
 }
 
 void px_fetch_resume(struct px_fetch *f)
