@@ -619,37 +619,45 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- dialing -------------------------------------------------------------- */
 
-static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)
+/* TLS over raw: a filter rather than a socket bufferevent, because a
+ * socket one reads its socket twice per TLS record (header, then body)
+ * and hands each record to its reader on a turn of the loop of its own;
+ * over a socket bufferevent that reads CX_CHUNK at once, the filter
+ * decrypts every record that came and calls its reader once. */
+static struct bufferevent *tls_over(struct px_fetch *f, struct bufferevent *raw)
 {
-	struct event_base *base = f->pc->base;
-	struct sockaddr_storage ss;
-	socklen_t len = addr_to_sockaddr(a, f->port, &ss);
 	struct bufferevent *b;
+	SSL *ssl;
 
-	if (f->tls) {
-		if (px_cache_client_ctx(f->pc) < 0)
-			return NULL;
-		SSL *ssl = SSL_new(f->pc->client_ctx);
-		if (!ssl)
-			return NULL;
-		SSL_set_tlsext_host_name(ssl, f->host);
-		SSL_set1_host(ssl, f->host);
-		b = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-						   BEV_OPT_CLOSE_ON_FREE);
-		if (!b) {
-			SSL_free(ssl);
-			return NULL;
-		}
-	} else if (!(b = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE))) {
+	if (px_cache_client_ctx(f->pc) < 0 || !(ssl = SSL_new(f->pc->client_ctx))) {
+		bufferevent_free(raw);
 		return NULL;
 	}
+	SSL_set_tlsext_host_name(ssl, f->host);
+	SSL_set1_host(ssl, f->host);
+	b = bufferevent_openssl_filter_new(f->pc->base, raw, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!b) {
+		SSL_free(ssl);
+		bufferevent_free(raw);
+	}
+	return b;
+}
+
+static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = addr_to_sockaddr(a, f->port, &ss);
+	struct bufferevent *b = bufferevent_socket_new(f->pc->base, -1, BEV_OPT_CLOSE_ON_FREE);
+
+	if (!b)
+		return NULL;
 	if (bufferevent_socket_connect(b, (struct sockaddr *)&ss, (int)len) < 0) {
 		bufferevent_free(b);
 		return NULL;
 	}
 	/* libevent reads 16 KiB a turn unless told: a turn per TLS record */
 	bufferevent_set_max_single_read(b, CX_CHUNK);
-	return b;
+	return f->tls ? tls_over(f, b) : b;
 }
 
 /* fresh: f->up is still connecting; the timer (connect_timeout_s) runs
