@@ -19,6 +19,9 @@
  * publishes the object's hash, every follower waits until the whole body
  * is checked. The commit (fsync, rename, record) runs on a worker thread
  * (commit.c) after the body is complete: clients do not wait for the disk.
+ * A body of CX_ASYNC_MIN or more is hashed and written by its writer's
+ * flusher thread (cache/store_flusher.c); followers read the file only as
+ * far as it holds (px_fetch_filed), and the check waits for the flusher.
  * Upstream is dialed only for a fetch: a warm store serves with the
  * registry down.
  */
