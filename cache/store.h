@@ -146,6 +146,23 @@ int cache_writer_check(struct cache_writer *w, const struct cache_hash *want);
  * "" before. */
 const char *cache_writer_hex(const struct cache_writer *w);
 
+/* From now on hash and write w's bytes on a thread of its own (call
+ * before the first write): cache_writer_writev then only copies them
+ * (waiting when 8 MiB are still to be written), and reports a failed
+ * write at a later call. For large bodies: the caller's thread is left
+ * with its network. 0, -EAGAIN (CACHE_ASYNC_MAX writers have one
+ * already), -EINVAL after a write, or -errno; w stays synchronous then. */
+int cache_writer_async(struct cache_writer *w);
+
+/* Bytes in the file so far, which a reader may pread (from any thread);
+ * behind cache_writer_size while a flusher has some still to write. */
+uint64_t cache_writer_written(const struct cache_writer *w);
+
+/* Wait until every byte written so far is in the file. 0, or the error of
+ * a write that failed on the flusher (the writer is then only good for
+ * abort). */
+int cache_writer_flush(struct cache_writer *w);
+
 /* Throw the body away and free the writer. */
 void cache_writer_abort(struct cache_writer *w);
 

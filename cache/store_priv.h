@@ -4,13 +4,16 @@
 #define SLUICE_CACHE_STORE_PRIV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "store.h"
 
 #define CACHE_HEX_LEN 64
+#define CACHE_ASYNC_MAX 16 /* flusher threads per store at once; more writers write on the caller's thread */
 #define CACHE_SUB_PATH 68   /* "ab/" + 64 hex + NUL */
 #define CACHE_TMP_NAME 24   /* "w-" + 16 hex + NUL, with room */
 #define CACHE_RECORD_MAX (16 * 1024) /* a key of CACHE_KEY_MAX escaped, plus the fields */
@@ -22,6 +25,7 @@ struct cache_store {
 	pthread_mutex_t usage_mu;  /* ... so threads of one process take this too */
 	uint64_t later_hits, later_misses; /* counted, not yet in DIR/usage (under usage_mu) */
 	uint64_t max_bytes;
+	_Atomic unsigned nasync;   /* writers with a flusher thread (CACHE_ASYNC_MAX) */
 };
 
 /* DIR/usage: blob bytes, bytes reserved by live writers, shared counters. */
@@ -36,6 +40,22 @@ int cache_usage_begin(struct cache_store *st, struct cache_usage *u);
 int cache_usage_end(struct cache_store *st, const struct cache_usage *u);
 /* Add signed deltas to bytes and reserved, clamping at 0. 0 or -errno. */
 int cache_usage_add(struct cache_store *st, int64_t bytes, int64_t reserved);
+
+/* store_flusher.c: a writer's bytes written on a thread of their own. The
+ * sink hashes and writes n bytes (on that thread); 0 or -errno. */
+typedef int (*cache_flush_sink)(void *arg, const uint8_t *p, size_t n);
+struct cache_flusher;
+/* Start the thread. 0 or -errno. */
+int cache_flusher_new(cache_flush_sink sink, void *arg, struct cache_flusher **out);
+/* Copy the pieces of iov in; waits while FLUSH_BLOCKS are queued. 0 or the
+ * sink's first error. */
+int cache_flusher_put(struct cache_flusher *fl, const struct iovec *iov, int n);
+/* Wait until every byte put is through the sink. 0 or its first error. */
+int cache_flusher_drain(struct cache_flusher *fl);
+/* Bytes through the sink so far (from any thread). */
+uint64_t cache_flusher_done(const struct cache_flusher *fl);
+/* Stop the thread, dropping what is queued (NULL is fine). */
+void cache_flusher_free(struct cache_flusher *fl);
 
 /* Lowercase hex of n bytes into out (2n + 1 bytes). */
 void cache_hex(const uint8_t *p, size_t n, char *out);

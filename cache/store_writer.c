@@ -5,7 +5,10 @@
  * recently used entries to make room), checked, fsynced and linked into
  * blobs/ under its SHA-256 only when complete. A writer may be checked on
  * one thread and committed on another (the store's usage file is guarded
- * for that), never used by two at once. */
+ * for that), never used by two at once. A large body's hashing and writes
+ * may go to a flusher thread (cache_writer_async, store_flusher.c): the
+ * reservation stays on the caller's thread, and check waits for the
+ * flusher and ends it, so commit and abort see a writer of one thread. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -30,7 +33,9 @@ struct cache_writer {
 	int fd;
 	char name[CACHE_TMP_NAME]; /* in DIR/tmp */
 	uint64_t size, reserved;
+	uint64_t filed;          /* bytes written to the file (by the flusher, when there is one) */
 	uint64_t flushed;        /* bytes handed to writeback already (sync_file_range) */
+	struct cache_flusher *fl; /* NULL: written on the caller's thread */
 	EVP_MD_CTX *sha256;
 	EVP_MD_CTX *other;       /* the expected hash's algorithm, as the body comes (NULL: none) */
 	struct cache_hash want;  /* what cache_writer_expect was told */
@@ -177,9 +182,81 @@ static int hash_iov(struct cache_writer *w, const struct iovec *iov, int n)
 	return 0;
 }
 
-int cache_writer_writev(struct cache_writer *w, const struct iovec *iov, int n)
+/* Hash and write the pieces of iov, and start their writeback: on the
+ * caller's thread, or the flusher's. */
+static int put_file(struct cache_writer *w, const struct iovec *iov, int n)
 {
 	struct iovec copy[CACHE_IOV_MAX];
+	size_t len = 0;
+	int rc = hash_iov(w, iov, n);
+
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	if (rc == 0) {
+		memcpy(copy, iov, (size_t)n * sizeof(*iov));
+		rc = writev_all(w->fd, copy, n);
+	}
+	if (rc < 0)
+		return rc;
+	w->filed += len;
+	/* start writeback as the body comes, so the fsync at commit has
+	 * little left to write, and dirty pages never pile up to the point
+	 * where the kernel throttles the writes themselves */
+	if (w->filed - w->flushed >= WRITEBACK_STEP) {
+		(void)sync_file_range(w->fd, (off64_t)w->flushed, (off64_t)(w->filed - w->flushed), SYNC_FILE_RANGE_WRITE);
+		w->flushed = w->filed;
+	}
+	return 0;
+}
+
+static int flush_sink(void *arg, const uint8_t *p, size_t n)
+{
+	struct iovec v = { (void *)p, n };
+
+	return put_file(arg, &v, 1);
+}
+
+int cache_writer_async(struct cache_writer *w)
+{
+	struct cache_store *st = w->st;
+
+	if (w->size || w->fl)
+		return -EINVAL;
+	if (atomic_fetch_add(&st->nasync, 1) >= CACHE_ASYNC_MAX) {
+		atomic_fetch_sub(&st->nasync, 1);
+		return -EAGAIN;
+	}
+	int rc = cache_flusher_new(flush_sink, w, &w->fl);
+	if (rc < 0)
+		atomic_fetch_sub(&st->nasync, 1);
+	return rc;
+}
+
+/* Wait for the flusher and end it: the writer is the caller's alone again. */
+static int end_flusher(struct cache_writer *w)
+{
+	int rc = w->fl ? cache_flusher_drain(w->fl) : 0;
+
+	if (w->fl) {
+		cache_flusher_free(w->fl);
+		w->fl = NULL;
+		atomic_fetch_sub(&w->st->nasync, 1);
+	}
+	return rc;
+}
+
+int cache_writer_flush(struct cache_writer *w)
+{
+	return w->fl ? cache_flusher_drain(w->fl) : 0;
+}
+
+uint64_t cache_writer_written(const struct cache_writer *w)
+{
+	return w->fl ? cache_flusher_done(w->fl) : w->filed;
+}
+
+int cache_writer_writev(struct cache_writer *w, const struct iovec *iov, int n)
+{
 	size_t len = 0;
 	int rc = w->err;
 
@@ -192,23 +269,12 @@ int cache_writer_writev(struct cache_writer *w, const struct iovec *iov, int n)
 	if (rc == 0 && w->size + len > w->reserved)
 		rc = grow(w, len);
 	if (rc == 0)
-		rc = hash_iov(w, iov, n);
-	if (rc == 0) {
-		memcpy(copy, iov, (size_t)n * sizeof(*iov));
-		rc = writev_all(w->fd, copy, n);
-	}
+		rc = w->fl ? cache_flusher_put(w->fl, iov, n) : put_file(w, iov, n);
 	if (rc < 0) {
 		w->err = rc;
 		return rc;
 	}
 	w->size += len;
-	/* start writeback as the body comes, so the fsync at commit has
-	 * little left to write, and dirty pages never pile up to the point
-	 * where the kernel throttles the writes themselves */
-	if (w->size - w->flushed >= WRITEBACK_STEP) {
-		(void)sync_file_range(w->fd, (off64_t)w->flushed, (off64_t)(w->size - w->flushed), SYNC_FILE_RANGE_WRITE);
-		w->flushed = w->size;
-	}
 	return 0;
 }
 
@@ -252,6 +318,8 @@ static int check(struct cache_writer *w, const struct cache_hash *want)
 
 	if (w->checked)
 		return w->verdict;
+	if ((rc = end_flusher(w)) < 0)
+		return rc;
 	if (!EVP_DigestFinal_ex(w->sha256, md, &len))
 		return -ENOMEM;
 	w->checked = true;
@@ -273,7 +341,11 @@ static int check(struct cache_writer *w, const struct cache_hash *want)
 
 int cache_writer_check(struct cache_writer *w, const struct cache_hash *want)
 {
-	return w->err ? w->err : check(w, want);
+	int rc = w->err ? w->err : check(w, want);
+
+	if (rc < 0 && !w->checked && !w->err)
+		w->err = rc; /* the flusher failed: only abort is left */
+	return rc;
 }
 
 const char *cache_writer_hex(const struct cache_writer *w)
@@ -337,6 +409,10 @@ void cache_writer_abort(struct cache_writer *w)
 {
 	if (!w)
 		return;
+	if (w->fl) { /* its thread first: nothing writes the file after this */
+		cache_flusher_free(w->fl);
+		atomic_fetch_sub(&w->st->nasync, 1);
+	}
 	/* reservation first, file after: a live writer always has its file */
 	if (w->reserved)
 		cache_usage_add(w->st, 0, -(int64_t)w->reserved);

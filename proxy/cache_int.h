@@ -19,6 +19,9 @@
  * publishes the object's hash, every follower waits until the whole body
  * is checked. The commit (fsync, rename, record) runs on a worker thread
  * (commit.c) after the body is complete: clients do not wait for the disk.
+ * A body of CX_ASYNC_MIN or more is hashed and written by its writer's
+ * flusher thread (cache/store_flusher.c); followers read the file only as
+ * far as it holds (px_fetch_filed), and the check waits for the flusher.
  * Upstream is dialed only for a fetch: a warm store serves with the
  * registry down.
  */
@@ -44,6 +47,7 @@
 #define CX_POOL_IDLE_S 30
 #define CX_HDR_MAX 16384
 #define CX_FEED_HIGH (4u << 20)  /* client output a fetch hands upstream's bytes to, at most */
+#define CX_ASYNC_MIN (4u << 20)  /* bodies at least this long are written on a flusher thread */
 
 struct px_fetch;
 struct px_cx;
@@ -207,6 +211,9 @@ struct px_fetch {
 int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char *headers);
 /* q stops following its fetch (its client left). */
 void px_fetch_leave(struct px_creq *q);
+/* How much of f's body its file holds, for followers that read it: the
+ * writer's flusher may be behind what has arrived (f->got). */
+uint64_t px_fetch_filed(const struct px_fetch *f);
 /* q consumed mem (through mode): resume reading upstream when it drained. */
 void px_fetch_resume(struct px_fetch *f);
 void px_cache_pool_free(struct px_cache *pc);

@@ -308,6 +308,10 @@ static void start_store(struct px_fetch *f)
 	}
 	if (rc == 0 && f->verify)
 		rc = cache_writer_expect(f->w, &f->want);
+	/* a large body is hashed and written on a thread of its own (or here,
+	 * when none can be had): this one keeps to TLS */
+	if (rc == 0 && f->has_length && f->length >= CX_ASYNC_MIN)
+		(void)cache_writer_async(f->w);
 	if (rc == 0 && (f->rfd = dup(cache_writer_fd(f->w))) < 0)
 		rc = -errno;
 	if (rc == 0)
@@ -374,6 +378,8 @@ static bool spill(struct px_fetch *f, int err)
 	LIST_FOREACH(q, &f->followers, flink)
 		if (q->started)
 			return false;
+	if (cache_writer_flush(f->w) < 0)
+		return false; /* bytes that never reached the file: no spool to serve */
 	f->spool = f->rfd; /* ours: it outlives the writer */
 	f->spool_len = cache_writer_size(f->w);
 	cache_writer_abort(f->w);
@@ -542,6 +548,11 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
 	maybe_free(f);
 }
 
+uint64_t px_fetch_filed(const struct px_fetch *f)
+{
+	return f->w ? cache_writer_written(f->w) : f->got;
+}
+
 void px_fetch_resume(struct px_fetch *f)
 {
 	if (f->up && !f->done && !f->failed && evbuffer_get_length(f->mem) <= CX_BODY_MAX / 2)
@@ -619,37 +630,45 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- dialing -------------------------------------------------------------- */
 
-static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)
+/* TLS over raw: a filter rather than a socket bufferevent, because a
+ * socket one reads its socket twice per TLS record (header, then body)
+ * and hands each record to its reader on a turn of the loop of its own;
+ * over a socket bufferevent that reads CX_CHUNK at once, the filter
+ * decrypts every record that came and calls its reader once. */
+static struct bufferevent *tls_over(struct px_fetch *f, struct bufferevent *raw)
 {
-	struct event_base *base = f->pc->base;
-	struct sockaddr_storage ss;
-	socklen_t len = addr_to_sockaddr(a, f->port, &ss);
 	struct bufferevent *b;
+	SSL *ssl;
 
-	if (f->tls) {
-		if (px_cache_client_ctx(f->pc) < 0)
-			return NULL;
-		SSL *ssl = SSL_new(f->pc->client_ctx);
-		if (!ssl)
-			return NULL;
-		SSL_set_tlsext_host_name(ssl, f->host);
-		SSL_set1_host(ssl, f->host);
-		b = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-						   BEV_OPT_CLOSE_ON_FREE);
-		if (!b) {
-			SSL_free(ssl);
-			return NULL;
-		}
-	} else if (!(b = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE))) {
+	if (px_cache_client_ctx(f->pc) < 0 || !(ssl = SSL_new(f->pc->client_ctx))) {
+		bufferevent_free(raw);
 		return NULL;
 	}
+	SSL_set_tlsext_host_name(ssl, f->host);
+	SSL_set1_host(ssl, f->host);
+	b = bufferevent_openssl_filter_new(f->pc->base, raw, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (!b) {
+		SSL_free(ssl);
+		bufferevent_free(raw);
+	}
+	return b;
+}
+
+static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = addr_to_sockaddr(a, f->port, &ss);
+	struct bufferevent *b = bufferevent_socket_new(f->pc->base, -1, BEV_OPT_CLOSE_ON_FREE);
+
+	if (!b)
+		return NULL;
 	if (bufferevent_socket_connect(b, (struct sockaddr *)&ss, (int)len) < 0) {
 		bufferevent_free(b);
 		return NULL;
 	}
 	/* libevent reads 16 KiB a turn unless told: a turn per TLS record */
 	bufferevent_set_max_single_read(b, CX_CHUNK);
-	return b;
+	return f->tls ? tls_over(f, b) : b;
 }
 
 /* fresh: f->up is still connecting; the timer (connect_timeout_s) runs

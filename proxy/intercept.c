@@ -761,7 +761,8 @@ void px_creq_fetch_news(struct px_creq *q)
 		snprintf(q->e.etag, sizeof(q->e.etag), "%s", f->etag);
 		send_head(q, 200, f->length, &q->e);
 	}
-	q->end = f->got;
+	uint64_t filed = px_fetch_filed(f); /* never past what the file holds */
+	q->end = filed > q->end ? filed : q->end;
 	if (f->body_complete) { /* checked: the file has all of it */
 		q->streaming = false;
 		px_fetch_leave(q);

@@ -903,6 +903,62 @@ static void test_count_later(void **state)
 	cache_store_close(other);
 }
 
+/* A large body written on a flusher thread: a reader of the growing file
+ * never sees more than is in it, the verdict (a published SHA-512) and the
+ * stored bytes are those of a synchronous writer, a mismatch stores
+ * nothing, and an abort mid-body (its thread still busy) leaves no file. */
+static void test_async_writer(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 21 * MIB + 5;
+	uint8_t *p = body(n, 11), *got = malloc(n);
+	struct cache_hash want = digest(CACHE_ALG_SHA512, p, n), bad = digest(CACHE_ALG_SHA512, p, n - 1);
+	struct cache_entry e = { 0 };
+	struct cache_writer *w;
+
+	assert_non_null(got);
+	cache_store_close(f->st); /* a cap that holds it */
+	assert_int_equal(cache_store_open(f->dir, 64 * MIB, &f->st), 0);
+	for (int round = 0; round < 2; round++) {
+		const struct cache_hash *h = round ? &bad : &want;
+		assert_int_equal(cache_writer_new(f->st, n, &w), 0);
+		assert_int_equal(cache_writer_expect(w, h), 0);
+		assert_int_equal(cache_writer_async(w), 0);
+		assert_int_equal(cache_writer_async(w), -EINVAL); /* one flusher */
+		int fd = dup(cache_writer_fd(w));
+		for (size_t off = 0; off < n; off += 300 * KIB + 1) {
+			size_t k = n - off < 300 * KIB + 1 ? n - off : 300 * KIB + 1;
+			struct iovec v[2] = { { p + off, k / 2 }, { p + off + k / 2, k - k / 2 } };
+			assert_int_equal(cache_writer_writev(w, v, 2), 0);
+			uint64_t in = cache_writer_written(w), from = in > 64 * KIB ? in - 64 * KIB : 0;
+			assert_true(in <= cache_writer_size(w));
+			assert_int_equal(pread(fd, got, in - from, (off_t)from), (ssize_t)(in - from));
+			assert_memory_equal(got, p + from, in - from);
+		}
+		assert_int_equal(cache_writer_flush(w), 0);
+		assert_int_equal(cache_writer_written(w), n);
+		assert_int_equal(cache_writer_check(w, h), round ? -EBADMSG : 0);
+		assert_int_equal(cache_writer_commit(w, "registry.npmjs.org/big/-/big-1.tgz", &e, h),
+				 round ? -EBADMSG : 0);
+		close(fd);
+		if (round)
+			assert_int_equal(cache_remove(f->st, "registry.npmjs.org/big/-/big-1.tgz"), 0);
+		else
+			assert_hit(f->st, "registry.npmjs.org/big/-/big-1.tgz", n, 11);
+	}
+	assert_miss(f->st, "registry.npmjs.org/big/-/big-1.tgz");
+	assert_int_equal(cache_writer_new(f->st, n, &w), 0);
+	assert_int_equal(cache_writer_async(w), 0);
+	assert_int_equal(cache_writer_write(w, p, n), 0);
+	cache_writer_abort(w);
+	assert_int_equal(count(f, "tmp"), 0);
+	struct cache_stats cs;
+	assert_int_equal(cache_stats(f->st, &cs), 0);
+	assert_int_equal(cs.reserved, 0);
+	free(p);
+	free(got);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -912,7 +968,7 @@ int main(void)
 		T(test_stray_temp_files), T(test_lru_eviction), T(test_over_the_cap), T(test_two_handles),
 		T(test_processes_share_usage), T(test_check_before_commit), T(test_threads_share_usage),
 		T(test_verify), T(test_gc), T(test_purge), T(test_bad_records),
-		T(test_keys), T(test_default_dir), T(test_cap_remembered), T(test_count_later),
+		T(test_keys), T(test_default_dir), T(test_cap_remembered), T(test_count_later), T(test_async_writer),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
