@@ -111,6 +111,7 @@ struct px_creq {
 	char *hdr_bypass;           /* ... and for a bypass: every end-to-end one (CX_HDR_MAX) */
 	struct cache_entry e;       /* the stored entry being served or revalidated */
 	bool have_entry;
+	bool counted;               /* in the store's hit and miss counters */
 	int fd;                     /* serving from: a blob, or the fetch's growing file */
 	int reval_fd;               /* the stored entry's blob while it is revalidated (-1: none) */
 	uint64_t off, end;          /* next byte, and the end of what is served */
@@ -174,6 +175,7 @@ struct px_fetch {
 	char method[16];            /* its method: how the answer is framed */
 	struct bufferevent *up;
 	bool pooled;                /* up came from the idle pool: one retry on a fresh one */
+	unsigned long tls_error;    /* a failed handshake's OpenSSL error (0: none) */
 	struct addr up_addr;        /* up's address */
 	struct rsv_query *query;
 	struct addr addrs[RSV_MAX_ADDRS];
@@ -230,6 +232,8 @@ void px_commit_stop(struct px_cache *pc);
  * e describes it (blob, size, content_encoding), fd is its file. */
 void px_cache_learn_body(struct px_cache *pc, const struct policy *pol, const char *host, const char *path,
 			 const struct cache_entry *e, int fd);
+/* intercept.c: a hit or a miss for the store's counters (written within a second). */
+void px_cache_count(struct px_cache *pc, bool hit);
 /* intercept.c: the upstream TLS context, made on first use. 0 or -errno. */
 int px_cache_client_ctx(struct px_cache *pc);
 

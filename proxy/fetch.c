@@ -559,11 +559,34 @@ void px_fetch_resume(struct px_fetch *f)
 		bufferevent_enable(f->up, EV_READ);
 }
 
-static void tls_detail(char *buf, size_t size)
+/* A handshake that failed on f->up: its error kept for the reason and the
+ * stderr line once every address is tried (libevent's TLS layer takes the
+ * errors off OpenSSL's queue into its own). */
+static void note_tls_error(struct px_fetch *f, short what)
 {
-	unsigned long e = ERR_peek_last_error();
-	snprintf(buf, size, "TLS with upstream failed: %s", e ? ERR_reason_error_string(e) : "handshake failed");
+	unsigned long e;
+
+	if (!f->tls || f->head_seen || !(what & BEV_EVENT_ERROR))
+		return;
+	while ((e = bufferevent_get_openssl_error(f->up)))
+		f->tls_error = e;
+	if ((e = ERR_peek_last_error()))
+		f->tls_error = e;
 	ERR_clear_error();
+}
+
+/* Every address tried: tls_failed when a handshake failed, else connect_failed. */
+static void fail_dial(struct px_fetch *f)
+{
+	char detail[300];
+	const char *why = f->tls_error ? ERR_reason_error_string(f->tls_error) : NULL;
+
+	if (!f->tls_error) {
+		fail(f, "connect_failed", "could not reach upstream");
+		return;
+	}
+	snprintf(detail, sizeof(detail), "TLS with upstream failed: %s", why ? why : "handshake failed");
+	fail(f, "tls_failed", detail);
 }
 
 static void up_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -593,15 +616,15 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 		fetch_try(f);
 		return;
 	}
+	note_tls_error(f, what);
 	if (!f->head_seen && f->next_addr < f->naddrs) {
 		bufferevent_free(f->up);
 		f->up = NULL;
 		fetch_try(f);
 		return;
 	}
-	if (f->tls && !f->head_seen && (what & BEV_EVENT_ERROR) && ERR_peek_last_error()) {
-		tls_detail(detail, sizeof(detail));
-		fail(f, "tls_failed", detail);
+	if (!f->head_seen && f->tls_error) {
+		fail_dial(f);
 		return;
 	}
 	snprintf(detail, sizeof(detail), "%s", f->head_seen ? "upstream closed before the end of the body" :
@@ -709,7 +732,7 @@ static void fetch_try(struct px_fetch *f)
 			return;
 		}
 	}
-	fail(f, "connect_failed", "could not reach upstream");
+	fail_dial(f);
 }
 
 static void resolved_cb(const struct rsv_result *res, void *arg)
@@ -779,6 +802,15 @@ static struct px_fetch *find_shared(struct px_cache *pc, const char *key)
 	return NULL;
 }
 
+/* The store's hit and miss counters: once per request, however often it
+ * starts a fetch (a pass-through answer sends its followers to ask again). */
+static void count_once(struct px_creq *q, bool hit)
+{
+	if (!q->counted)
+		px_cache_count(q->cx->pc, hit);
+	q->counted = true;
+}
+
 static void follow(struct px_fetch *f, struct px_creq *q)
 {
 	q->f = f;
@@ -792,9 +824,16 @@ int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char
 	struct px_fetch *f = q->store_ok && !cond ? find_shared(pc, q->key) : NULL;
 
 	if (f && !f->through) {
+		/* the whole body is in, verified, and being committed: served from
+		 * the file without upstream, as the stored entry it is becoming */
+		if (f->body_complete)
+			q->cache = "hit";
+		count_once(q, f->body_complete);
 		follow(f, q);
 		return 0;
 	}
+	if (q->store_ok && !cond)
+		count_once(q, false);
 	if (!(f = calloc(1, sizeof(*f))))
 		return -ENOMEM;
 	f->pc = pc;

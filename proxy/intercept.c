@@ -85,7 +85,7 @@ static void count_cb(evutil_socket_t fd, short what, void *arg)
 /* A hit or a miss, counted in memory and written to the store's shared
  * counters within a second: a locked read and write of DIR/usage for each
  * request was a tenth of a warm hit's CPU. */
-static void count(struct px_cache *pc, bool hit)
+void px_cache_count(struct px_cache *pc, bool hit)
 {
 	struct timeval tv = { 1, 0 };
 
@@ -949,7 +949,7 @@ static void route(struct px_creq *q)
 		q->cond_match = q->inm[0] && e.etag[0] && strcmp(q->inm, e.etag) == 0;
 		bool fresh = q->rule->immutable || entry_fresh(pc, q, &e);
 		if (fresh || pc->offline) {
-			count(pc, true);
+			px_cache_count(pc, true);
 			q->cache = fresh ? "hit" : "stale";
 			serve_entry(q, &e, fd);
 			return;
@@ -973,7 +973,6 @@ static void route(struct px_creq *q)
 		headers = q->hdr_bypass ? q->hdr_bypass : "";
 	} else {
 		q->cache = "miss";
-		count(pc, false);
 		learn_packument(q);
 	}
 	if (px_fetch_start(q, NULL, headers) < 0) {

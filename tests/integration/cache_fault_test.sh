@@ -322,11 +322,29 @@ FULL_PID=
 umount "$TMPFS"
 check "the tmpfs is unmounted" bash -c "! mountpoint -q '$TMPFS'"
 
+# ---- an upstream whose certificate sluice cannot verify ---------------------------
+# no --upstream-ca: the world's CA is not in the system's trust store
+UST=$D/store-untrusted ULOG=$D/untrusted.log
+world_bg "$NS_HOST" "$SLUICE" proxy --listen 127.0.0.1:3143 --policy "$D/faults.yaml" \
+	--resolver 198.51.100.53 --cache "$UST" --ca "$CADIR" --log "$ULOG" 2>>"$D/untrusted.err"
+UPID=$!
+wait_port "$NS_HOST" 127.0.0.1 3143
+T=/auth/-/auth-1.0.0.tgz
+st=$(in_client curl -sS --max-time 20 -x http://127.0.0.1:3143 --cacert "$SCA" -o /dev/null -w '%{http_code}' "$NPM$T" 2>/dev/null)
+check "untrusted upstream certificate: the client gets 502" eq "$st" "502"
+check "  the request's records say tls_failed (not connect_failed)" \
+	eq "$(jq -r 'select(.event=="http" and .package=="npm:auth@1.0.0") | "\(.phase) \(.cache) \(.reason)"' "$ULOG" | tr '\n' ' ')" \
+	"decision miss tls_failed close miss tls_failed "
+check "  one stderr line says the TLS with upstream failed" eq "$(grep -c 'TLS with upstream failed' "$D/untrusted.err")" "1"
+check "  nothing stored" eq "$(entries "$UST")" "0"
+kill "$UPID"
+wait "$UPID" 2>/dev/null
+
 check "sluice proxy is still running" kill -0 "$PROXY_PID"
 kill "$PROXY_PID"
 wait "$PROXY_PID" 2>/dev/null
 check "  and stops on SIGTERM with status 0" eq "$?" "0"
 check "sluice cache verify: the store is sound at the end" in_host "$SLUICE" cache verify --cache "$CACHE" >/dev/null
 check "no sanitizer report" \
-	eq "$(cat "$D/sluice.err" "$FERR" "$D/run.err" 2>/dev/null | grep -c 'AddressSanitizer\|runtime error')" "0"
+	eq "$(cat "$D/sluice.err" "$FERR" "$D/run.err" "$D/untrusted.err" 2>/dev/null | grep -c 'AddressSanitizer\|runtime error')" "0"
 finish
