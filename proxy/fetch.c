@@ -362,6 +362,14 @@ static int read_head(struct px_fetch *f)
 		start_store(f);
 	else if (f->status == 200 && f->store)
 		f->store = false; /* an empty or private answer is passed on, never stored */
+	/* a body with a published hash is checked in the store's writer, or not
+	 * served: a full store, no-store or an empty body must not carry an
+	 * unchecked tarball through */
+	if (f->status == 200 && f->verify && !f->w) {
+		fail(f, "verify_failed", "a body with a published hash cannot be checked (the store is full or it was "
+					 "sent as not to be stored): not served");
+		return -EINVAL;
+	}
 	return 1;
 }
 

@@ -680,7 +680,8 @@ void px_creq_fetch_news(struct px_creq *q)
 		if (strcmp(why, "verify_failed") == 0) {
 			q->cache = "verify_failed";
 			answer_error(q, 502, "verify_failed",
-				     "sluice: the registry's answer does not match its published hash: not stored, not served");
+				     "sluice: the registry's answer did not pass the check against its published hash: "
+				     "not stored, not served");
 		} else if (q->have_entry || !q->store_ok) {
 			if (q->have_entry) {
 				serve_stale(q);

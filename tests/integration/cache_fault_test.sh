@@ -117,6 +117,16 @@ check "  asked again: 502 again, fetched again at the origin (count 2)" eq "$st:
 check "  verify_failed twice" eq "$(records "$LOG" "$mark" decision npm:badint@1.0.0 2)" "verify_failed verify_failed"
 check "  each failure has its stderr line: the body does not match its published hash" \
 	eq "$(tail -n +$((emark + 1)) "$D/sluice.err" | grep -c '^sluice: cache: registry.npmjs.org:443: the body does not match its published hash')" "2"
+# a tarball with a published integrity is served only once checked: sent with
+# Cache-Control: no-store it is not written, so it cannot be checked: 502
+T=/nostore/-/nostore-1.0.0.tgz
+mark=$(lines "$LOG")
+c -o /dev/null "$NPM/nostore"
+st=$(c -D "$D/h2" -o "$D/ns1" -w '%{http_code}' "$NPM$T")
+check "integrity: a mismatching tarball sent with Cache-Control: no-store gets 502, not its bytes" \
+	eq "$st:$(grep -ci '^X-Sluice-Reason: verify_failed' "$D/h2")" "502:1"
+check "  its decision record says cache verify_failed" \
+	eq "$(records "$LOG" "$mark" decision npm:nostore@1.0.0)" "verify_failed"
 
 T=/goodint/-/goodint-1.0.0.tgz
 mark=$(lines "$LOG")

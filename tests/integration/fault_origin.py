@@ -14,6 +14,8 @@ npm (registry.npmjs.org):
       whose dist.integrity is the sha512 of that tarball's bytes for goodint,
       of other bytes for badint and bigpack. bigpack is about 2 MiB (a long
       readme) and goes out in 8 pieces 0.1 s apart.
+  /nostore                          the same as badint, and its tarball is sent
+      with Cache-Control: no-store
   /<name>/-/<name>-1.0.0.tgz        the tarballs (256 KiB each; cut: 1 MiB)
   /cut/-/cut-1.0.0.tgz              with mode cut=1: Content-Length N, N/2
       bytes, then the connection closes
@@ -87,7 +89,7 @@ def packument(name, integrity_of, pad=0):
     return json.dumps(doc).encode()
 
 
-for n in ("goodint", "badint", "bigpack", "auth"):
+for n in ("goodint", "badint", "bigpack", "auth", "nostore"):
     OBJ[tarball_path(n)] = blob(tarball_path(n), 256 * KiB)
 OBJ[tarball_path("cut")] = blob(tarball_path("cut"), 1 * MiB)
 OBJ[tarball_path("chunky")] = blob(tarball_path("chunky"), 512 * KiB)
@@ -95,6 +97,7 @@ for i in range(10):
     OBJ[tarball_path("small%d" % i)] = blob(tarball_path("small%d" % i), 64 * KiB)
 OBJ["/goodint"] = packument("goodint", OBJ[tarball_path("goodint")])
 OBJ["/badint"] = packument("badint", b"not the tarball")
+OBJ["/nostore"] = packument("nostore", b"not the nostore tarball")
 OBJ["/bigpack"] = packument("bigpack", b"not the tarball either", pad=2 * MiB)
 POOL = "/debian/pool/main/"
 for rel, size in (("s/slow/slow_1_all.deb", 16 * MiB), ("b/big/big_1_all.deb", 64 * MiB),
@@ -145,6 +148,8 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(1.5)
             self.send_response(200)
             self.send_header("Content-Type", ctype)
+            if p == tarball_path("nostore"):
+                self.send_header("Cache-Control", "no-store")
             if p.endswith("/hugec_1_all.deb") or p == tarball_path("chunky"):
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
