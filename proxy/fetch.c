@@ -27,6 +27,7 @@
 #include "log.h"
 
 static void fetch_try(struct px_fetch *f);
+static void lookup(struct px_fetch *f);
 static void up_read_cb(struct bufferevent *bev, void *arg);
 static void up_event_cb(struct bufferevent *bev, short what, void *arg);
 
@@ -621,7 +622,10 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 		bufferevent_free(f->up);
 		f->up = NULL;
 		f->pooled = false;
-		fetch_try(f);
+		if (f->naddrs)
+			fetch_try(f);
+		else
+			lookup(f); /* it was taken instead of a lookup: no address to dial yet */
 		return;
 	}
 	note_tls_error(f, what);
