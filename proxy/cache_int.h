@@ -219,6 +219,9 @@ uint64_t px_fetch_filed(const struct px_fetch *f);
 /* q consumed mem (through mode): resume reading upstream when it drained. */
 void px_fetch_resume(struct px_fetch *f);
 void px_cache_pool_free(struct px_cache *pc);
+/* At exit: the writers of fetches still under way are aborted (their flusher
+ * threads joined, their partial files removed) before the store closes. */
+void px_fetch_abort_writers(struct px_cache *pc);
 /* commit.c calls it on the loop thread: f's commit returned rc, storing e. */
 void px_fetch_committed(struct px_fetch *f, int rc, const struct cache_entry *e);
 

@@ -126,6 +126,17 @@ void px_cache_pool_free(struct px_cache *pc)
 		pool_drop(LIST_FIRST(&pc->idle));
 }
 
+void px_fetch_abort_writers(struct px_cache *pc)
+{
+	struct px_fetch *f;
+
+	LIST_FOREACH(f, &pc->fetches, link)
+		if (f->w) {
+			cache_writer_abort(f->w); /* joins its flusher; the partial file goes */
+			f->w = NULL;
+		}
+}
+
 /* ---- end of a fetch ----------------------------------------------------- */
 
 /* Followers may leave while told (px_fetch_leave then leaves f alone):
@@ -579,9 +590,6 @@ static void note_tls_error(struct px_fetch *f, short what)
 		return;
 	while ((e = bufferevent_get_openssl_error(f->up)))
 		f->tls_error = e;
-	if ((e = ERR_peek_last_error()))
-		f->tls_error = e;
-	ERR_clear_error();
 }
 
 /* Every address tried: tls_failed when a handshake failed, else connect_failed. */

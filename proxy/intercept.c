@@ -151,6 +151,7 @@ void px_cache_free(struct px_cache *pc)
 {
 	if (!pc)
 		return;
+	px_fetch_abort_writers(pc);
 	px_commit_stop(pc); /* before the store closes (which writes the counts) */
 	if (pc->count_timer)
 		event_free(pc->count_timer);
