@@ -378,8 +378,10 @@ static int read_head(struct px_fetch *f)
 	 * served: a full store, no-store or an empty body must not carry an
 	 * unchecked tarball through */
 	if (f->status == 200 && f->verify && !f->w) {
-		fail(f, "verify_failed", "a body with a published hash cannot be checked (the store is full or it was "
-					 "sent as not to be stored): not served");
+		fail(f, "verify_failed",
+		     no_store ? "upstream sent a body with a published hash as no-store: it cannot be checked, not served"
+			      : "a body with a published hash cannot be checked while the store is full: not served "
+				"(free space on its disk or raise --cache-max)");
 		return -EINVAL;
 	}
 	return 1;

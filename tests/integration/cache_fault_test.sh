@@ -127,6 +127,7 @@ check "integrity: a mismatching tarball sent with Cache-Control: no-store gets 5
 	eq "$st:$(grep -ci '^X-Sluice-Reason: verify_failed' "$D/h2")" "502:1"
 check "  its decision record says cache verify_failed" \
 	eq "$(records "$LOG" "$mark" decision npm:nostore@1.0.0)" "verify_failed"
+check "  its stderr line says why" grep -q 'registry.npmjs.org:443: upstream sent a body with a published hash as no-store' "$D/sluice.err"
 
 T=/goodint/-/goodint-1.0.0.tgz
 mark=$(lines "$LOG")
