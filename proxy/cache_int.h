@@ -33,13 +33,16 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "lowat.h"
 #include "proxy_int.h"
+#include "upread.h"
 #include "store.h"
 #include "verify.h"
 
 #define CX_BODY_MAX (1u << 20)    /* request bodies (bypass) and non-200 answers are held whole, up to this */
 #define CX_STALE_MAX_S (7 * 86400) /* stale metadata is served for at most this long past its fetch */
 #define CX_CHUNK (256u << 10)     /* bytes read from a file per turn */
+#define UPREAD_FROM (1u << 20)    /* upstream bodies this long are read in CX_CHUNK pieces (upread.c) */
 #define CX_SENDFILE_MIN (64u << 10) /* plain HTTP: smaller bodies are copied, to go with their head */
 #define CX_HEAD_MAX 1536          /* an answer's head from the store (its fields are bounded: under 1 KiB) */
 #define CX_RECORD (16u << 10)     /* a TLS record's plaintext */
@@ -192,6 +195,9 @@ struct px_fetch {
 	uint64_t length;            /* Content-Length, 0 when none */
 	bool has_length, keep_alive;
 	struct px_body body;
+	struct px_lowat lowat;      /* up's SO_RCVLOWAT while a long body comes */
+	struct px_upread rd;        /* ... and its reads, in large pieces */
+	bool up_paused;             /* up is not read: the client is slower */
 	char etag[256], last_modified[64], content_type[256], content_encoding[64];
 	struct cache_writer *w;
 	int rfd;                    /* the writer's file, its own dup (the commit closes the writer's), for followers */

@@ -141,6 +141,46 @@ void px_fetch_abort_writers(struct px_cache *pc)
 
 /* Followers may leave while told (px_fetch_leave then leaves f alone):
  * whoever notifies calls maybe_free after. */
+/* up's socket, under its TLS filter if any; -1: none. */
+static int up_fd(const struct px_fetch *f)
+{
+	struct bufferevent *raw = f->up ? bufferevent_get_underlying(f->up) : NULL;
+
+	return f->up ? bufferevent_getfd(raw ? raw : f->up) : -1;
+}
+
+/* Reading up here or in libevent (upread.c), and its pause for a slow client. */
+static void up_pause(struct px_fetch *f, bool paused)
+{
+	bool filter = bufferevent_get_underlying(f->up) != NULL;
+
+	f->up_paused = paused;
+	px_upread_pause(&f->rd, paused);
+	if (px_upread_on(&f->rd) && !filter)
+		return; /* the socket's bufferevent itself: it must not read again */
+	if (paused)
+		bufferevent_disable(f->up, EV_READ);
+	else
+		bufferevent_enable(f->up, EV_READ);
+}
+
+/* A body of at least UPREAD_FROM bytes is read here in large pieces. */
+static void up_read_big(struct px_fetch *f)
+{
+	struct bufferevent *raw = bufferevent_get_underlying(f->up);
+
+	if (!px_upread_on(&f->rd) && f->body.kind == HTTP_BODY_LENGTH && f->body.left >= UPREAD_FROM)
+		(void)px_upread_start(&f->rd, f->pc->base, raw ? raw : f->up); /* or as before */
+}
+
+/* up closed (its socket back to libevent's reading first). */
+static void up_free(struct px_fetch *f)
+{
+	px_upread_stop(&f->rd);
+	bufferevent_free(f->up);
+	f->up = NULL;
+}
+
 static void notify(struct px_fetch *f)
 {
 	struct px_creq *q, *next;
@@ -159,7 +199,7 @@ static void fetch_free(struct px_fetch *f)
 		LIST_REMOVE(f, link);
 	rsv_cancel(f->query);
 	if (f->up)
-		bufferevent_free(f->up);
+		up_free(f);
 	if (f->w)
 		cache_writer_abort(f->w);
 	if (f->timer)
@@ -195,10 +235,8 @@ static void fail(struct px_fetch *f, const char *reason, const char *detail)
 		cache_writer_abort(f->w);
 		f->w = NULL;
 	}
-	if (f->up) {
-		bufferevent_free(f->up);
-		f->up = NULL;
-	}
+	if (f->up)
+		up_free(f);
 	if (f->shared) { /* a later request starts afresh */
 		LIST_REMOVE(f, link);
 		f->shared = false;
@@ -271,12 +309,12 @@ static void finish(struct px_fetch *f)
 	bool reuse = f->keep_alive && f->up && evbuffer_get_length(bufferevent_get_input(f->up)) == 0;
 
 	evtimer_del(f->timer);
+	px_lowat_reset(&f->lowat, up_fd(f));
+	px_upread_stop(&f->rd);
 	if (reuse)
 		pool_put(f);
-	else if (f->up) {
-		bufferevent_free(f->up);
-		f->up = NULL;
-	}
+	else if (f->up)
+		up_free(f);
 	if (f->w)
 		finish_stored(f);
 	else
@@ -543,6 +581,21 @@ static void arm_idle(struct px_fetch *f)
 	evtimer_add(f->timer, &tv);
 }
 
+/* The next wake of a length-framed body: once enough of it waits (lowat.c).
+ * What user space holds already is not sure to come on the socket: the TLS
+ * layer's input and a record it has begun, with room for its framing. */
+static void tune_reads(struct px_fetch *f, size_t n)
+{
+	struct bufferevent *raw = bufferevent_get_underlying(f->up);
+	size_t held = evbuffer_get_length(bufferevent_get_input(f->up));
+	struct timeval now;
+
+	if (raw)
+		held += evbuffer_get_length(bufferevent_get_input(raw)) + 2 * (16u << 10) + 2048;
+	event_base_gettimeofday_cached(f->pc->base, &now);
+	px_lowat_update(&f->lowat, up_fd(f), &now, n, f->body.left > held ? f->body.left - held : 0);
+}
+
 static void up_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct px_fetch *f = arg;
@@ -557,11 +610,18 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 	}
+	uint64_t left = f->body.left;
 	int rc = f->body.kind == HTTP_BODY_CHUNKED ? take_chunked(f) : take_body(f);
 	if (rc < 0)
 		return;
+	if (f->body.kind == HTTP_BODY_LENGTH && !f->body.done) {
+		up_read_big(f);
+		if (!f->up_paused)
+			px_upread_pause(&f->rd, false); /* it pauses itself while its bytes wait here */
+		tune_reads(f, left - f->body.left);
+	}
 	if (f->through && evbuffer_get_length(f->mem) > CX_BODY_MAX && f->up)
-		bufferevent_disable(f->up, EV_READ); /* the client is slower: px_fetch_resume */
+		up_pause(f, true); /* the client is slower: px_fetch_resume */
 	if (f->body.done) {
 		finish(f);
 		return;
@@ -578,7 +638,7 @@ uint64_t px_fetch_filed(const struct px_fetch *f)
 void px_fetch_resume(struct px_fetch *f)
 {
 	if (f->up && !f->done && !f->failed && evbuffer_get_length(f->mem) <= CX_BODY_MAX / 2)
-		bufferevent_enable(f->up, EV_READ);
+		up_pause(f, false);
 }
 
 /* A handshake that failed on f->up: its error kept for the reason and the
@@ -666,8 +726,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		fetch_try(f);
 		return;
 	}
-	if (f->through && evbuffer_get_length(f->mem) > CX_BODY_MAX / 2) {
-		arm_idle(f); /* paused for a slow client, not stalled */
+	if ((f->through && evbuffer_get_length(f->mem) > CX_BODY_MAX / 2) || px_lowat_holding(&f->lowat, up_fd(f))) {
+		arm_idle(f); /* paused for a slow client, or bytes wait below the mark: not stalled */
 		return;
 	}
 	fail(f, "connect_failed", f->head_seen ? "upstream stalled in the middle of its answer" : "upstream timed out");
@@ -872,6 +932,7 @@ int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char
 	f->port = q->cx->port;
 	f->tls = q->cx->tls;
 	f->verify = q->store_ok && cache_expect_find(pc->expect, f->host, q->path, &f->want);
+	px_lowat_init(&f->lowat);
 	f->req = evbuffer_new();
 	f->mem = evbuffer_new();
 	f->timer = evtimer_new(pc->base, timer_cb, f);
