@@ -25,6 +25,7 @@
 
 #include "cache_int.h"
 #include "log.h"
+#include "tls_filter.h"
 
 static void fetch_try(struct px_fetch *f);
 static void lookup(struct px_fetch *f);
@@ -682,7 +683,6 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
  * decrypts every record that came and calls its reader once. */
 static struct bufferevent *tls_over(struct px_fetch *f, struct bufferevent *raw)
 {
-	struct bufferevent *b;
 	SSL *ssl;
 
 	if (px_cache_client_ctx(f->pc) < 0 || !(ssl = SSL_new(f->pc->client_ctx))) {
@@ -691,12 +691,7 @@ static struct bufferevent *tls_over(struct px_fetch *f, struct bufferevent *raw)
 	}
 	SSL_set_tlsext_host_name(ssl, f->host);
 	SSL_set1_host(ssl, f->host);
-	b = bufferevent_openssl_filter_new(f->pc->base, raw, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (!b) {
-		SSL_free(ssl);
-		bufferevent_free(raw);
-	}
-	return b;
+	return px_tls_filter(f->pc->base, raw, ssl); /* frees both when it fails */
 }
 
 static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)
