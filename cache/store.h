@@ -88,6 +88,15 @@ void cache_store_close(struct cache_store *st);
  */
 int cache_lookup(struct cache_store *st, const char *key, struct cache_entry *e, int *fd);
 
+/*
+ * Parse a record's bytes (what DIR/meta holds) into *e; when key is not
+ * NULL the record must be key's. Returns 0, or -EBADMSG for anything else:
+ * not a record, another key's, a field too long for *e, or a text field
+ * holding a control byte (CR, LF, NUL, ...), which must never reach an
+ * answer's head. Lookups go through it; exposed for tests and fuzzing.
+ */
+int cache_record_parse(const char *buf, size_t len, const char *key, struct cache_entry *e);
+
 /* Rewrite key's record (after a 304: new stored_ms and validators), not
  * fsynced: a crash may keep the old record, or drop it (a miss), never
  * serve a wrong one. 0 or -errno. */

@@ -31,7 +31,19 @@ int cache_key_hex(const char *key, char out[CACHE_HEX_LEN + 1])
 	return 0;
 }
 
-/* A string field of at most size - 1 bytes without NUL; "" when absent. */
+/* Whether s holds no control byte (CR, LF, NUL, tab, DEL, ...): the
+ * validators and types go into answer heads and upstream requests as they
+ * are, and the store is a directory other processes write. */
+static bool plain_text(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* A string field of at most size - 1 bytes without control bytes; ""
+ * when absent. */
 static int get_str(json_t *o, const char *name, char *out, size_t size)
 {
 	json_t *v = json_object_get(o, name);
@@ -42,23 +54,30 @@ static int get_str(json_t *o, const char *name, char *out, size_t size)
 	}
 	const char *s = json_string_value(v);
 	size_t len = json_string_length(v);
-	if (!s || len >= size || strlen(s) != len)
+	if (!s || len >= size || !plain_text(s, len))
 		return -EBADMSG;
 	memcpy(out, s, len + 1);
 	return 0;
 }
 
-static int parse_record(const char *buf, size_t len, const char *key, struct cache_entry *e)
+/* Whether the record's key v is a string without NUL, and key's (unless NULL). */
+static bool key_ok(json_t *v, const char *key)
+{
+	const char *k = json_string_value(v);
+
+	return k && strlen(k) == json_string_length(v) && (!key || strcmp(k, key) == 0);
+}
+
+int cache_record_parse(const char *buf, size_t len, const char *key, struct cache_entry *e)
 {
 	json_error_t jerr;
 	json_t *o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	json_t *size = json_object_get(o, "size"), *ms = json_object_get(o, "stored_ms");
-	const char *k = json_string_value(json_object_get(o, "key"));
 	int rc = -EBADMSG;
 
 	memset(e, 0, sizeof(*e));
-	if (!json_is_object(o) || json_integer_value(json_object_get(o, "v")) != RECORD_VERSION || !k ||
-	    (key && strcmp(k, key) != 0) || !json_is_integer(size) || json_integer_value(size) < 0 ||
+	if (!json_is_object(o) || json_integer_value(json_object_get(o, "v")) != RECORD_VERSION ||
+	    !key_ok(json_object_get(o, "key"), key) || !json_is_integer(size) || json_integer_value(size) < 0 ||
 	    (ms && !json_is_integer(ms)))
 		goto out;
 	e->size = (uint64_t)json_integer_value(size);
@@ -114,7 +133,7 @@ int cache_record_read(struct cache_store *st, const char *hex, const char *key, 
 		goto out;
 	}
 	n = read_record(fd, buf);
-	rc = n < 0 ? (int)n : parse_record(buf, (size_t)n, key, e);
+	rc = n < 0 ? (int)n : cache_record_parse(buf, (size_t)n, key, e);
 	if (rc == 0 && fdout) {
 		*fdout = fd;
 		fd = -1;
@@ -251,6 +270,17 @@ static int record_put(struct cache_store *st, const char *hex, const char *text,
 	return rc;
 }
 
+/* Whether e's text fields are what a read takes back (no control bytes). */
+static bool entry_plain(const struct cache_entry *e)
+{
+	const char *const f[] = { e->etag, e->last_modified, e->content_type, e->content_encoding, e->package };
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (!plain_text(f[i], strlen(f[i])))
+			return false;
+	return true;
+}
+
 /* cache_record_write, durable or not. */
 static int record_write(struct cache_store *st, const char *key, const struct cache_entry *e, bool durable)
 {
@@ -258,7 +288,7 @@ static int record_write(struct cache_store *st, const char *key, const struct ca
 	struct cache_entry old;
 	int rc = cache_key_hex(key, hex);
 
-	if (rc < 0 || !cache_is_hex(e->blob))
+	if (rc < 0 || !cache_is_hex(e->blob) || !entry_plain(e))
 		return rc < 0 ? rc : -EINVAL;
 	json_t *o = record_json(key, e);
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -333,7 +363,7 @@ static int refresh_in_place(struct cache_store *st, const char *key, const struc
 		rc = fd < 0 ? -ENOENT : 0;
 	}
 	ssize_t n = rc == 0 ? read_record(fd, buf) : -ENOENT;
-	if (rc == 0 && (n < 0 || parse_record(buf, (size_t)n, key, &old) < 0 || !same_but_time(&old, e)))
+	if (rc == 0 && (n < 0 || cache_record_parse(buf, (size_t)n, key, &old) < 0 || !same_but_time(&old, e)))
 		rc = -ENOENT;
 	if (rc == 0)
 		rc = put_time(fd, buf, (size_t)n, e->stored_ms);

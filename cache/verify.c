@@ -1,6 +1,7 @@
 /* verify.c: learning the published hashes from metadata bodies. */
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,4 +375,52 @@ bool cache_expect_find(const struct cache_expect *x, const char *host, struct sp
 			return true;
 		}
 	return false;
+}
+
+struct cache_check {
+	EVP_MD_CTX *md;
+	struct cache_hash want;
+};
+
+int cache_check_new(const struct cache_hash *want, struct cache_check **out)
+{
+	const EVP_MD *md = want->alg == CACHE_ALG_SHA1     ? EVP_sha1()
+			   : want->alg == CACHE_ALG_SHA256 ? EVP_sha256()
+			   : want->alg == CACHE_ALG_SHA512 ? EVP_sha512()
+							   : NULL;
+	struct cache_check *c = md ? calloc(1, sizeof(*c)) : NULL;
+
+	*out = NULL;
+	if (!md)
+		return -EINVAL;
+	if (!c || !(c->md = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(c->md, md, NULL)) {
+		cache_check_free(c);
+		return -ENOMEM;
+	}
+	c->want = *want;
+	*out = c;
+	return 0;
+}
+
+int cache_check_update(struct cache_check *c, const void *p, size_t n)
+{
+	return EVP_DigestUpdate(c->md, p, n) ? 0 : -ENOMEM;
+}
+
+int cache_check_end(struct cache_check *c)
+{
+	uint8_t d[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+
+	if (!EVP_DigestFinal_ex(c->md, d, &len))
+		return -ENOMEM;
+	return len <= sizeof(c->want.d) && CRYPTO_memcmp(d, c->want.d, len) == 0 ? 0 : -EBADMSG;
+}
+
+void cache_check_free(struct cache_check *c)
+{
+	if (!c)
+		return;
+	EVP_MD_CTX_free(c->md);
+	free(c);
 }

@@ -38,4 +38,17 @@ bool cache_expect_find(const struct cache_expect *x, const char *host, struct sp
 bool cache_hash_sri(struct span text, struct cache_hash *out);
 bool cache_hash_hex(enum cache_alg alg, struct span hex, struct cache_hash *out);
 
+/* A body checked against its published hash as it comes, without the
+ * store (one the store would not take, held in memory). */
+struct cache_check;
+/* Start checking against want. 0, -EINVAL (want->alg is NONE) or -ENOMEM. */
+int cache_check_new(const struct cache_hash *want, struct cache_check **out);
+/* Hash the next n bytes. 0 or -ENOMEM. */
+int cache_check_update(struct cache_check *c, const void *p, size_t n);
+/* The body is complete: 0 when it matches, -EBADMSG when not (or -ENOMEM).
+ * Once only. */
+int cache_check_end(struct cache_check *c);
+/* NULL is fine. */
+void cache_check_free(struct cache_check *c);
+
 #endif

@@ -22,6 +22,9 @@
  * A body of CX_ASYNC_MIN or more is hashed and written by its writer's
  * flusher thread (cache/store_flusher.c); followers read the file only as
  * far as it holds (px_fetch_filed), and the check waits for the flusher.
+ * A body with a published hash that the store does not take (full, or
+ * over --cache-max) is held whole in memory instead (CX_HOLD_MAX), hashed
+ * as it comes, and given to every follower only once it matches.
  * Upstream is dialed only for a fetch: a warm store serves with the
  * registry down.
  */
@@ -51,6 +54,13 @@
 #define CX_HDR_MAX 16384
 #define CX_FEED_HIGH (4u << 20)  /* client output a fetch hands upstream's bytes to, at most */
 #define CX_ASYNC_MIN (4u << 20)  /* bodies at least this long are written on a flusher thread */
+/* A body with a published hash that the store does not take (full, or over
+ * --cache-max) is held whole in memory, hashed as it comes and served once
+ * it matches, when it is at most this long; a longer one cannot be checked
+ * (502 verify_failed). 64 MiB: npm tarballs, wheels and .debs are nearly
+ * all smaller; the bound keeps one fetch's memory to that. */
+#define CX_HOLD_MAX (64u << 20)
+#define CX_HOLD_ALL (256u << 20) /* ... and all held bodies of a process together */
 
 struct px_fetch;
 struct px_cx;
@@ -76,6 +86,7 @@ struct px_cache {
 	unsigned meta_ttl_s;
 	bool offline;
 	bool warned_full;          /* one stderr line when the store is full */
+	uint64_t held_bytes;       /* bytes of held bodies (CX_HOLD_ALL) */
 	char learned[256][65];     /* blobs whose published hashes were learned lately */
 	unsigned nlearned;
 	LIST_HEAD(, px_fetch) fetches; /* in flight, shared by key */
@@ -205,6 +216,9 @@ struct px_fetch {
 	uint64_t spool_len;         /* ... and how much of it, served ahead of mem (through) */
 	struct evbuffer *mem;       /* non-200 answers, or a bypass / uncached body */
 	bool through;               /* bypass or uncached: one follower, fed from mem */
+	bool held;                  /* a body with a published hash the store did not take: whole in mem,
+				     * served to every follower once check says it matches */
+	struct cache_check *check;  /* ... hashing it as it comes */
 	uint64_t got;               /* body bytes received */
 	struct cache_entry e;       /* after commit: what was stored */
 	bool committed;

@@ -25,6 +25,7 @@
 
 #include "cache_int.h"
 #include "log.h"
+#include "tls_filter.h"
 
 static void fetch_try(struct px_fetch *f);
 static void lookup(struct px_fetch *f);
@@ -208,6 +209,9 @@ static void fetch_free(struct px_fetch *f)
 		evbuffer_free(f->req);
 	if (f->mem)
 		evbuffer_free(f->mem);
+	if (f->held) /* mem holds the held body, never drained */
+		f->pc->held_bytes -= evbuffer_get_length(f->mem);
+	cache_check_free(f->check);
 	if (f->spool >= 0)
 		close(f->spool);
 	if (f->rfd >= 0)
@@ -216,11 +220,12 @@ static void fetch_free(struct px_fetch *f)
 	free(f);
 }
 
-/* Free the fetch once nobody follows it and it is over, or is a bypass
- * (a stored fetch goes on alone: the next client finds it stored). */
+/* Free the fetch once nobody follows it and it is over, or is a bypass or
+ * held (a stored fetch goes on alone: the next client finds it stored). */
 static void maybe_free(struct px_fetch *f)
 {
-	if ((f->done || f->failed || f->through) && LIST_EMPTY(&f->followers) && !f->notifying && !f->committing)
+	if ((f->done || f->failed || f->through || f->held) && LIST_EMPTY(&f->followers) && !f->notifying &&
+	    !f->committing)
 		fetch_free(f);
 }
 
@@ -317,8 +322,10 @@ static void finish(struct px_fetch *f)
 		up_free(f);
 	if (f->w)
 		finish_stored(f);
+	else if (f->held && cache_check_end(f->check) < 0)
+		fail(f, "verify_failed", "the body does not match its published hash: not served");
 	else
-		end(f);
+		end(f); /* a held body that matches goes to every follower from mem */
 }
 
 /* ---- the answer ---------------------------------------------------------- */
@@ -378,6 +385,65 @@ static void start_store(struct px_fetch *f)
 	f->through = true;
 }
 
+static const char full_unchecked[] = "a body with a published hash cannot be checked while the store is full: "
+				     "not served (free space on its disk or raise --cache-max)";
+
+/* The store did not take a body with a published hash (start_store passed
+ * it through): hold it in mem instead, if it may be that long, and check
+ * it as it comes. 0, or -EFBIG / -ENOMEM: it cannot be checked. */
+static int hold(struct px_fetch *f)
+{
+	if (f->has_length && (f->length > CX_HOLD_MAX || f->pc->held_bytes + f->length > CX_HOLD_ALL))
+		return -EFBIG;
+	int rc = cache_check_new(&f->want, &f->check);
+	if (rc < 0)
+		return rc;
+	f->held = true;
+	f->through = false;
+	return 0;
+}
+
+/* The next n bytes of a held body (the k pieces of iov): within the
+ * bounds, and hashed; the caller adds them to mem. Returns -1 after
+ * failing f. */
+static int hold_check(struct px_fetch *f, const struct iovec *iov, int k, size_t n)
+{
+	if (evbuffer_get_length(f->mem) + n > CX_HOLD_MAX || f->pc->held_bytes + n > CX_HOLD_ALL) {
+		fail(f, "verify_failed", full_unchecked);
+		return -1;
+	}
+	for (int i = 0; i < k; i++)
+		if (cache_check_update(f->check, iov[i].iov_base, iov[i].iov_len) < 0) {
+			fail(f, "verify_failed", "out of memory for a body with a published hash: not served");
+			return -1;
+		}
+	return 0;
+}
+
+/* mem grew by n held bytes, or (moved != n) could not. Returns -1 after failing f. */
+static int held(struct px_fetch *f, size_t n, size_t moved)
+{
+	f->pc->held_bytes += moved;
+	if (moved == n)
+		return 0;
+	fail(f, "verify_failed", "out of memory for a body with a published hash: not served");
+	return -1;
+}
+
+/* A body with a published hash is checked in the store's writer, or, when
+ * the store did not take it (to_store, but no writer), held and checked in
+ * memory, or not served: no-store, an empty body or one too long to hold
+ * must not carry an unchecked tarball through. true after failing f. */
+static bool unchecked(struct px_fetch *f, bool to_store, bool no_store)
+{
+	if (f->status != 200 || !f->verify || f->w || (to_store && hold(f) == 0))
+		return false;
+	fail(f, "verify_failed",
+	     no_store ? "upstream sent a body with a published hash as no-store: it cannot be checked, not served"
+		      : full_unchecked);
+	return true;
+}
+
 static int read_head(struct px_fetch *f)
 {
 	struct evbuffer *in = bufferevent_get_input(f->up);
@@ -408,31 +474,70 @@ static int read_head(struct px_fetch *f)
 	struct span cc = http_header_value(&h, "cache-control");
 	bool no_store = cc.p && (memmem(cc.p, cc.len, "no-store", 8) || memmem(cc.p, cc.len, "private", 7));
 	evbuffer_drain(in, (size_t)n);
-	if (f->status == 200 && f->store && !no_store && !(f->has_length && f->length == 0))
+	bool to_store = f->status == 200 && f->store && !no_store && !(f->has_length && f->length == 0);
+	if (to_store)
 		start_store(f);
 	else if (f->status == 200 && f->store)
 		f->store = false; /* an empty or private answer is passed on, never stored */
-	/* a body with a published hash is checked in the store's writer, or not
-	 * served: a full store, no-store or an empty body must not carry an
-	 * unchecked tarball through */
-	if (f->status == 200 && f->verify && !f->w) {
-		fail(f, "verify_failed",
-		     no_store ? "upstream sent a body with a published hash as no-store: it cannot be checked, not served"
-			      : "a body with a published hash cannot be checked while the store is full: not served "
-				"(free space on its disk or raise --cache-max)");
-		return -EINVAL;
+	return unchecked(f, to_store, no_store) ? -EINVAL : 1;
+}
+
+/* Read the writer's first n bytes back from its file into mem and the
+ * check. 0 or -errno. */
+static int hold_written(struct px_fetch *f, uint64_t n)
+{
+	for (uint64_t off = 0; off < n;) {
+		struct evbuffer_iovec v;
+		size_t k = n - off < CX_CHUNK ? (size_t)(n - off) : CX_CHUNK;
+		if (evbuffer_reserve_space(f->mem, (ev_ssize_t)k, &v, 1) < 1)
+			return -ENOMEM;
+		ssize_t got = pread(f->rfd, v.iov_base, k, (off_t)off);
+		v.iov_len = got > 0 ? (size_t)got : 0;
+		evbuffer_commit_space(f->mem, &v, 1);
+		if (got <= 0)
+			return got < 0 ? -errno : -EIO;
+		if (cache_check_update(f->check, v.iov_base, (size_t)got) < 0)
+			return -ENOMEM;
+		off += (uint64_t)got;
 	}
-	return 1;
+	return 0;
+}
+
+/* The store filled under a body with a published hash: held from here
+ * on, what the file has first. false: it cannot be (too long, or the
+ * bytes never reached the file). */
+static bool hold_spilled(struct px_fetch *f)
+{
+	uint64_t n = cache_writer_size(f->w);
+
+	if (cache_writer_flush(f->w) < 0 || n > CX_HOLD_MAX || f->pc->held_bytes + n > CX_HOLD_ALL ||
+	    cache_check_new(&f->want, &f->check) < 0)
+		return false;
+	if (hold_written(f, n) < 0) {
+		evbuffer_drain(f->mem, evbuffer_get_length(f->mem));
+		return false;
+	}
+	f->pc->held_bytes += n;
+	f->held = true;
+	cache_writer_abort(f->w);
+	f->w = NULL;
+	close(f->rfd); /* its space goes back to the disk now */
+	f->rfd = -1;
+	f->store = false;
+	return true;
 }
 
 /* The store or the disk filled while the body was being written: when no
  * client has been sent any of it yet, and no published hash would go
  * unchecked, it passes through instead, what was written first (the
- * spool, kept open), then the rest as it comes. false: it cannot. */
+ * spool, kept open), then the rest as it comes; a body with a published
+ * hash is held (hold) instead. false: it cannot. */
 static bool spill(struct px_fetch *f, int err)
 {
 	struct px_creq *q;
 
+	if (f->verify && err == -ENOSPC)
+		return hold_spilled(f);
 	if (f->verify || LIST_EMPTY(&f->followers))
 		return false;
 	LIST_FOREACH(q, &f->followers, flink)
@@ -458,16 +563,29 @@ static bool spill(struct px_fetch *f, int err)
 	return true;
 }
 
+/* The store's writer failed and the body could not be spilled (nor held). */
+static void fail_store(struct px_fetch *f)
+{
+	if (f->verify)
+		fail(f, "verify_failed", full_unchecked);
+	else
+		fail(f, "connect_failed", "the store is full or failing: this answer is not cached");
+}
+
 /* Body data to the writer, or to mem. Returns -1 after failing f. */
 static int put_data(struct px_fetch *f, const char *p, size_t n)
 {
 	int rc;
 
 	if (f->w && (rc = cache_writer_write(f->w, p, n)) < 0 && !spill(f, rc)) {
-		fail(f, "connect_failed", "the store is full or failing: this answer is not cached");
+		fail_store(f);
 		return -1;
 	}
-	if (!f->w) {
+	if (f->held) {
+		struct iovec iov = { (void *)p, n };
+		if (hold_check(f, &iov, 1, n) < 0 || held(f, n, evbuffer_add(f->mem, p, n) == 0 ? n : 0) < 0)
+			return -1;
+	} else if (!f->w) {
 		if (!f->through && evbuffer_get_length(f->mem) + n > CX_BODY_MAX) {
 			fail(f, "connect_failed", "an answer that is not stored is larger than 1 MiB");
 			return -1;
@@ -496,10 +614,16 @@ static int put_stored(struct px_fetch *f, struct evbuffer *in, size_t n)
 	}
 	int rc = cache_writer_writev(f->w, iov, k);
 	if (rc < 0 && !spill(f, rc)) {
-		fail(f, "connect_failed", "the store is full or failing: this answer is not cached");
+		fail_store(f);
 		return -1;
 	}
 	f->got += sum;
+	if (rc < 0 && f->held) { /* held: these bytes follow the file's in mem */
+		if (hold_check(f, iov, k, sum) < 0)
+			return -1;
+		int moved = evbuffer_remove_buffer(in, f->mem, sum);
+		return held(f, sum, moved > 0 ? (size_t)moved : 0);
+	}
 	if (rc < 0) { /* spilled: these bytes are the first of mem */
 		evbuffer_remove_buffer(in, f->mem, sum);
 		return 0;
@@ -742,7 +866,6 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
  * decrypts every record that came and calls its reader once. */
 static struct bufferevent *tls_over(struct px_fetch *f, struct bufferevent *raw)
 {
-	struct bufferevent *b;
 	SSL *ssl;
 
 	if (px_cache_client_ctx(f->pc) < 0 || !(ssl = SSL_new(f->pc->client_ctx))) {
@@ -751,12 +874,7 @@ static struct bufferevent *tls_over(struct px_fetch *f, struct bufferevent *raw)
 	}
 	SSL_set_tlsext_host_name(ssl, f->host);
 	SSL_set1_host(ssl, f->host);
-	b = bufferevent_openssl_filter_new(f->pc->base, raw, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (!b) {
-		SSL_free(ssl);
-		bufferevent_free(raw);
-	}
-	return b;
+	return px_tls_filter(f->pc->base, raw, ssl); /* frees both when it fails */
 }
 
 static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)

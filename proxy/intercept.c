@@ -603,7 +603,9 @@ static void serve_stale(struct px_creq *q)
 	serve_entry(q, &e, fd);
 }
 
-/* A fetch's non-200 answer, held whole, copied to this follower. */
+/* A fetch's answer held whole (not 200, or a body with a published hash
+ * the store did not take, checked), to this follower: mem's bytes are
+ * referenced, not copied (it may be CX_HOLD_MAX long, and have several). */
 static void serve_held(struct px_creq *q, struct px_fetch *f)
 {
 	struct evbuffer *out = bufferevent_get_output(q->cx->cli);
@@ -617,7 +619,7 @@ static void serve_held(struct px_creq *q, struct px_fetch *f)
 	if (f->content_encoding[0])
 		evbuffer_add_printf(out, "Content-Encoding: %s\r\n", f->content_encoding);
 	evbuffer_add_printf(out, "X-Sluice-Cache: %s\r\n%s\r\n", q->cache, q->keep ? "" : "Connection: close\r\n");
-	if (!q->head_only)
+	if (!q->head_only && evbuffer_add_buffer_reference(out, f->mem) < 0)
 		evbuffer_add(out, evbuffer_pullup(f->mem, -1), n);
 	q->bytes += q->head_only ? 0 : n;
 	q->started = true;
@@ -728,7 +730,7 @@ void px_creq_fetch_news(struct px_creq *q)
 		pump(q); /* ends the request after the last byte */
 		return;
 	}
-	if (f->status != 200) {
+	if (f->status != 200 || f->held) { /* a held 200 ends only once checked */
 		if (f->done) {
 			px_fetch_leave(q);
 			serve_held(q, f);

@@ -19,7 +19,10 @@
 #      request, 32 identical correct bodies, 32 decision records, all miss
 #   6. a store on a full (8 MiB tmpfs) disk: a 20 MiB answer passes through
 #      whole and uncached (with and without Content-Length), one stderr
-#      line; small objects are still stored
+#      line; small objects are still stored; a 12 MiB tarball with a
+#      published integrity is held in memory and served once it matches
+#      (with and without Content-Length), a mismatching one and an 80 MiB
+#      one (over the bound) get 502 verify_failed
 set -u
 SLUICE=$(realpath "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -327,6 +330,47 @@ done
 check "  small objects are still stored: miss then hit, the right bytes" \
 	eq "$(records "$FLOG" 0 decision debian:tiny0_1_all 2):$(records "$FLOG" 0 decision debian:tiny1_1_all 2):$(entries "$TMPFS/store"):$(sha "$D/tiny1")" \
 	"miss hit:miss hit:2:$(osha /debian/pool/main/t/tiny1/tiny1_1_all.deb)"
+# tarballs with a published integrity, larger than the disk has room for:
+# held in memory, checked, and served only when they match (not stored)
+cfs() { cf --cacert "$SCA" "$@"; }
+sts=$(for n in fullgood fullbad fullchunk fullhuge; do cfs -o /dev/null -w '%{http_code} ' "$NPM/$n"; done)
+check "full: the packuments that publish their integrity are served" eq "$sts" "200 200 200 200 "
+e0=$(entries "$TMPFS/store") fmark=$(lines "$FLOG") femark=$(lines "$FERR")
+T=/fullgood/-/fullgood-1.0.0.tgz
+st=$(cfs -D "$D/hg" -o "$D/fullgood" -w '%{http_code}' "$NPM$T")
+check "  a 12 MiB tarball whose integrity matches: 200, every byte, Content-Length, a miss" \
+	eq "$st:$(sha "$D/fullgood"):$(grep -i '^Content-Length:' "$D/hg" | tr -d '\r' | cut -d' ' -f2):$(records "$FLOG" "$fmark" decision npm:fullgood@1.0.0)" \
+	"200:$(osha "$T"):$(osize "$T"):miss"
+check "  not stored, nothing left in tmp/" eq "$(entries "$TMPFS/store"):$(ls -A "$TMPFS/store/tmp" | wc -l)" "$e0:0"
+pids=()
+for i in 1 2 3; do
+	(cfs "$NPM$T" | sha256sum | cut -d' ' -f1 >"$D/fullgood.$i") &
+	pids+=($!)
+done
+wait "${pids[@]}"
+check "  3 concurrent clients for it: each gets every byte" \
+	eq "$(cat "$D"/fullgood.? | sort | uniq -c | awk '{print $1, $2}')" "3 $(osha "$T")"
+T=/fullchunk/-/fullchunk-1.0.0.tgz
+st=$(cfs -o "$D/fullchunk" -w '%{http_code}' "$NPM$T")
+check "  the same sent chunked (the disk fills under it): 200, every byte, a miss" \
+	eq "$st:$(sha "$D/fullchunk"):$(records "$FLOG" "$fmark" decision npm:fullchunk@1.0.0)" "200:$(osha "$T"):miss"
+check "  not stored, nothing left in tmp/" eq "$(entries "$TMPFS/store"):$(ls -A "$TMPFS/store/tmp" | wc -l)" "$e0:0"
+T=/fullbad/-/fullbad-1.0.0.tgz
+st=$(cfs -D "$D/hb" -o "$D/fullbad" -w '%{http_code}' "$NPM$T")
+check "  a 12 MiB tarball not matching its integrity: 502 verify_failed, none of its bytes" \
+	eq "$st:$(grep -ci '^X-Sluice-Reason: verify_failed' "$D/hb"):$(records "$FLOG" "$fmark" decision npm:fullbad@1.0.0):$(($(stat -c %s "$D/fullbad") < 4096))" \
+	"502:1:verify_failed:1"
+check "  its stderr line: the body does not match its published hash" \
+	grep -q 'registry.npmjs.org:443: the body does not match its published hash: not served' <(tail -n +$((femark + 1)) "$FERR")
+T=/fullhuge/-/fullhuge-1.0.0.tgz
+st=$(cfs -D "$D/hh" -o /dev/null -w '%{http_code}' "$NPM$T")
+check "  an 80 MiB one (over the 64 MiB held in memory): 502 verify_failed" \
+	eq "$st:$(grep -ci '^X-Sluice-Reason: verify_failed' "$D/hh"):$(records "$FLOG" "$fmark" decision npm:fullhuge@1.0.0)" \
+	"502:1:verify_failed"
+check "  its stderr line says it cannot be checked while the store is full, and the fix" \
+	grep -q 'cannot be checked while the store is full: not served (free space on its disk or raise --cache-max)' \
+	<(tail -n +$((femark + 1)) "$FERR")
+check "  nothing stored" eq "$(entries "$TMPFS/store"):$(ls -A "$TMPFS/store/tmp" | wc -l)" "$e0:0"
 kill "$FULL_PID"
 wait "$FULL_PID" 2>/dev/null
 FULL_PID=

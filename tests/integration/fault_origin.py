@@ -22,6 +22,10 @@ npm (registry.npmjs.org):
   /auth/-/auth-1.0.0.tgz            remembers the Authorization it was sent
   /chunky/-/chunky-1.0.0.tgz        512 KiB, chunked, chunks of 1 to 70000 bytes
   /small<i>/-/small<i>-1.0.0.tgz    64 KiB, for i in 0..9
+  /fullgood, /fullbad, /fullchunk, /fullhuge   packuments as goodint's (the
+      integrity of the tarball's bytes; fullbad: of other bytes) for tarballs
+      larger than the 8 MiB full-disk store: 12 MiB (fullchunk's sent
+      chunked), fullhuge's 80 MiB
 Debian (deb.debian.org), under /debian/pool/main/:
   s/slow/slow_1_all.deb     16 MiB at mode slow_rate bytes/s (0: at once)
   b/big/big_1_all.deb       64 MiB: the head and 1 MiB, 2 s of nothing, then
@@ -96,6 +100,9 @@ OBJ[tarball_path("chunky")] = blob(tarball_path("chunky"), 512 * KiB)
 for i in range(10):
     OBJ[tarball_path("small%d" % i)] = blob(tarball_path("small%d" % i), 64 * KiB)
 OBJ["/goodint"] = packument("goodint", OBJ[tarball_path("goodint")])
+for n, size in (("fullgood", 12 * MiB), ("fullbad", 12 * MiB), ("fullchunk", 12 * MiB), ("fullhuge", 80 * MiB)):
+    OBJ[tarball_path(n)] = blob(tarball_path(n), size)
+    OBJ["/" + n] = packument(n, b"not the tarball" if n == "fullbad" else OBJ[tarball_path(n)])
 OBJ["/badint"] = packument("badint", b"not the tarball")
 OBJ["/nostore"] = packument("nostore", b"not the nostore tarball")
 OBJ["/bigpack"] = packument("bigpack", b"not the tarball either", pad=2 * MiB)
@@ -150,7 +157,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
             if p == tarball_path("nostore"):
                 self.send_header("Cache-Control", "no-store")
-            if p.endswith("/hugec_1_all.deb") or p == tarball_path("chunky"):
+            if p.endswith("/hugec_1_all.deb") or p in (tarball_path("chunky"), tarball_path("fullchunk")):
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 sizes, o = random.Random(p + " chunks"), 0

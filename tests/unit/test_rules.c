@@ -171,6 +171,40 @@ static void test_sri(void **state)
 	assert_false(cache_hash_hex(CACHE_ALG_SHA1, span_str("da39a3ee5e6b4b0d3255bfef95601890afd8070g"), &h));
 }
 
+/* A body checked as it comes, in pieces, against each algorithm's digest
+ * of "abc"; one byte off, or cut short, does not match. */
+static void test_check(void **state)
+{
+	static const struct {
+		enum cache_alg alg;
+		const char *hex;
+	} abc[] = {
+		{ CACHE_ALG_SHA1, "a9993e364706816aba3e25717850c26c9cd0d89d" },
+		{ CACHE_ALG_SHA256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ CACHE_ALG_SHA512, "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+				    "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f" },
+	};
+	struct cache_check *c;
+	struct cache_hash h = { .alg = CACHE_ALG_NONE };
+
+	(void)state;
+	assert_int_equal(cache_check_new(&h, &c), -EINVAL);
+	assert_null(c);
+	for (size_t i = 0; i < sizeof(abc) / sizeof(abc[0]); i++) {
+		assert_true(cache_hash_hex(abc[i].alg, span_str(abc[i].hex), &h));
+		const char *bodies[] = { "abc", "abd", "ab" };
+		for (size_t b = 0; b < 3; b++) {
+			assert_int_equal(cache_check_new(&h, &c), 0);
+			assert_int_equal(cache_check_update(c, bodies[b], 1), 0);
+			assert_int_equal(cache_check_update(c, "", 0), 0);
+			assert_int_equal(cache_check_update(c, bodies[b] + 1, strlen(bodies[b]) - 1), 0);
+			assert_int_equal(cache_check_end(c), b == 0 ? 0 : -EBADMSG);
+			cache_check_free(c);
+		}
+	}
+	cache_check_free(NULL);
+}
+
 static void learn(struct cache_expect *x, const char *eco, bool immutable, const char *host, const char *path,
 		  const char *enc, struct span body)
 {
@@ -238,7 +272,7 @@ int main(void)
 		cmocka_unit_test(test_glob),        cmocka_unit_test(test_rules_in_presets),
 		cmocka_unit_test(test_rule_errors), cmocka_unit_test(test_packages),
 		cmocka_unit_test(test_keys),        cmocka_unit_test(test_sri),
-		cmocka_unit_test(test_learn),
+		cmocka_unit_test(test_learn),       cmocka_unit_test(test_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

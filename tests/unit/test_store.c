@@ -815,6 +815,84 @@ static void test_bad_records(void **state)
 	assert_int_equal(access(a, F_OK), -1);
 }
 
+/* Write a's record naming blob (1000 bytes) with field set to value, a
+ * JSON string's inside as written. */
+static void write_record(const char *path, const char *blob, const char *field, const char *value)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+		 "{\"v\":1,\"key\":\"a\",\"blob\":\"%s\",\"size\":1000,\"stored_ms\":1700000000000,\"%s\":\"%s\"}", blob,
+		 field, value);
+	write_file(path, text);
+}
+
+/* The store is a directory other processes (and users) write: a record
+ * whose validators or types hold a CR, LF, NUL or another control byte, or
+ * do not fit, or that is cut short, is a miss (and dropped), never the
+ * head of an answer. */
+static void test_record_controls(void **state)
+{
+	static const char *const fields[] = { "etag", "last_modified", "content_type", "content_encoding",
+					      "package" };
+	static const char *const bad[] = { "x\\r\\nSet-Cookie: s=1", "x\\nX: 1", "x\\r", "x\\u0000y", "\\u001b[1m",
+					   "x\x7f", "x\\u007f", "a\\tb", "\\u0085\\r\\n" };
+	struct fixture *f = *state;
+	struct cache_entry e;
+	char a[256], blob[65], big[300], text[2048];
+	int fd;
+
+	assert_int_equal(put(f->st, "a", 1000, 50, 0, NULL), 0);
+	assert_int_equal(cache_lookup(f->st, "a", &e, &fd), 0);
+	close(fd);
+	memcpy(blob, e.blob, sizeof(blob));
+	record_path(f, "a", a, sizeof(a));
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		for (size_t j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
+			write_record(a, blob, fields[i], bad[j]);
+			assert_miss(f->st, "a");
+			assert_int_equal(access(a, F_OK), -1);
+		}
+	/* 255 bytes of etag fit, 256 do not */
+	memset(big, 'e', 255);
+	big[255] = '\0';
+	write_record(a, blob, "etag", big);
+	assert_int_equal(cache_lookup(f->st, "a", &e, &fd), 0);
+	close(fd);
+	assert_string_equal(e.etag, big);
+	strcat(big, "e");
+	write_record(a, blob, "etag", big);
+	assert_miss(f->st, "a");
+	/* cut short, or a size its blob does not have, or a NUL in the key */
+	write_record(a, blob, "content_type", "application/x-tar");
+	int rfd = open(a, O_RDONLY);
+	ssize_t n = read(rfd, text, sizeof(text) - 1);
+	close(rfd);
+	assert_true(n > 10);
+	text[n - 2] = '\0';
+	write_file(a, text);
+	assert_miss(f->st, "a");
+	const char *sizes[] = { "1001", "0", "-1", "9223372036854775807", "1e3", "\"1000\"" };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		snprintf(text, sizeof(text), "{\"v\":1,\"key\":\"a\",\"blob\":\"%s\",\"size\":%s}", blob, sizes[i]);
+		write_file(a, text);
+		assert_miss(f->st, "a");
+	}
+	snprintf(text, sizeof(text), "{\"v\":1,\"key\":\"a\\u0000b\",\"blob\":\"%s\",\"size\":1000}", blob);
+	assert_int_equal(cache_record_parse(text, strlen(text), NULL, &e), -EBADMSG);
+	/* a plain one is served, its fields as they were */
+	write_record(a, blob, "content_type", "application/octet-stream; q=\\\"x\\\"");
+	assert_int_equal(cache_lookup(f->st, "a", &e, &fd), 0);
+	close(fd);
+	assert_string_equal(e.content_type, "application/octet-stream; q=\"x\"");
+	/* and what a read would refuse is never written */
+	snprintf(e.etag, sizeof(e.etag), "\"v2\"\r\nX: 1");
+	assert_int_equal(cache_update(f->st, "a", &e), -EINVAL);
+	assert_int_equal(cache_lookup(f->st, "a", &e, &fd), 0);
+	close(fd);
+	assert_string_equal(e.etag, "");
+}
+
 static void test_keys(void **state)
 {
 	struct fixture *f = *state;
@@ -967,7 +1045,7 @@ int main(void)
 		T(test_round_trip), T(test_update_in_place), T(test_other_hashes), T(test_hash_mismatch), T(test_abort),
 		T(test_stray_temp_files), T(test_lru_eviction), T(test_over_the_cap), T(test_two_handles),
 		T(test_processes_share_usage), T(test_check_before_commit), T(test_threads_share_usage),
-		T(test_verify), T(test_gc), T(test_purge), T(test_bad_records),
+		T(test_verify), T(test_gc), T(test_purge), T(test_bad_records), T(test_record_controls),
 		T(test_keys), T(test_default_dir), T(test_cap_remembered), T(test_count_later), T(test_async_writer),
 	};
 
