@@ -554,6 +554,8 @@ static void pump(struct px_creq *q)
 	if (q->f && q->f->through) { /* bytes as they come from upstream */
 		if (q->fd >= 0 && q->off < q->end)
 			return; /* after the spool's */
+		if (evbuffer_get_length(out) >= CX_OUT_HIGH)
+			return; /* the client is slower: its write callback pumps again, upstream waits */
 		size_t n = evbuffer_get_length(q->f->mem);
 		if (q->head_only) { /* a HEAD fetched as GET: the body is not the client's */
 			evbuffer_drain(q->f->mem, n);

@@ -307,6 +307,12 @@ check "full: a 20 MiB answer (Content-Length) with the store on an 8 MiB disk: 2
 check "  one stderr line: the store is full" eq "$(grep -c 'store is full' "$FERR")" "1" || sed 's/^/    /' "$FERR"
 check "  not stored" eq "$(entries "$TMPFS/store")" "0"
 check "  a miss" eq "$(records "$FLOG" 0 decision debian:huge_1_all)" "miss"
+hwm() { awk '/VmHWM/{print $2}' "/proc/$FULL_PID/status"; }
+h0=$(hwm)
+st=$(cf --limit-rate 4M -o "$D/huge2" -w '%{http_code}' "$POOL/h/huge/huge_1_all.deb")
+h1=$(hwm)
+check "  again to a client at 4 MiB/s: every byte, sluice's peak RSS grew by $((h1 - h0)) KiB (< 8 MiB: upstream waits for the client)" \
+	eq "$st:$(sha "$D/huge2"):$((h1 - h0 < 8192))" "200:$(osha "$T"):1"
 T=/debian/pool/main/h/hugec/hugec_1_all.deb
 st=$(cf -o "$D/hugec" -w '%{http_code}' "$POOL/h/hugec/hugec_1_all.deb")
 check "  a 20 MiB chunked answer (no Content-Length): 200, every byte" eq "$st:$(sha "$D/hugec")" "200:$(osha "$T")"
