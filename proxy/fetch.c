@@ -874,7 +874,7 @@ static struct bufferevent *tls_over(struct px_fetch *f, struct bufferevent *raw)
 	}
 	SSL_set_tlsext_host_name(ssl, f->host);
 	SSL_set1_host(ssl, f->host);
-	return px_tls_filter(f->pc->base, raw, ssl); /* frees both when it fails */
+	return px_tls_filter(f->pc->base, raw, ssl, BUFFEREVENT_SSL_CONNECTING); /* frees both when it fails */
 }
 
 static struct bufferevent *dial(struct px_fetch *f, const struct addr *a)

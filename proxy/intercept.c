@@ -20,6 +20,7 @@
 #include "cache_int.h"
 #include "log.h"
 #include "rules.h"
+#include "tls_filter.h"
 
 #define CX_OUT_HIGH (1u << 20) /* client output queued before reading more of a file */
 
@@ -1272,13 +1273,9 @@ static struct bufferevent *client_bev(struct px_cx *cx, int fd, struct evbuffer 
 		bufferevent_free(raw);
 		return NULL;
 	}
-	struct bufferevent *b = bufferevent_openssl_filter_new(base, raw, ssl, BUFFEREVENT_SSL_ACCEPTING,
-							       BEV_OPT_CLOSE_ON_FREE);
-	if (!b) {
-		SSL_free(ssl);
-		bufferevent_free(raw);
-		return NULL;
-	}
+	struct bufferevent *b = px_tls_filter(base, raw, ssl, BUFFEREVENT_SSL_ACCEPTING);
+	if (!b)
+		return NULL; /* both freed */
 	bufferevent_openssl_set_allow_dirty_shutdown(b, 1);
 	/* the filter moves all it is given to the socket's output unless that
 	 * has a high mark: without one a hit of N bytes was held whole in memory */

@@ -25,13 +25,14 @@ static void untaken_cb(struct bufferevent *b, short what, void *arg)
 	(void)arg;
 }
 
-struct bufferevent *px_tls_filter(struct event_base *base, struct bufferevent *raw, SSL *ssl)
+struct bufferevent *px_tls_filter(struct event_base *base, struct bufferevent *raw, SSL *ssl,
+				  enum bufferevent_ssl_state state)
 {
 	bufferevent_event_cb ecb = NULL;
 
 	bufferevent_setcb(raw, NULL, NULL, untaken_cb, NULL);
 	struct bufferevent *b =
-		bufferevent_openssl_filter_new(base, raw, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+		bufferevent_openssl_filter_new(base, raw, ssl, state, BEV_OPT_CLOSE_ON_FREE);
 	if (b)
 		return b;
 	/* ssl is gone; raw is still ours only if the filter never took it */

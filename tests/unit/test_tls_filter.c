@@ -83,7 +83,7 @@ static void test_made(void **state)
 	struct world *w = *state;
 	SSL *ssl;
 	struct bufferevent *raw = raw_and_ssl(w, w->ctx, &ssl);
-	struct bufferevent *b = px_tls_filter(w->base, raw, ssl);
+	struct bufferevent *b = px_tls_filter(w->base, raw, ssl, BUFFEREVENT_SSL_CONNECTING);
 
 	assert_non_null(b);
 	assert_int_equal(ssl_frees, 0);
@@ -101,7 +101,7 @@ static void test_taken_then_fails(void **state)
 	struct bufferevent *raw = raw_and_ssl(w, w->ctx, &ssl);
 
 	assert_int_equal(SSL_renegotiate(ssl), 1);
-	assert_null(px_tls_filter(w->base, raw, ssl));
+	assert_null(px_tls_filter(w->base, raw, ssl, BUFFEREVENT_SSL_CONNECTING));
 	assert_all_freed(w);
 }
 
@@ -113,8 +113,21 @@ static void test_no_memory(void **state)
 	struct bufferevent *raw = raw_and_ssl(w, w->ctx, &ssl);
 
 	fail_next = true;
-	assert_null(px_tls_filter(w->base, raw, ssl));
+	assert_null(px_tls_filter(w->base, raw, ssl, BUFFEREVENT_SSL_CONNECTING));
 	assert_false(fail_next); /* the failure was libevent's allocation */
+	assert_all_freed(w);
+}
+
+/* The same on the accepting side (a client's connection, intercept.c). */
+static void test_no_memory_accepting(void **state)
+{
+	struct world *w = *state;
+	SSL *ssl;
+	struct bufferevent *raw = raw_and_ssl(w, w->ctx, &ssl);
+
+	fail_next = true;
+	assert_null(px_tls_filter(w->base, raw, ssl, BUFFEREVENT_SSL_ACCEPTING));
+	assert_false(fail_next);
 	assert_all_freed(w);
 }
 
@@ -144,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_made),
 		cmocka_unit_test(test_taken_then_fails),
 		cmocka_unit_test(test_no_memory),
+		cmocka_unit_test(test_no_memory_accepting),
 	};
 
 	/* before any other libevent call */
