@@ -311,8 +311,11 @@ hwm() { awk '/VmHWM/{print $2}' "/proc/$FULL_PID/status"; }
 h0=$(hwm)
 st=$(cf --limit-rate 4M -o "$D/huge2" -w '%{http_code}' "$POOL/h/huge/huge_1_all.deb")
 h1=$(hwm)
-check "  again to a client at 4 MiB/s: every byte, sluice's peak RSS grew by $((h1 - h0)) KiB (< 8 MiB: upstream waits for the client)" \
-	eq "$st:$(sha "$D/huge2"):$((h1 - h0 < 8192))" "200:$(osha "$T"):1"
+# (under ASan the RSS is its quarantine's: the bytes are checked, not the RSS)
+asan=0
+grep -qa __asan_init "$SLUICE" && asan=1
+check "  again to a client at 4 MiB/s: every byte, sluice's peak RSS grew by $((h1 - h0)) KiB (< 8 MiB unless ASan: upstream waits for the client)" \
+	eq "$st:$(sha "$D/huge2"):$((asan || h1 - h0 < 8192))" "200:$(osha "$T"):1"
 T=/debian/pool/main/h/hugec/hugec_1_all.deb
 st=$(cf -o "$D/hugec" -w '%{http_code}' "$POOL/h/hugec/hugec_1_all.deb")
 check "  a 20 MiB chunked answer (no Content-Length): 200, every byte" eq "$st:$(sha "$D/hugec")" "200:$(osha "$T")"
