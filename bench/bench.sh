@@ -8,7 +8,9 @@
 # the port range and reuse TIME_WAIT sockets for the set-up test without
 # touching the host. Targets: bench/loadgen.c's echo and sink, nginx for HTTP.
 # Each figure is the median of --reps runs, proxies interleaved. CPU is the
-# proxy's utime+stime from /proc around each run.
+# proxy's utime+stime from /proc around each run. bench/floor.c, a CONNECT
+# proxy that does nothing but the syscalls a tunnel needs, is measured beside
+# them for set-up: the yardstick of what any proxy can reach on the machine.
 # Needs (root): apt-get install squid tinyproxy nginx-light wrk dnsmasq-base unbound dnsperf bind9-dnsutils
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -63,6 +65,7 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
 
 cc -O2 -pthread -o "$RUN/loadgen" "$HERE/loadgen.c"
+cc -O2 -o "$RUN/floor" "$HERE/floor.c"
 LG=$RUN/loadgen
 ECHO=127.0.0.1:19001 SINK=127.0.0.1:19002
 
@@ -148,7 +151,8 @@ start nginx nginx -c "$RUN/nginx.conf" -p "$RUN"
 start squid squid -N -f "$RUN/squid.conf"
 start tinyproxy tinyproxy -d -c "$RUN/tinyproxy.conf"
 start sluice "$SLUICE" proxy --listen 127.0.0.1:13130 --policy "$RUN/sluice.yaml" --log "$RUN/sluice-audit.log"
-for p in 19001 19002 18080 13128 18888 13130; do wait_port $p; done
+start floor "$RUN/floor" 13139
+for p in 19001 19002 18080 13128 18888 13130 13139; do wait_port $p; done
 
 read -ra PROXIES <<<"$ONLY"
 declare -A ADDR=([direct]=- [squid]=127.0.0.1:13128 [tinyproxy]=127.0.0.1:18888 [sluice]=127.0.0.1:13130)
@@ -196,6 +200,14 @@ for r in $(seq "$REPS"); do
 		add "$p" http_p99 "$(awk '$1=="99%"{v=$2; if (v ~ /ms$/) {sub("ms","",v); v*=1000} else if (v ~ /us$/) sub("us","",v); else if (v ~ /s$/) {sub("s","",v); v*=1e6}; print v}' <<<"$out")"
 		add "$p" http_non2xx "$(awk '/Non-2xx/{print $NF}' <<<"$out" | grep . || echo 0)"
 		add "$p" http_cpu "$(cpu_per "$t0" "$t1" "$(awk -v r="$rps" -v d="$DUR" 'BEGIN{print r * d / 1e6}')")"
+	done
+	# the yardstick (floor.c): set-up only
+	for c in 1 64; do
+		t0=$(ticks floor)
+		out=$("$LG" setup 127.0.0.1:13139 "$ECHO" "$c" "$DUR") || true
+		t1=$(ticks floor)
+		add floor "setup$c" "$(kv "$out" conns_per_s)"
+		add floor "setup${c}_cpu" "$(cpu_per "$t0" "$t1" "$(awk -v r="$(kv "$out" conns_per_s)" -v d="$DUR" 'BEGIN{print r * d / 1e6}')")"
 	done
 done
 for p in "${PROXIES[@]}"; do
@@ -274,6 +286,16 @@ row "  non-2xx answers" http_non2xx low
 row "CPU per request (µs)" http_cpu low
 row "idle tunnel, RSS per tunnel (KiB)" idle low
 [ -z "$BIG" ] || printf '\n%s\n' "$BIG"
+printf '\n## The floor: the least a CONNECT proxy does per tunnel\n'
+echo "bench/floor.c: accept, one recv, connect, the 200, one send per side, close; no policy, no log, no DNS"
+echo
+echo "| metric | direct | floor | sluice | floor/direct | sluice/floor |"
+echo "|---|---:|---:|---:|---:|---:|"
+for k in "tunnel set-up, sequential (conn/s):setup1" "tunnel set-up, 64 concurrent (conn/s):setup64" \
+	"CPU per connection, 64 concurrent (µs):setup64_cpu"; do
+	d=$(get direct "${k##*:}") f=$(get floor "${k##*:}") x=$(get sluice "${k##*:}")
+	printf '| %s | %s | %s | %s | %s | %s |\n' "${k%:*}" "$d" "$f" "$x" "$(ratio "$f" "$d")" "$(ratio "$x" "$f")"
+done
 if [ -n "$WORKERS" ]; then
 	printf '\n## sluice by worker count (median of %s, %ss each)\n\n' "$REPS" "$DUR"
 	echo "| --workers | set-up, sequential (conn/s) | set-up, 64 concurrent (conn/s) | HTTP forward (req/s) |"
