@@ -207,10 +207,10 @@ static void fetch_free(struct px_fetch *f)
 		event_free(f->timer);
 	if (f->req)
 		evbuffer_free(f->req);
+	if (f->held) /* mem holds the held body, never drained (read before it is freed) */
+		f->pc->held_bytes -= evbuffer_get_length(f->mem);
 	if (f->mem)
 		evbuffer_free(f->mem);
-	if (f->held) /* mem holds the held body, never drained */
-		f->pc->held_bytes -= evbuffer_get_length(f->mem);
 	cache_check_free(f->check);
 	if (f->spool >= 0)
 		close(f->spool);

@@ -25,6 +25,10 @@
 #      one (over the bound) get 502 verify_failed
 set -u
 SLUICE=$(realpath "$1")
+# under ASan, freed memory is filled: a read of it inside libevent (not
+# instrumented, so not reported) then fails loudly instead of finding the
+# old bytes
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}max_free_fill_size=4096:free_fill_byte=255
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/world.sh"
 source "$HERE/cache_world.sh"
@@ -367,7 +371,7 @@ check "  not stored, nothing left in tmp/" eq "$(entries "$TMPFS/store"):$(ls -A
 T=/fullbad/-/fullbad-1.0.0.tgz
 st=$(cfs -D "$D/hb" -o "$D/fullbad" -w '%{http_code}' "$NPM$T")
 check "  a 12 MiB tarball not matching its integrity: 502 verify_failed, none of its bytes" \
-	eq "$st:$(grep -ci '^X-Sluice-Reason: verify_failed' "$D/hb"):$(records "$FLOG" "$fmark" decision npm:fullbad@1.0.0):$(($(stat -c %s "$D/fullbad") < 4096))" \
+	eq "$st:$(grep -ci '^X-Sluice-Reason: verify_failed' "$D/hb"):$(records "$FLOG" "$fmark" decision npm:fullbad@1.0.0):$(($(stat -c %s "$D/fullbad" 2>/dev/null || echo 0) < 4096))" \
 	"502:1:verify_failed:1"
 check "  its stderr line: the body does not match its published hash" \
 	grep -q 'registry.npmjs.org:443: the body does not match its published hash: not served' <(tail -n +$((femark + 1)) "$FERR")
