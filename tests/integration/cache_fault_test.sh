@@ -22,7 +22,8 @@
 #      line; small objects are still stored; a 12 MiB tarball with a
 #      published integrity is held in memory and served once it matches
 #      (with and without Content-Length), a mismatching one and an 80 MiB
-#      one (over the bound) get 502 verify_failed
+#      one (over the bound) get 502 verify_failed; held bodies count
+#      against their bound until their clients have them
 set -u
 SLUICE=$(realpath "$1")
 # under ASan, freed memory is filled: a read of it inside libevent (not
@@ -384,6 +385,27 @@ check "  its stderr line says it cannot be checked while the store is full, and 
 	grep -q 'cannot be checked while the store is full: not served (free space on its disk or raise --cache-max)' \
 	<(tail -n +$((femark + 1)) "$FERR")
 check "  nothing stored" eq "$(entries "$TMPFS/store"):$(ls -A "$TMPFS/store/tmp" | wc -l)" "$e0:0"
+# held bodies count against the 256 MiB of them all until their clients
+# have them: 21 clients that do not read each keep a 12 MiB one (one after
+# another, so each has its own fetch); the 22nd cannot be held; once they
+# are gone, the next one is
+T=/fullgood/-/fullgood-1.0.0.tgz
+smark=$(lines "$FLOG")
+slow=()
+for i in $(seq 21); do
+	world_bg "$NS_HOST" curl -sS --max-time 120 --limit-rate 1k -x http://127.0.0.1:3130 --cacert "$SCA" \
+		-o /dev/null "$NPM$T" 2>/dev/null
+	slow+=($!)
+	records "$FLOG" "$smark" decision npm:fullgood@1.0.0 "$i" >/dev/null
+done
+st=$(cfs -D "$D/hs" -o /dev/null -w '%{http_code}' "$NPM$T")
+check "  21 clients that do not read hold 252 MiB of a 12 MiB tarball: a 22nd gets 502 verify_failed" \
+	eq "$st:$(grep -ci '^X-Sluice-Reason: verify_failed' "$D/hs")" "502:1"
+kill "${slow[@]}" 2>/dev/null
+wait "${slow[@]}" 2>/dev/null
+sleep 0.5
+st=$(cfs -o "$D/fullgood2" -w '%{http_code}' "$NPM$T")
+check "  once they are gone, a new client for it: 200, every byte" eq "$st:$(sha "$D/fullgood2")" "200:$(osha "$T")"
 kill "$FULL_PID"
 wait "$FULL_PID" 2>/dev/null
 FULL_PID=
