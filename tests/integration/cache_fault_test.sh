@@ -137,6 +137,18 @@ check "  its decision record says cache verify_failed" \
 	eq "$(records "$LOG" "$mark" decision npm:nostore@1.0.0)" "verify_failed"
 check "  its stderr line says why" grep -q 'registry.npmjs.org:443: upstream sent a body with a published hash as no-store' "$D/sluice.err"
 
+# another success status (203, 206) is no way around the check: its body
+# is the tarball's all the same
+T=/badint/-/badint-1.0.0.tgz
+for code in 203 206; do
+	mark=$(lines "$LOG")
+	ctl "set?status=$code" >/dev/null
+	st=$(c -D "$D/h3" -o "$D/b3" -w '%{http_code}' "$NPM$T")
+	check "integrity: a mismatching tarball sent as $code gets 502 verify_failed, not its bytes" \
+		eq "$st:$(grep -ci '^X-Sluice-Reason: verify_failed' "$D/h3"):$(records "$LOG" "$mark" decision npm:badint@1.0.0)" \
+		"502:1:verify_failed"
+done
+ctl "set?status=200" >/dev/null
 T=/goodint/-/goodint-1.0.0.tgz
 mark=$(lines "$LOG")
 c -o /dev/null "$NPM/goodint"
