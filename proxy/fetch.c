@@ -207,10 +207,10 @@ static void fetch_free(struct px_fetch *f)
 		event_free(f->timer);
 	if (f->req)
 		evbuffer_free(f->req);
+	if (f->held) /* mem holds the held body, never drained (read before it is freed) */
+		f->pc->held_bytes -= evbuffer_get_length(f->mem);
 	if (f->mem)
 		evbuffer_free(f->mem);
-	if (f->held) /* mem holds the held body, never drained */
-		f->pc->held_bytes -= evbuffer_get_length(f->mem);
 	cache_check_free(f->check);
 	if (f->spool >= 0)
 		close(f->spool);
@@ -433,14 +433,19 @@ static int held(struct px_fetch *f, size_t n, size_t moved)
 /* A body with a published hash is checked in the store's writer, or, when
  * the store did not take it (to_store, but no writer), held and checked in
  * memory, or not served: no-store, an empty body or one too long to hold
- * must not carry an unchecked tarball through. true after failing f. */
+ * must not carry an unchecked tarball through, nor another success status
+ * (203, 206, ...: only a 200 is stored or held). true after failing f. */
 static bool unchecked(struct px_fetch *f, bool to_store, bool no_store)
 {
-	if (f->status != 200 || !f->verify || f->w || (to_store && hold(f) == 0))
+	bool success = f->status >= 200 && f->status <= 299;
+
+	if (!f->verify || !success || (f->status == 200 && (f->w || (to_store && hold(f) == 0))))
 		return false;
 	fail(f, "verify_failed",
-	     no_store ? "upstream sent a body with a published hash as no-store: it cannot be checked, not served"
-		      : full_unchecked);
+	     f->status != 200 ? "upstream answered a request for a body with a published hash with a success "
+				"other than 200: it cannot be checked, not served"
+	     : no_store	      ? "upstream sent a body with a published hash as no-store: it cannot be checked, not served"
+			      : full_unchecked);
 	return true;
 }
 

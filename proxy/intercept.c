@@ -510,6 +510,31 @@ static void creq_done(struct px_creq *q, const char *reason)
 	cx_next(cx);
 }
 
+/* A checked held body's next pieces to the client, while its output is
+ * under CX_OUT_HIGH: the fetch keeps the body (and its count in
+ * CX_HOLD_ALL) until its last follower has it all, so a client that does
+ * not read holds no more than that. */
+static void pump_held(struct px_creq *q, struct evbuffer *out)
+{
+	struct evbuffer *mem = q->f->mem;
+	struct evbuffer_ptr at;
+
+	while (q->off < q->end && evbuffer_get_length(out) < CX_OUT_HIGH) {
+		size_t n = q->end - q->off < CX_CHUNK ? (size_t)(q->end - q->off) : CX_CHUNK;
+		struct evbuffer_iovec v;
+		if (evbuffer_ptr_set(mem, &at, (size_t)q->off, EVBUFFER_PTR_SET) < 0 ||
+		    evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1)
+			return;
+		ev_ssize_t got = evbuffer_copyout_from(mem, &at, v.iov_base, n);
+		v.iov_len = got > 0 ? (size_t)got : 0;
+		evbuffer_commit_space(out, &v, 1);
+		if (got <= 0)
+			return;
+		q->off += (uint64_t)got;
+		q->bytes += (uint64_t)got;
+	}
+}
+
 /* Move what can be sent of q's answer to the client's output. */
 static void pump(struct px_creq *q)
 {
@@ -551,6 +576,12 @@ static void pump(struct px_creq *q)
 		evbuffer_commit_space(out, &v, 1);
 		q->off += (uint64_t)got;
 		q->bytes += (uint64_t)got;
+	}
+	if (q->f && q->f->held && q->f->done) { /* a checked held body */
+		pump_held(q, out);
+		if (q->off < q->end)
+			return; /* the client is slower: its write callback pumps again */
+		px_fetch_leave(q);
 	}
 	if (q->f && q->f->through) { /* bytes as they come from upstream */
 		if (q->fd >= 0 && q->off < q->end)
@@ -607,8 +638,9 @@ static void serve_stale(struct px_creq *q)
 }
 
 /* A fetch's answer held whole (not 200, or a body with a published hash
- * the store did not take, checked), to this follower: mem's bytes are
- * referenced, not copied (it may be CX_HOLD_MAX long, and have several). */
+ * the store did not take, checked), to this follower. A non-200 (at most
+ * CX_BODY_MAX) is referenced whole; a held body is copied as the client
+ * takes it (pump_held), the follower staying on its fetch until then. */
 static void serve_held(struct px_creq *q, struct px_fetch *f)
 {
 	struct evbuffer *out = bufferevent_get_output(q->cx->cli);
@@ -622,9 +654,12 @@ static void serve_held(struct px_creq *q, struct px_fetch *f)
 	if (f->content_encoding[0])
 		evbuffer_add_printf(out, "Content-Encoding: %s\r\n", f->content_encoding);
 	evbuffer_add_printf(out, "X-Sluice-Cache: %s\r\n%s\r\n", q->cache, q->keep ? "" : "Connection: close\r\n");
-	if (!q->head_only && evbuffer_add_buffer_reference(out, f->mem) < 0)
+	if (f->held) {
+		q->off = 0;
+		q->end = q->head_only ? 0 : n;
+	} else if (!q->head_only && evbuffer_add_buffer_reference(out, f->mem) < 0)
 		evbuffer_add(out, evbuffer_pullup(f->mem, -1), n);
-	q->bytes += q->head_only ? 0 : n;
+	q->bytes += q->head_only || f->held ? 0 : n;
 	q->started = true;
 	log_req(q, "decision", NULL);
 }
@@ -734,7 +769,10 @@ void px_creq_fetch_news(struct px_creq *q)
 		return;
 	}
 	if (f->status != 200 || f->held) { /* a held 200 ends only once checked */
-		if (f->done) {
+		if (f->done && f->held) {
+			serve_held(q, f);
+			pump(q); /* leaves f after its last byte */
+		} else if (f->done) {
 			px_fetch_leave(q);
 			serve_held(q, f);
 			creq_done(q, NULL);

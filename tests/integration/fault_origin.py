@@ -40,7 +40,8 @@ Control, plain HTTP on ADDR:9000 (the test asks it directly, not through
 sluice):
   /count?path=P   requests for P so far       /sent?path=P  body bytes sent
   /auth?path=P    the last Authorization seen for P ("-": none)
-  /set?NAME=VALUE sets a mode (cut, slow_rate)
+  /set?NAME=VALUE sets a mode (cut, slow_rate, status: badint's tarball's
+                  status, 200 unless set)
 """
 import base64
 import hashlib
@@ -67,7 +68,7 @@ def blob(name, size):
 OBJ = {}  # path -> bytes
 lock = threading.Lock()
 counts, sent, auth = {}, {}, {}
-modes = {"cut": "0", "slow_rate": str(1 * MiB)}
+modes = {"cut": "0", "slow_rate": str(1 * MiB), "status": "200"}
 
 
 def tarball_path(name):
@@ -153,7 +154,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if p.endswith("/hugelate_1_all.deb"):
                 time.sleep(1.5)
-            self.send_response(200)
+            self.send_response(int(modes["status"]) if p == tarball_path("badint") else 200)
             self.send_header("Content-Type", ctype)
             if p == tarball_path("nostore"):
                 self.send_header("Cache-Control", "no-store")
