@@ -140,8 +140,6 @@ void px_fetch_abort_writers(struct px_cache *pc)
 
 /* ---- end of a fetch ----------------------------------------------------- */
 
-/* Followers may leave while told (px_fetch_leave then leaves f alone):
- * whoever notifies calls maybe_free after. */
 /* up's socket, under its TLS filter if any; -1: none. */
 static int up_fd(const struct px_fetch *f)
 {
@@ -182,6 +180,8 @@ static void up_free(struct px_fetch *f)
 	f->up = NULL;
 }
 
+/* Followers may leave while told (px_fetch_leave then leaves f alone):
+ * whoever notifies calls maybe_free after. */
 static void notify(struct px_fetch *f)
 {
 	struct px_creq *q, *next;
