@@ -59,16 +59,22 @@ static void feed(struct px_lowat *l, int fd, struct timeval *t, int reads, size_
 	}
 }
 
+/* A pair whose reader's buffer is rcvbuf, and a mark at its default. */
+static void start(int fds[2], int rcvbuf, struct px_lowat *l)
+{
+	tcp_pair(fds);
+	setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	px_lowat_init(l);
+}
+
 static void test_mark_follows_rate(void **state)
 {
 	struct px_lowat l;
 	struct timeval t = { 1000, 0 };
-	int fds[2], big = 4 << 20;
+	int fds[2];
 
 	(void)state;
-	tcp_pair(fds);
-	setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-	px_lowat_init(&l);
+	start(fds, 4 << 20, &l);
 	feed(&l, fds[0], &t, 3, 4 << 10, 1u << 30); /* 1 MB/s: a wake per 1 KB would save nothing */
 	assert_int_equal(mark_of(fds[0]), 1);
 	feed(&l, fds[0], &t, 20, 800 << 10, 1u << 30); /* 200 MB/s: about 1 ms of it */
@@ -89,14 +95,12 @@ static void test_mark_within_rcvbuf(void **state)
 {
 	struct px_lowat l;
 	struct timeval t = { 1000, 0 };
-	int fds[2], small = 64 << 10, rcvbuf = 0;
+	int fds[2], rcvbuf = 0;
 	socklen_t len = sizeof(rcvbuf);
 
 	(void)state;
-	tcp_pair(fds);
-	setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	start(fds, 64 << 10, &l);
 	getsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len);
-	px_lowat_init(&l);
 	feed(&l, fds[0], &t, 20, 800 << 10, 1u << 30);
 	int m = mark_of(fds[0]);
 	assert_int_equal(m, rcvbuf / 4); /* where setting it leaves the window alone */
@@ -108,12 +112,10 @@ static void test_holding(void **state)
 {
 	struct px_lowat l;
 	struct timeval t = { 1000, 0 };
-	int fds[2], big = 4 << 20;
+	int fds[2];
 
 	(void)state;
-	tcp_pair(fds);
-	setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-	px_lowat_init(&l);
+	start(fds, 4 << 20, &l);
 	feed(&l, fds[0], &t, 20, 800 << 10, 1u << 30);
 	assert_true(mark_of(fds[0]) > 1);
 	assert_false(px_lowat_holding(&l, fds[0])); /* nothing came: idle */
