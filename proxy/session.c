@@ -1606,6 +1606,7 @@ static struct px_session *session_new(struct px_server *srv, const struct policy
 		return NULL;
 	}
 	s->srv = srv;
+	s->phase = PX_HEAD; /* an explicit proxy's client: the transparent start peeks first */
 	s->pol = pol_ref(pol);
 	srv->nconns++;
 	LIST_INSERT_HEAD(&srv->sessions, s, link);
