@@ -326,18 +326,18 @@ static int take_early(struct px_relay *rl, struct evbuffer *in)
 
 int px_relay_start(struct px_session *s, int up_fd)
 {
-	if ((s->up && evbuffer_get_length(bufferevent_get_input(s->up))) || !flushed(s->cli) ||
+	if ((s->up && evbuffer_get_length(bufferevent_get_input(s->up))) || (s->cli && !flushed(s->cli)) ||
 	    (s->up && !flushed(s->up)))
 		return -EAGAIN; /* bytes are queued in user space: keep the bufferevent relay */
 	struct px_relay *rl = calloc(1, sizeof(*rl));
 	if (!rl)
 		return -ENOMEM;
 	rl->s = s;
-	rl->fd[0] = bufferevent_getfd(s->cli);
+	rl->fd[0] = s->cli ? bufferevent_getfd(s->cli) : s->cli_fd; /* no bufferevent: never made */
 	rl->fd[1] = s->up ? bufferevent_getfd(s->up) : up_fd;
 	dir_init(rl, 0, &s->bytes_up);
 	dir_init(rl, 1, &s->bytes_down);
-	int rc = take_early(rl, bufferevent_get_input(s->cli));
+	int rc = s->cli ? take_early(rl, bufferevent_get_input(s->cli)) : 0;
 	if (rc < 0) {
 		free(rl);
 		return rc;
@@ -350,8 +350,11 @@ int px_relay_start(struct px_session *s, int up_fd)
 		want_wr(&rl->dir[0], true); /* the early bytes go once upstream takes them */
 	px_readers_drop(s);
 	/* the sockets change owner: the bufferevents go, their fds stay open */
-	bufferevent_setfd(s->cli, -1);
-	bufferevent_free(s->cli);
+	if (s->cli) {
+		bufferevent_setfd(s->cli, -1);
+		bufferevent_free(s->cli);
+	}
+	s->cli_fd = -1;
 	if (s->up) {
 		bufferevent_setfd(s->up, -1);
 		bufferevent_free(s->up);
