@@ -97,6 +97,19 @@ static void put_escaped_cp(struct out *o, unsigned cp)
 	}
 }
 
+/* The bytes a JSON string holds as they are: printable ASCII (and DEL,
+ * which JSON allows unescaped) but '"' (0x22) and '\\' (0x5c). Not NUL: it
+ * ends a scan. */
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+static const unsigned char plain[256] = {
+	R16(0), R16(0),
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20: '"' */
+	R16(1), R16(1),
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50: '\\' */
+	R16(1), R16(1),
+};
+#undef R16
+
 /* A JSON string of untrusted text. */
 static void put_string(struct out *o, const char *v)
 {
@@ -105,8 +118,16 @@ static void put_string(struct out *o, const char *v)
 	unsigned cp;
 
 	/* the common case, a name or a reason: plain ASCII, one pass, one copy */
-	while (s[n] >= 0x20 && s[n] < 0x80 && s[n] != '"' && s[n] != '\\')
+	while (plain[s[n]])
 		n++;
+	if (!s[n] && o->len + n + 2 <= o->size) {
+		char *w = o->p + o->len;
+		w[0] = '"';
+		memcpy(w + 1, v, n);
+		w[n + 1] = '"';
+		o->len += n + 2;
+		return;
+	}
 	put_c(o, '"');
 	if (!s[n]) {
 		put(o, v, n);
@@ -142,23 +163,38 @@ static void put_string(struct out *o, const char *v)
 	put_c(o, '"');
 }
 
-static void put_key(struct out *o, const char *key)
+/* ,"key": (the first opens the object). The keys are literals: their
+ * length is known where they are written (the macros below). */
+static inline void put_key_n(struct out *o, const char *key, size_t n)
 {
+	if (o->len + n + 4 <= o->size) {
+		char *w = o->p + o->len;
+		w[0] = o->len > 1 ? ',' : '{';
+		w[1] = '"';
+		memcpy(w + 2, key, n);
+		w[n + 2] = '"';
+		w[n + 3] = ':';
+		o->len += n + 4;
+		return;
+	}
 	put_c(o, o->len > 1 ? ',' : '{');
 	put_c(o, '"');
-	put(o, key, strlen(key));
+	put(o, key, n);
 	put(o, "\":", 2);
 }
+#define put_key(o, key) put_key_n(o, key, sizeof(key) - 1)
+#define field_str(o, key, v) field_str_n(o, key, sizeof(key) - 1, v)
+#define field_int(o, key, v) field_int_n(o, key, sizeof(key) - 1, v)
 
-static void field_str(struct out *o, const char *key, const char *v)
+static inline void field_str_n(struct out *o, const char *key, size_t kn, const char *v)
 {
 	if (v) {
-		put_key(o, key);
+		put_key_n(o, key, kn);
 		put_string(o, v);
 	}
 }
 
-static void field_int(struct out *o, const char *key, long long v)
+static void field_int_n(struct out *o, const char *key, size_t kn, long long v)
 {
 	char num[24], *e = num + sizeof(num), *p = e;
 	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -168,7 +204,7 @@ static void field_int(struct out *o, const char *key, long long v)
 	while (u /= 10);
 	if (v < 0)
 		*--p = '-';
-	put_key(o, key);
+	put_key_n(o, key, kn);
 	put(o, p, (size_t)(e - p));
 }
 

@@ -85,6 +85,8 @@ struct px_session {
 	struct px_server *srv;
 	const struct policy *pol; /* a reference: the policy this connection is decided under */
 	struct bufferevent *cli, *up; /* written through libevent, read through rcli, rup */
+	int cli_fd;           /* the client's socket while cli is not made yet (else -1): a CONNECT
+			       * tunnelled in the pass that read it never needs cli */
 	struct px_reader rcli, rup;
 	enum px_phase phase;
 	struct event *timer;

@@ -42,6 +42,7 @@ struct px_dir {
 	bool big;
 	bool eof, shut;
 	struct event *rd, *wr; /* in the relay: rl->ev */
+	bool rd_on, wr_on;    /* whether rd, wr are added: a change costs a call only when it is one */
 	uint64_t *counter;    /* bytes dst took */
 	bool client_failed;   /* the last error was the client socket's */
 };
@@ -104,6 +105,22 @@ void px_bufs_free(struct px_server *srv)
 
 /* ---- pumping ------------------------------------------------------------- */
 
+/* Watch (or stop watching) the source's readability or the destination's
+ * writability. */
+static void want_rd(struct px_dir *d, bool on)
+{
+	if (on != d->rd_on)
+		(void)(on ? event_add(d->rd, NULL) : event_del(d->rd));
+	d->rd_on = on;
+}
+
+static void want_wr(struct px_dir *d, bool on)
+{
+	if (on != d->wr_on)
+		(void)(on ? event_add(d->wr, NULL) : event_del(d->wr));
+	d->wr_on = on;
+}
+
 /* Write the buffer out to dst. Returns 1 when empty, 0 when dst is full, -errno. */
 static int flush(struct px_dir *d)
 {
@@ -164,11 +181,11 @@ static int pump(struct px_dir *d)
 			return rc;
 		}
 		if (rc == 0) { /* dst is backed up: stop reading until it drains */
-			event_del(d->rd);
-			event_add(d->wr, NULL);
+			want_rd(d, false);
+			want_wr(d, true);
 			return 0;
 		}
-		event_del(d->wr);
+		want_wr(d, false);
 		if (d->eof) {
 			const struct px_dir *other = &d->rl->dir[d == &d->rl->dir[0] ? 1 : 0];
 			buf_put(d->rl->s->srv, d);
@@ -180,15 +197,15 @@ static int pump(struct px_dir *d)
 		}
 		if (drained) {
 			buf_put(d->rl->s->srv, d);
-			event_add(d->rd, NULL);
+			want_rd(d, true);
 			return 0;
 		}
 		ssize_t n = fill(d);
 		if (n == 0) {
 			d->eof = true;
-			event_del(d->rd);
+			want_rd(d, false);
 		} else if (n == -EAGAIN) {
-			event_add(d->rd, NULL);
+			want_rd(d, true);
 			return 0;
 		} else if (n < 0) {
 			d->client_failed = d->src == d->rl->fd[0];
@@ -199,10 +216,10 @@ static int pump(struct px_dir *d)
 	}
 	/* out of rounds: come back through the loop, flushing first if bytes wait */
 	if (d->len) {
-		event_del(d->rd);
-		event_add(d->wr, NULL);
+		want_rd(d, false);
+		want_wr(d, true);
 	} else {
-		event_add(d->rd, NULL);
+		want_rd(d, true);
 	}
 	return 0;
 }
@@ -233,8 +250,10 @@ static void end_soon(struct px_relay *rl, const char *reason)
 		px_session_close(rl->s, NULL);
 		return;
 	}
-	for (int i = 0; i < 4; i++)
-		event_del(&rl->ev[i]);
+	for (int i = 0; i < 2; i++) {
+		want_rd(&rl->dir[i], false);
+		want_wr(&rl->dir[i], false);
+	}
 	LIST_REMOVE(rl->s, link); /* the session moves to the server's ended list */
 	LIST_INSERT_HEAD(&srv->ended, rl->s, link);
 	event_active(srv->reap, EV_TIMEOUT, 0);
@@ -307,32 +326,35 @@ static int take_early(struct px_relay *rl, struct evbuffer *in)
 
 int px_relay_start(struct px_session *s, int up_fd)
 {
-	if ((s->up && evbuffer_get_length(bufferevent_get_input(s->up))) || !flushed(s->cli) ||
+	if ((s->up && evbuffer_get_length(bufferevent_get_input(s->up))) || (s->cli && !flushed(s->cli)) ||
 	    (s->up && !flushed(s->up)))
 		return -EAGAIN; /* bytes are queued in user space: keep the bufferevent relay */
 	struct px_relay *rl = calloc(1, sizeof(*rl));
 	if (!rl)
 		return -ENOMEM;
 	rl->s = s;
-	rl->fd[0] = bufferevent_getfd(s->cli);
+	rl->fd[0] = s->cli ? bufferevent_getfd(s->cli) : s->cli_fd; /* no bufferevent: never made */
 	rl->fd[1] = s->up ? bufferevent_getfd(s->up) : up_fd;
 	dir_init(rl, 0, &s->bytes_up);
 	dir_init(rl, 1, &s->bytes_down);
-	int rc = take_early(rl, bufferevent_get_input(s->cli));
+	int rc = s->cli ? take_early(rl, bufferevent_get_input(s->cli)) : 0;
 	if (rc < 0) {
 		free(rl);
 		return rc;
 	}
 	/* Watching first and letting go after keeps the client's read interest
 	 * registered throughout: the change list then has nothing to apply. */
-	event_add(rl->dir[0].rd, NULL);
-	event_add(rl->dir[1].rd, NULL);
+	want_rd(&rl->dir[0], true);
+	want_rd(&rl->dir[1], true);
 	if (rl->dir[0].len)
-		event_add(rl->dir[0].wr, NULL); /* the early bytes go once upstream takes them */
+		want_wr(&rl->dir[0], true); /* the early bytes go once upstream takes them */
 	px_readers_drop(s);
 	/* the sockets change owner: the bufferevents go, their fds stay open */
-	bufferevent_setfd(s->cli, -1);
-	bufferevent_free(s->cli);
+	if (s->cli) {
+		bufferevent_setfd(s->cli, -1);
+		bufferevent_free(s->cli);
+	}
+	s->cli_fd = -1;
 	if (s->up) {
 		bufferevent_setfd(s->up, -1);
 		bufferevent_free(s->up);
@@ -357,9 +379,9 @@ void px_relay_free(struct px_session *s)
 
 	if (!rl)
 		return;
-	for (int i = 0; i < 4; i++)
-		event_del(&rl->ev[i]);
 	for (int i = 0; i < 2; i++) {
+		want_rd(&rl->dir[i], false);
+		want_wr(&rl->dir[i], false);
 		buf_put(s->srv, &rl->dir[i]);
 		close(rl->fd[i]);
 	}

@@ -26,6 +26,11 @@
 #define READ_CHUNK 16384     /* asked of one read */
 #define RESET_WAIT_MS 2000   /* a reset waits this long at most for earlier answers to arrive */
 
+/* A deferred accept's first read, before the session has a bufferevent: one
+ * process serves one connection at a time, and the bytes are parsed (or
+ * copied into the bufferevent) before the next read. */
+static char head_buf[HTTP_MAX_HEAD];
+
 static void cli_read_cb(struct bufferevent *bev, void *arg);
 static void cli_write_cb(struct bufferevent *bev, void *arg);
 static void cli_event_cb(struct bufferevent *bev, short what, void *arg);
@@ -33,6 +38,8 @@ static void up_read_cb(struct bufferevent *bev, void *arg);
 static void up_write_cb(struct bufferevent *bev, void *arg);
 static void up_event_cb(struct bufferevent *bev, short what, void *arg);
 static void on_head(struct px_session *s);
+static bool cli_ready(struct px_session *s);
+static void session_close(struct px_session *s, const char *reason);
 static void on_peek(struct px_session *s, bool timed_out);
 static void try_connect(struct px_session *s);
 static void open_tunnel(struct px_session *s);
@@ -76,7 +83,9 @@ static int side_fd(const struct px_session *s, bool up)
 {
 	struct bufferevent *b = up ? s->up : s->cli;
 
-	return b ? bufferevent_getfd(b) : px_relay_fd(s, up);
+	if (b)
+		return bufferevent_getfd(b);
+	return !up && s->cli_fd >= 0 ? s->cli_fd : px_relay_fd(s, up);
 }
 
 /* True when the peer of fd has reset the connection (an error is pending). */
@@ -260,6 +269,45 @@ static void reader_free(struct px_reader *r)
 	r->want = false;
 }
 
+/* The client's bufferevent, made when the session first needs it, with
+ * pending (bytes read already) in its input. Returns 0 or -ENOMEM. */
+static int cli_need(struct px_session *s, struct span pending)
+{
+	if (s->cli)
+		return 0;
+	if (!s->head && !(s->head = evbuffer_new()))
+		return -ENOMEM;
+	s->cli = bufferevent_socket_new(s->srv->base, s->cli_fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!s->cli)
+		return -ENOMEM; /* the session still holds cli_fd */
+	s->cli_fd = -1;
+	bufferevent_setcb(s->cli, NULL, cli_write_cb, cli_event_cb, s);
+	if (reader_init(s, s->cli) < 0)
+		return -ENOMEM;
+	if (pending.len) {
+		struct evbuffer *in = bufferevent_get_input(s->cli);
+		evbuffer_unfreeze(in, 0); /* as if read from the socket */
+		int rc = evbuffer_add(in, pending.p, pending.len);
+		evbuffer_freeze(in, 0);
+		if (rc < 0)
+			return -ENOMEM;
+	}
+	read_on(s, s->cli);
+	return 0;
+}
+
+/* Make sure the client has its bufferevent; false when it could not be
+ * made (the session is closed then). */
+static bool cli_ready(struct px_session *s)
+{
+	if (s->cli)
+		return true;
+	if (cli_need(s, span_of(NULL, 0)) == 0)
+		return true;
+	session_close(s, NULL);
+	return false;
+}
+
 void px_readers_drop(struct px_session *s)
 {
 	reader_free(&s->rcli);
@@ -296,6 +344,8 @@ void px_session_free(struct px_session *s)
 	reader_free(&s->rcli);
 	if (s->cli)
 		bufferevent_free(s->cli);
+	if (s->cli_fd >= 0)
+		close(s->cli_fd);
 	if (s->timer)
 		event_free(s->timer);
 	if (s->head)
@@ -448,6 +498,8 @@ static void deny_status(struct px_session *s, enum pol_reason reason, int status
 	audit_write_soon(s->srv->cfg.audit, &r);
 	log_msg("%s", line + strlen("sluice: "));
 	s->decision_logged = false;
+	if (!cli_ready(s))
+		return;
 	if (s->transparent && !(s->http && status == 400)) {
 		reset_close(s);
 		return;
@@ -461,6 +513,8 @@ static void deny_status(struct px_session *s, enum pol_reason reason, int status
 static void fail_request(struct px_session *s, int status, const char *reason, const char *line)
 {
 	log_close(s, reason);
+	if (!cli_ready(s))
+		return;
 	if (s->transparent) {
 		reset_close(s);
 		return;
@@ -792,6 +846,8 @@ static void open_tunnel(struct px_session *s)
 		s->dial = NULL;
 		return;
 	}
+	if (!cli_ready(s))
+		return;
 	if (!s->up && wrap_dial(s) < 0) {
 		session_close(s, NULL);
 		return;
@@ -833,9 +889,20 @@ static void connected(struct px_session *s)
 		return;
 	}
 	if (!s->transparent) { /* written at once: the tunnel may leave the bufferevents next */
-		evbuffer_add(s->head, "HTTP/1.1 200 Connection established\r\n\r\n", 39);
-		send_from(s, s->cli, s->head, 39);
-		s->down_own = 39; /* the proxy's answer, not the tunnel's bytes */
+		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+		size_t sent = 0;
+		if (!s->cli) { /* no bufferevent yet: straight to the socket, which has sent nothing */
+			ssize_t w = send(s->cli_fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL);
+			sent = w > 0 ? (size_t)w : 0;
+			s->bytes_down += sent;
+		}
+		if (sent < sizeof(ok) - 1) { /* the rest (or an error) the bufferevent's way */
+			if (!cli_ready(s))
+				return;
+			evbuffer_add(s->head, ok + sent, sizeof(ok) - 1 - sent);
+			send_from(s, s->cli, s->head, sizeof(ok) - 1 - sent);
+		}
+		s->down_own = sizeof(ok) - 1; /* the proxy's answer, not the tunnel's bytes */
 	}
 	open_tunnel(s);
 }
@@ -970,6 +1037,8 @@ static void try_connect(struct px_session *s)
 		connect_failed(s, err == ENOMEM ? "out of memory" : strerror(err));
 		return;
 	}
+	if (!cli_ready(s)) /* the loop comes back: the client is watched meanwhile */
+		return;
 	arm_timer(s, s->srv->cfg.connect_timeout_s);
 }
 
@@ -1070,9 +1139,10 @@ static void decide(struct px_session *s, const struct addr *known)
 	if (!known)
 		known = engine_bound(s);
 	/* a registry's TLS is the package cache's: upstream is dialed only for a miss */
-	if (!known && s->is_connect && !(s->transparent && s->http) && px_cache_wants(cfg, s->pol, &s->host, s->port, true) &&
-	    px_cx_take(s, true) == 0)
-		return;
+	if (!known && s->is_connect && !(s->transparent && s->http) && px_cache_wants(cfg, s->pol, &s->host, s->port, true)) {
+		if (!cli_ready(s) || px_cx_take(s, true) == 0)
+			return;
+	}
 	if (known) {
 		proceed(s, known, 1);
 		return;
@@ -1089,7 +1159,7 @@ static void decide(struct px_session *s, const struct addr *known)
 		resolved_cb(&now, s);
 	else if (rc < 0)
 		deny(s, POL_RESOLVE_FAILED, NULL, "resolver unavailable");
-	else
+	else if (cli_ready(s)) /* closed, it cancels the query */
 		arm_timer(s, cfg->connect_timeout_s * 3);
 }
 
@@ -1200,16 +1270,20 @@ static void build_request(struct px_session *s, const struct http_head *h, struc
 	evbuffer_add(b, "\r\n", 2);
 }
 
-static void on_head(struct px_session *s)
+/* A request head in b: the client's input, or (no bufferevent yet) the
+ * bytes its first read took. Without a bufferevent only a whole CONNECT
+ * head with nothing after it goes on; anything else gets one first. */
+static void on_head_bytes(struct px_session *s, struct span b)
 {
-	struct evbuffer *in = bufferevent_get_input(s->cli);
-	size_t len = evbuffer_get_length(in);
-	size_t take = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD;
-	const char *p = (const char *)evbuffer_pullup(in, (ssize_t)take);
 	struct http_head h;
 	const char *why = "request head too large";
 
-	long n = http_parse_request(span_of(p, take), &h, &why);
+	long n = http_parse_request(b, &h, &why);
+	bool bare_connect = n > 0 && (size_t)n == b.len && h.method.len == 7 && memcmp(h.method.p, "CONNECT", 7) == 0;
+	if (!s->cli && !bare_connect && cli_need(s, b) < 0) {
+		session_close(s, NULL);
+		return;
+	}
 	if (n == 0)
 		return;
 	s->t_start = audit_now_ms();
@@ -1252,8 +1326,18 @@ static void on_head(struct px_session *s)
 		memset(&s->req.ch, 0, sizeof(s->req.ch));
 		s->client_keep = h.keep_alive && h.minor == 1;
 	}
-	evbuffer_drain(in, (size_t)n);
+	if (s->cli)
+		evbuffer_drain(bufferevent_get_input(s->cli), (size_t)n);
 	decide(s, NULL);
+}
+
+static void on_head(struct px_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->cli);
+	size_t len = evbuffer_get_length(in);
+	size_t take = len < HTTP_MAX_HEAD ? len : HTTP_MAX_HEAD;
+
+	on_head_bytes(s, span_of((const char *)evbuffer_pullup(in, (ssize_t)take), take));
 }
 
 /* ---- the transparent port ------------------------------------------------ */
@@ -1596,8 +1680,27 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* A session for an accepted client, or NULL (the fd is closed). */
-static struct px_session *session_new(struct px_server *srv, const struct policy *pol, evutil_socket_t fd)
+/* "%08x-%llu" of the server's epoch and the session's number, without the
+ * printf it cost (over a thousand instructions a session). */
+static void session_id(char out[32], unsigned epoch, unsigned long long n)
+{
+	static const char hexd[] = "0123456789abcdef";
+	char num[24], *e = num + sizeof(num), *p = e;
+
+	for (int i = 0; i < 8; i++)
+		out[i] = hexd[(epoch >> (28 - 4 * i)) & 15];
+	out[8] = '-';
+	do
+		*--p = (char)('0' + n % 10);
+	while (n /= 10);
+	memcpy(out + 9, p, (size_t)(e - p));
+	out[9 + (e - p)] = '\0';
+}
+
+/* A session for an accepted client, or NULL (the fd is closed); lazy: its
+ * bufferevent is made when first needed (cli_need). */
+static struct px_session *session_new(struct px_server *srv, const struct policy *pol, evutil_socket_t fd,
+				      bool lazy)
 {
 	struct px_session *s = calloc(1, sizeof(*s));
 
@@ -1606,45 +1709,48 @@ static struct px_session *session_new(struct px_server *srv, const struct policy
 		return NULL;
 	}
 	s->srv = srv;
+	s->phase = PX_HEAD; /* an explicit proxy's client: the transparent start peeks first */
 	s->pol = pol_ref(pol);
 	srv->nconns++;
 	LIST_INSERT_HEAD(&srv->sessions, s, link);
-	snprintf(s->id, sizeof(s->id), "%08x-%llu", srv->epoch, (unsigned long long)++srv->next_id);
-	s->cli = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	session_id(s->id, srv->epoch, ++srv->next_id);
+	s->cli_fd = fd; /* px_session_free closes it until a bufferevent takes it */
 	s->timer = evtimer_new(srv->base, timer_cb, s);
-	s->head = evbuffer_new();
 	s->dns_ms = s->connect_ms = -1;
-	if (!s->cli || !s->timer || !s->head) {
-		if (!s->cli)
-			close(fd);
+	if (!s->timer || (!lazy && cli_need(s, span_of(NULL, 0)) < 0)) {
 		px_session_free(s);
 		return NULL;
 	}
-	bufferevent_setcb(s->cli, NULL, cli_write_cb, cli_event_cb, s);
-	if (reader_init(s, s->cli) < 0) {
-		px_session_free(s);
-		return NULL;
-	}
-	read_on(s, s->cli);
 	return s;
 }
 
 void px_session_start(struct px_server *srv, evutil_socket_t fd, const struct sockaddr *sa, bool has_data)
 {
-	struct px_session *s = session_new(srv, srv->cfg.pol, fd);
+	struct px_session *s = session_new(srv, srv->cfg.pol, fd, has_data);
 
 	(void)sa;
 	if (!s)
 		return;
 	arm_timer(s, srv->cfg.head_timeout_s);
-	if (has_data) /* the request is there: one loop pass less than waiting for the event */
-		reader_cb(fd, EV_READ, &s->rcli);
+	if (!has_data)
+		return;
+	/* the request is there: read now, one loop pass less than waiting for
+	 * the event, into a plain buffer (a CONNECT tunnelled at once never
+	 * makes the bufferevent) */
+	ssize_t n = recv(fd, head_buf, sizeof(head_buf), 0);
+	if (n <= 0) {
+		if (cli_ready(s)) /* EOF, an error, or nothing after all: the reader's own way */
+			reader_cb(fd, EV_READ, &s->rcli);
+		return;
+	}
+	touch(s);
+	on_head_bytes(s, span_of(head_buf, (size_t)n));
 }
 
 void px_session_resume(struct px_server *srv, const struct policy *pol, evutil_socket_t fd,
 		       struct evbuffer *pending)
 {
-	struct px_session *s = session_new(srv, pol, fd);
+	struct px_session *s = session_new(srv, pol, fd, false);
 
 	if (!s)
 		return;
@@ -1658,7 +1764,7 @@ void px_session_resume(struct px_server *srv, const struct policy *pol, evutil_s
 
 void px_session_start_transparent(struct px_server *srv, evutil_socket_t fd)
 {
-	struct px_session *s = session_new(srv, srv->cfg.pol, fd);
+	struct px_session *s = session_new(srv, srv->cfg.pol, fd, false);
 
 	if (!s)
 		return;

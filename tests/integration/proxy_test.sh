@@ -206,6 +206,12 @@ mark=$(wc -l <"$LOG")
 check "HTTP/1.1 request without Host: 400 bad_request" \
 	eq "$(raw 'GET http://allowed.test/ HTTP/1.1\r\nAccept: */*\r\n\r\n')" "400 bad_request"
 check "  one deny record" eq "$(since "$mark")" "http decision deny bad_request"
+# the explicit port reads requests, not the transparent port's first bytes:
+# a head that is not HTTP is a bad request there, not an unnamed connection
+mark=$(wc -l <"$LOG")
+check "non-HTTP head on the explicit port: 400 bad_request" \
+	eq "$(raw 'SSH-2.0-OpenSSH_9.2\r\n\r\n')" "400 bad_request"
+check "  one deny record, bad_request" eq "$(since "$mark")" "http decision deny bad_request"
 check "HTTP/1.0 without Host is served" eq "$(raw 'GET http://allowed.test/ HTTP/1.0\r\n\r\n')" "200 -"
 
 # ---- request bodies with bad chunked framing -----------------------------------
