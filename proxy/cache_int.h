@@ -38,8 +38,8 @@
 
 #include "lowat.h"
 #include "proxy_int.h"
-#include "upread.h"
 #include "store.h"
+#include "upread.h"
 #include "verify.h"
 
 #define CX_BODY_MAX (1u << 20)    /* request bodies (bypass) and non-200 answers are held whole, up to this */

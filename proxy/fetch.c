@@ -710,19 +710,21 @@ static void arm_idle(struct px_fetch *f)
 	evtimer_add(f->timer, &tv);
 }
 
-/* The next wake of a length-framed body: once enough of it waits (lowat.c).
+/* The next wake of a length-framed body read in large pieces (upread.c):
+ * once enough of it waits (lowat.c). Not for libevent's own reads: at 4 KiB
+ * a wake, a mark would leave the rest below it waiting for more to come.
  * What user space holds already is not sure to come on the socket: the TLS
  * layer's input and a record it has begun, with room for its framing. */
 static void tune_reads(struct px_fetch *f, size_t n)
 {
 	struct bufferevent *raw = bufferevent_get_underlying(f->up);
-	size_t held = evbuffer_get_length(bufferevent_get_input(f->up));
+	size_t buffered = evbuffer_get_length(bufferevent_get_input(f->up));
 	struct timeval now;
 
 	if (raw)
-		held += evbuffer_get_length(bufferevent_get_input(raw)) + 2 * (16u << 10) + 2048;
+		buffered += evbuffer_get_length(bufferevent_get_input(raw)) + 2 * (16u << 10) + 2048;
 	event_base_gettimeofday_cached(f->pc->base, &now);
-	px_lowat_update(&f->lowat, up_fd(f), &now, n, f->body.left > held ? f->body.left - held : 0);
+	px_lowat_update(&f->lowat, up_fd(f), &now, n, f->body.left > buffered ? f->body.left - buffered : 0);
 }
 
 static void up_read_cb(struct bufferevent *bev, void *arg)
@@ -745,9 +747,11 @@ static void up_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	if (f->body.kind == HTTP_BODY_LENGTH && !f->body.done) {
 		up_read_big(f);
-		if (!f->up_paused)
-			px_upread_pause(&f->rd, false); /* it pauses itself while its bytes wait here */
-		tune_reads(f, left - f->body.left);
+		if (px_upread_on(&f->rd)) {
+			if (!f->up_paused)
+				px_upread_pause(&f->rd, false); /* it pauses itself while its bytes wait here */
+			tune_reads(f, left - f->body.left);
+		}
 	}
 	if (f->through && evbuffer_get_length(f->mem) > CX_BODY_MAX && f->up)
 		up_pause(f, true); /* the client is slower: px_fetch_resume */
