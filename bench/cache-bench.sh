@@ -336,6 +336,21 @@ if has blob; then
 	[ "$(jq -r 'select(.event=="http" and .phase=="decision") | .package' "$RUN/sluice.log" | grep -c 'sluice-bench-blob@1.0.0')" -ge 1 ] ||
 		fail "the blob's request has no record"
 	declare -A BT BB BK
+	# BENCH_PERF=FILE: a profile of sluice over the cold runs (perf record);
+	# BENCH_PERF_PHASE=warm profiles the warm hits instead
+	PERF_PID=
+	perf_start() {
+		[ -n "${BENCH_PERF:-}" ] && [ "${BENCH_PERF_PHASE:-cold}" = "$1" ] || return 0
+		perf record -e cpu-clock --call-graph dwarf,16384 -p "$PID_sluice" -o "$BENCH_PERF" 2>/dev/null &
+		PERF_PID=$!
+		sleep 0.5
+	}
+	perf_stop() {
+		[ -n "$PERF_PID" ] || return 0
+		kill -INT "$PERF_PID" && wait "$PERF_PID" 2>/dev/null
+		PERF_PID=
+	}
+	perf_start warm
 	for r in $(seq "$RUNS"); do
 		for v in direct sluice; do
 			[ $v = direct ] && pid=$REGISTRY_PID || pid=$PID_sluice
@@ -351,13 +366,8 @@ if has blob; then
 	CPU_DIRECT=$(cpu_gib direct) CPU_SLUICE=$(cpu_gib sluice)
 	# cold: direct, then sluice on a name it has never seen (each its own)
 	NGINX_COLD_TICKS=0 SLUICE_COLD_TICKS=0 COLD_BYTES=0
-	# BENCH_PERF=FILE: a profile of sluice over the cold runs (perf record)
-	PERF_PID=
-	if [ -n "${BENCH_PERF:-}" ]; then
-		perf record -e cpu-clock --call-graph dwarf,16384 -p "$PID_sluice" -o "$BENCH_PERF" 2>/dev/null &
-		PERF_PID=$!
-		sleep 0.5
-	fi
+	perf_stop
+	perf_start cold
 	for r in $(seq "$RUNS"); do
 		read -r s b k <<<"$(blob_run direct "sluice-bench-blob/-/sluice-bench-blob-1.0.$r.tgz" "$REGISTRY_PID")"
 		add "cold.direct" "${s:-}"
@@ -368,7 +378,7 @@ if has blob; then
 		SLUICE_COLD_TICKS=$((SLUICE_COLD_TICKS + ${k:-0})) COLD_BYTES=$((COLD_BYTES + ${b:-0}))
 		NGINX_COLD_TICKS=$((NGINX_COLD_TICKS + k1 - k0))
 	done
-	[ -n "$PERF_PID" ] && kill -INT "$PERF_PID" && wait "$PERF_PID" 2>/dev/null
+	perf_stop
 	# the same over a link as fast as a good registry's (tbf at $SHAPED on the
 	# origins' side of the veth): what a build server's miss costs when the
 	# network, not loopback memory bandwidth, sets the pace
