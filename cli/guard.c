@@ -12,6 +12,7 @@
 #include "audit.h"
 #include "binding.h"
 #include "dns.h"
+#include "engine.h"
 #include "host.h"
 #include "log.h"
 #include "nft.h"
@@ -23,6 +24,7 @@ struct guard {
 	struct px_server *px;
 	struct dns_server *dns;
 	struct bnd_table *bindings; /* names the stub handed out, for the transparent port */
+	struct eng *engine;         /* Docker's embedded DNS in the sandbox, for the stub and the proxy; or NULL */
 	struct nft_sock *nft;       /* inside the sandbox's namespace: fills bound4/bound6 */
 	bool bind_failed;
 	int nflog;                  /* rejected packets, inside the sandbox's namespace */
@@ -183,6 +185,7 @@ int guard_new(const struct guard_conf *c, int fds[SBX_NFDS], struct guard **out)
 	*out = NULL;
 	if (!g) {
 		sbx_close_received(fds, SBX_SECCOMP);
+		sbx_close_received(fds + SBX_ENGINE_DNS, 1);
 		return -ENOMEM;
 	}
 	g->c = *c;
@@ -192,23 +195,19 @@ int guard_new(const struct guard_conf *c, int fds[SBX_NFDS], struct guard **out)
 		fds[SBX_NFT] = -1;
 	g->bindings = bnd_new(0);
 	g->nflog_ev = g->nflog >= 0 ? event_new(c->base, g->nflog, EV_READ | EV_PERSIST, nflog_cb, g) : NULL;
+	int erc = fds[SBX_ENGINE_DNS] >= 0 ? eng_new(c->base, fds[SBX_ENGINE_DNS], &g->engine) : 0;
+	fds[SBX_ENGINE_DNS] = -1; /* taken, also on failure */
+	/* one engine client for both: the stub sees the proxy's questions (eng_busy) */
 	struct px_config pc = { .pol = c->pol, .audit = c->audit, .rsv = c->rsv, .bindings = g->bindings,
-				.cache = c->cache };
+				.cache = c->cache, .engine = g->engine };
 	struct dns_config dc = { .pol = c->pol, .audit = c->audit, .rsv = c->rsv, .bindings = g->bindings,
-				 .on_bind = bind_cb, .bind_arg = g };
+				 .on_bind = bind_cb, .bind_arg = g, .engine = g->engine };
 	px_config_defaults(&pc);
-	if (g->nft && g->bindings && g->nflog_ev && event_add(g->nflog_ev, NULL) == 0 &&
+	if (erc == 0 && g->nft && g->bindings && g->nflog_ev && event_add(g->nflog_ev, NULL) == 0 &&
 	    px_server_new(c->base, &pc, &g->px) == 0 && dns_server_new(c->base, &dc, &g->dns) == 0) {
 		rc = listen_all(g, fds);
 		for (int i = 0; i < SBX_NLISTEN; i++)
 			fds[i] = -1; /* listen_all took or closed each */
-		if (rc == 0 && fds[SBX_ENGINE_DNS] >= 0)
-			rc = dns_server_engine_fd(g->dns, fds[SBX_ENGINE_DNS]);
-		fds[SBX_ENGINE_DNS] = -1; /* taken, or closed below */
-	}
-	if (fds[SBX_ENGINE_DNS] >= 0) {
-		close(fds[SBX_ENGINE_DNS]);
-		fds[SBX_ENGINE_DNS] = -1;
 	}
 	sbx_close_received(fds, SBX_SECCOMP);
 	if (rc < 0) {
@@ -225,6 +224,7 @@ void guard_free(struct guard *g)
 		return;
 	px_server_free(g->px);
 	dns_server_free(g->dns);
+	eng_free(g->engine); /* after both servers: their pending lookups are cancelled */
 	bnd_free(g->bindings);
 	nft_close(g->nft);
 	if (g->nflog_ev)

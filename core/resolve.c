@@ -58,10 +58,7 @@ struct rsv_query {
 	bool in_call;        /* inside ares_query(): results are kept for the caller */
 	int pending;         /* parts still in flight */
 	struct rsv_answer sync;
-	int err;             /* proxy lookups: the first failure of a part */
-	size_t n4, n6;
-	struct addr a4[RSV_MAX_ADDRS], a6[RSV_MAX_ADDRS];
-	uint32_t ttl;
+	struct rsv_gather got; /* proxy lookups */
 	struct rsv_part parts[2];
 	char name[HOST_NAME_LEN + 1];
 };
@@ -280,51 +277,55 @@ static void make_answer(struct rsv *r, const char *name, uint16_t qtype, int sta
 
 /* ---- requests ----------------------------------------------------------- */
 
-/* Add the A or AAAA records of a to a proxy lookup. */
-static void add_addrs(struct rsv_query *q, const struct rsv_answer *a)
+void rsv_gather_init(struct rsv_gather *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->ttl = UINT32_MAX;
+}
+
+void rsv_gather_add(struct rsv_gather *g, const struct rsv_answer *a)
 {
 	struct span blob = span_of((const char *)a->rrs, a->len);
 	struct dnsw_rr rr;
 	size_t off = 0;
 
 	if (a->status < 0) {
-		if (!q->err)
-			q->err = a->status;
+		if (!g->err)
+			g->err = a->status;
 		return;
 	}
 	for (unsigned i = 0; i < a->nanswer && dnsw_read_rr(blob, &off, &rr) == 0; i++) {
 		struct addr x = { 0 };
-		if (rr.type == DNSW_T_A && rr.rdlen == 4 && q->n4 < RSV_MAX_ADDRS) {
+		if (rr.type == DNSW_T_A && rr.rdlen == 4 && g->n4 < RSV_MAX_ADDRS) {
 			x.family = AF_INET;
 			memcpy(&x.v4, a->rrs + rr.rdata_off, 4);
-			q->a4[q->n4++] = x;
-		} else if (rr.type == DNSW_T_AAAA && rr.rdlen == 16 && q->n6 < RSV_MAX_ADDRS) {
+			g->a4[g->n4++] = x;
+		} else if (rr.type == DNSW_T_AAAA && rr.rdlen == 16 && g->n6 < RSV_MAX_ADDRS) {
 			x.family = AF_INET6;
 			memcpy(&x.v6, a->rrs + rr.rdata_off, 16);
 			addr_unmap(&x);
-			q->a6[q->n6++] = x;
+			g->a6[g->n6++] = x;
 		}
 	}
-	q->ttl = min_ttl(q->ttl, a->ttl);
+	g->ttl = min_ttl(g->ttl, a->ttl);
 }
 
-/* IPv4 first, then IPv6, as the proxy dials them in order. */
-static void lookup_result(const struct rsv_query *q, struct rsv_result *res)
+void rsv_gather_result(const struct rsv_gather *g, struct rsv_result *res)
 {
 	memset(res, 0, sizeof(*res));
-	for (size_t i = 0; i < q->n4; i++)
-		res->addrs[res->naddrs++] = q->a4[i];
-	for (size_t i = 0; i < q->n6 && res->naddrs < RSV_MAX_ADDRS; i++)
-		res->addrs[res->naddrs++] = q->a6[i];
-	res->ttl = q->ttl;
-	res->status = res->naddrs ? 0 : q->err ? q->err : -ENOENT;
+	for (size_t i = 0; i < g->n4; i++)
+		res->addrs[res->naddrs++] = g->a4[i];
+	for (size_t i = 0; i < g->n6 && res->naddrs < RSV_MAX_ADDRS; i++)
+		res->addrs[res->naddrs++] = g->a6[i];
+	res->ttl = g->ttl;
+	res->status = res->naddrs ? 0 : g->err ? g->err : -ENOENT;
 }
 
 static void finish(struct rsv_query *q)
 {
 	if (q->cb) {
 		struct rsv_result res;
-		lookup_result(q, &res);
+		rsv_gather_result(&q->got, &res);
 		q->cb(&res, q->arg);
 	}
 	free(q);
@@ -347,7 +348,7 @@ static void reply_cb(void *arg, int status, int timeouts, unsigned char *abuf, i
 			q->sync = a;
 		else if (q->acb)
 			q->acb(&a, q->arg);
-		add_addrs(q, &a);
+		rsv_gather_add(&q->got, &a);
 	}
 	if (--q->pending == 0 && !q->in_call)
 		finish(q);
@@ -361,7 +362,7 @@ static struct rsv_query *query_new(struct rsv *r, const char *name, void *arg)
 		return NULL;
 	q->r = r;
 	q->arg = arg;
-	q->ttl = UINT32_MAX;
+	rsv_gather_init(&q->got);
 	snprintf(q->name, sizeof(q->name), "%s", name);
 	return q;
 }
@@ -435,14 +436,14 @@ int rsv_lookup(struct rsv *r, const char *name, struct rsv_result *now, rsv_cb c
 			continue;
 		}
 		cache_answer(e, &a);
-		add_addrs(q, &a);
+		rsv_gather_add(&q->got, &a);
 	}
 	if (nmissing && r->npending + nmissing > r->pending_max) {
 		free(q);
 		return -EAGAIN;
 	}
 	if (nmissing == 0 || send_parts(q, missing, nmissing)) {
-		lookup_result(q, now);
+		rsv_gather_result(&q->got, now);
 		free(q);
 		return 1;
 	}

@@ -44,6 +44,26 @@ struct rsv_answer {
 
 typedef void (*rsv_answer_cb)(const struct rsv_answer *a, void *arg);
 
+/* The A and AAAA answers of one address lookup, gathered into its result:
+ * rsv_lookup's, and the container engine's (engine.h). */
+struct rsv_gather {
+	int err;             /* the first failure of an answer */
+	size_t n4, n6;
+	struct addr a4[RSV_MAX_ADDRS], a6[RSV_MAX_ADDRS];
+	uint32_t ttl;        /* the smallest answer's */
+};
+
+/* Nothing gathered yet. */
+void rsv_gather_init(struct rsv_gather *g);
+
+/* Take a's A and AAAA records (beyond RSV_MAX_ADDRS of a family: left
+ * out), or its failure. */
+void rsv_gather_add(struct rsv_gather *g, const struct rsv_answer *a);
+
+/* The addresses, IPv4 first, as the proxy dials them in order; status
+ * -ENOENT when there are none and no answer failed, else that failure. */
+void rsv_gather_result(const struct rsv_gather *g, struct rsv_result *res);
+
 struct rsv_opts {
 	const char *servers;   /* "IP[:PORT],..." or NULL for resolv.conf */
 	uint32_t ttl_floor;    /* seconds; 0 takes the default (5) */

@@ -12,6 +12,7 @@ struct audit;
 struct rsv;
 struct bnd_table;
 struct addr;
+struct eng;
 struct dns_server;
 
 struct dns_config {
@@ -22,6 +23,11 @@ struct dns_config {
 	/* called with each allowed answer's addresses (e.g. to fill nft sets); may be NULL */
 	void (*on_bind)(void *arg, const char *name, const struct addr *addrs, size_t n, uint32_t ttl);
 	void *bind_arg;
+	/* the container engine's resolver (engine.h; the caller's, kept alive
+	 * as long as the stub), asked for the single-label names the policy
+	 * allows (the names of containers and compose services there); every
+	 * other name is still asked of rsv. NULL: none. */
+	struct eng *engine;
 	size_t max_tcp;             /* TCP connections; more are closed at accept (256) */
 	int tcp_idle_s;             /* idle TCP connections close after this (10) */
 	size_t tcp_pipeline;        /* queries in flight per TCP connection (16) */
@@ -41,13 +47,6 @@ int dns_server_listen(struct dns_server *s, const char *addrport);
 /* Serve sockets made elsewhere (the sandbox hand-off): a bound UDP socket
  * and a listening TCP socket, either may be -1. Takes ownership. */
 int dns_server_listen_fds(struct dns_server *s, int udp_fd, int tcp_fd);
-
-/* Ask the container engine's own resolver over fd (a UDP socket connected
- * to Docker's 127.0.0.11:53 in the container's namespace; taken, also on
- * failure) for the single-label names the policy allows (the names of
- * containers and compose services there); every other name is still
- * asked of the shared resolver. 0 or -ENOMEM. */
-int dns_server_engine_fd(struct dns_server *s, int fd);
 
 /* Decide new queries under pol from now on (a reload); the stub takes a
  * reference and drops its old one. A query already waiting for the

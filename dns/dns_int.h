@@ -9,6 +9,7 @@
 
 #include "dns.h"
 #include "dnswire.h"
+#include "engine.h"
 #include "host.h"
 #include "policy.h"
 #include "resolve.h"
@@ -79,42 +80,6 @@ void dns_decide_memo(struct dns_memo *m, const struct policy *pol, const struct 
 size_t dns_answer(const struct policy *pol, const struct dnsw_query *q, struct dns_decision *d,
 		  const struct rsv_answer *a, uint8_t *buf, size_t limit, struct dns_kept *kept, uint8_t *rcode);
 
-/* ---- engine.c: a container engine's resolver (Docker's 127.0.0.11) ---- */
-
-struct event_base;
-struct dns_engine;
-struct dns_engine_query;
-
-/* A client on fd, a UDP socket connected to the engine's resolver (taken,
- * also on failure). 0 or -ENOMEM. */
-int dns_engine_new(struct event_base *base, int fd, struct dns_engine **out);
-
-/* Close the socket; pending queries go without their callbacks. */
-void dns_engine_free(struct dns_engine *e);
-
-/* Ask for name (canonical) and qtype; cb gets the reply's records as
- * rsv_query's callback does (status -EIO for an unusable reply or rcode,
- * -ETIMEDOUT), unless dns_engine_cancel(*q) comes first. 0, or -EAGAIN
- * (full), -EINVAL (the name does not fit a question). */
-int dns_engine_query(struct dns_engine *e, const char *name, uint16_t qtype, rsv_answer_cb cb, void *arg,
-		     struct dns_engine_query **q);
-
-/* Forget a pending query (NULL: nothing). */
-void dns_engine_cancel(struct dns_engine_query *q);
-
-/* Whether a query for name and qtype is waiting for the engine now. */
-bool dns_engine_busy(const struct dns_engine *e, const char *name, uint16_t qtype);
-
-/* The query for name (canonical text) and qtype, ID id, RD set, class IN,
- * in buf; its length, or 0 when it does not fit or name is no name. */
-size_t dns_engine_build(const char *name, uint16_t qtype, uint16_t id, uint8_t *buf, size_t cap);
-
-/* Read msg as the reply to query (a dns_engine_build message): 0 with its
- * records normalized into out (dnsw_normalize_reply), -ESRCH when it is not
- * a reply to that query (another ID or question), -EBADMSG when it does not
- * parse, -EPROTO for an rcode other than NOERROR and NXDOMAIN. */
-int dns_engine_reply(struct span msg, struct span query, uint8_t *out, size_t cap, struct dnsw_reply *r);
-
 /* ---- server.c ---- */
 
 struct dns_udp {
@@ -147,7 +112,7 @@ struct dns_job {
 	struct dns_decision d;
 	int64_t t0;
 	struct rsv_query *rq;
-	struct dns_engine_query *eq;   /* asked of the container engine's resolver instead */
+	struct eng_query *eq;          /* asked of the container engine's resolver instead */
 };
 
 #endif

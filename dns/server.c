@@ -60,7 +60,6 @@ struct dns_server {
 	LIST_HEAD(, dns_tcp) conns;
 	size_t nconns;
 	TAILQ_HEAD(, dns_job) udp_jobs;
-	struct dns_engine *engine;  /* the container engine's resolver, or NULL */
 	struct log_limit hints; /* stderr: one line per denied name per second */
 	struct dns_memo memo;   /* decisions under cfg.pol */
 	struct udp_batch ub;
@@ -255,13 +254,15 @@ static struct dns_job *job_new(struct dns_server *srv, const struct dns_peer *to
 /* Whether the engine's resolver, not the shared one, is asked for d's
  * name: a single-label name (the internet has none; the engine's are its
  * containers and services), unless the same question is waiting there
- * already. That is the engine forwarding the stub's own query outwards
- * (Docker passes names it does not know to the servers it was given, from
- * the container's namespace, where nft brings them back here): it goes to
- * the shared resolver, or the two would ask each other until timeouts. */
+ * already. That is the engine forwarding the stub's own query, or the
+ * proxy's (the client is one, engine.h), outwards (Docker passes names it
+ * does not know to the servers it was given, from the container's
+ * namespace, where nft brings them back here): it goes to the shared
+ * resolver, or the two would ask each other until timeouts. */
 static bool for_engine(const struct dns_server *srv, const struct dnsw_query *q, const struct dns_decision *d)
 {
-	return srv->engine && host_single_label(&d->host) && !dns_engine_busy(srv->engine, d->host.text, q->qtype);
+	return srv->cfg.engine && host_single_label(&d->host) &&
+	       !eng_busy(srv->cfg.engine, d->host.text, q->qtype);
 }
 
 static void ask_engine(struct dns_server *srv, const struct dns_peer *to, const struct dnsw_query *q,
@@ -269,7 +270,7 @@ static void ask_engine(struct dns_server *srv, const struct dns_peer *to, const 
 {
 	struct rsv_answer now = { .status = -EAGAIN };
 	struct dns_job *j = job_new(srv, to, q, d, t0);
-	int rc = j ? dns_engine_query(srv->engine, d->host.text, q->qtype, upstream_cb, j, &j->eq) : -EAGAIN;
+	int rc = j ? eng_query(srv->cfg.engine, d->host.text, q->qtype, upstream_cb, j, &j->eq) : -EAGAIN;
 
 	if (rc == 0)
 		return;
@@ -481,7 +482,7 @@ static void tcp_free(struct dns_tcp *c)
 	while (!TAILQ_EMPTY(&c->jobs)) {
 		struct dns_job *j = TAILQ_FIRST(&c->jobs);
 		rsv_cancel(j->rq);
-		dns_engine_cancel(j->eq);
+		eng_cancel(j->eq);
 		job_free(j);
 	}
 	LIST_REMOVE(c, link);
@@ -676,10 +677,9 @@ void dns_server_free(struct dns_server *srv)
 	while (!TAILQ_EMPTY(&srv->udp_jobs)) {
 		struct dns_job *j = TAILQ_FIRST(&srv->udp_jobs);
 		rsv_cancel(j->rq);
-		dns_engine_cancel(j->eq);
+		eng_cancel(j->eq);
 		job_free(j);
 	}
-	dns_engine_free(srv->engine);
 	while (!LIST_EMPTY(&srv->listeners)) {
 		struct dns_tcp_listener *t = LIST_FIRST(&srv->listeners);
 		LIST_REMOVE(t, link);
@@ -695,13 +695,6 @@ void dns_server_free(struct dns_server *srv)
 	}
 	pol_unref(srv->cfg.pol);
 	free(srv);
-}
-
-int dns_server_engine_fd(struct dns_server *srv, int fd)
-{
-	dns_engine_free(srv->engine);
-	srv->engine = NULL;
-	return dns_engine_new(srv->base, fd, &srv->engine);
 }
 
 void dns_server_set_policy(struct dns_server *srv, const struct policy *pol)

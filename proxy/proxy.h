@@ -13,12 +13,17 @@ struct rsv;
 struct px_server;
 struct bnd_table;
 struct px_cache;
+struct eng;
 
 struct px_config {
 	const struct policy *pol;
 	struct audit *audit;
 	struct rsv *rsv;
 	struct bnd_table *bindings; /* names the DNS stub handed out, for the transparent port; may be NULL */
+	/* the container engine's resolver (engine.h; the caller's, kept alive as
+	 * long as the server): single-label names are resolved there, never by
+	 * rsv, whose cache every guard shares. NULL: none. */
+	struct eng *engine;
 	size_t max_conns;          /* concurrent client connections (default: what RLIMIT_NOFILE allows) */
 	unsigned head_timeout_s;   /* waiting for a request head */
 	unsigned connect_timeout_s; /* per upstream address */

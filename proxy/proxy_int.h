@@ -112,6 +112,7 @@ struct px_session {
 	struct addr addrs[RSV_MAX_ADDRS];
 	size_t naddrs, next_addr;
 	struct rsv_query *query;
+	struct eng_lookup *elookup; /* a single-label name asked of the container engine's resolver instead */
 	int64_t t_start, t_dns, t_connect, last_active;
 	long dns_ms, connect_ms;
 	uint64_t bytes_up, bytes_down; /* written to each socket (counted as the kernel takes them) */

@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "binding.h"
+#include "engine.h"
 #include "proxy_int.h"
 #include "sni.h"
 
@@ -336,9 +337,18 @@ static void free_up(struct px_session *s)
 	s->up_eof = s->up_shut = false;
 }
 
-void px_session_free(struct px_session *s)
+/* Forget the name resolution in flight, if any: its callback will not run. */
+static void cancel_resolve(struct px_session *s)
 {
 	rsv_cancel(s->query);
+	s->query = NULL;
+	eng_lookup_cancel(s->elookup);
+	s->elookup = NULL;
+}
+
+void px_session_free(struct px_session *s)
+{
+	cancel_resolve(s);
 	px_relay_free(s);
 	free_up(s);
 	reader_free(&s->rcli);
@@ -394,8 +404,7 @@ static void drained_close(struct px_session *s)
 /* Close once the client has been sent everything queued for it. */
 static void drain_and_close(struct px_session *s)
 {
-	rsv_cancel(s->query);
-	s->query = NULL;
+	cancel_resolve(s);
 	free_up(s);
 	s->phase = PX_DRAIN;
 	read_off(s, s->cli);
@@ -1081,6 +1090,7 @@ static void resolved_cb(const struct rsv_result *res, void *arg)
 	struct px_session *s = arg;
 
 	s->query = NULL;
+	s->elookup = NULL;
 	s->dns_ms = (long)(audit_now_ms() - s->t_dns);
 	if (res->status < 0) {
 		char detail[300];
@@ -1096,10 +1106,9 @@ static void resolved_cb(const struct rsv_result *res, void *arg)
 /* ---- decision ---------------------------------------------------------- */
 
 /* A transparent connection named by a single-label name (a container's
- * service, which only the container engine's resolver knows, so the
- * resolver here cannot): the address the DNS stub handed out for that very
- * name, which is where the connection was made to. NULL otherwise: every
- * other name is resolved here, as before. */
+ * service, which only the container engine's resolver knows): the address
+ * the DNS stub handed out for that very name, which is where the
+ * connection was made to. NULL otherwise: the name is resolved (resolve()). */
 static const struct addr *engine_bound(struct px_session *s)
 {
 	const struct px_config *cfg = &s->srv->cfg;
@@ -1112,6 +1121,41 @@ static const struct addr *engine_bound(struct px_session *s)
 		if (strcmp(names[i], s->host.text) == 0)
 			return &s->orig;
 	return NULL;
+}
+
+/* Resolve s->host: a single-label name (a container's service; the
+ * internet has none) by the container engine's resolver when the session
+ * serves one, never the shared resolver, whose cache every container's
+ * answers would share; every other name by the shared resolver. Either
+ * way the addresses are vetted in proceed(). */
+static void resolve(struct px_session *s)
+{
+	const struct px_config *cfg = &s->srv->cfg;
+	struct rsv_result now;
+	int rc;
+
+	s->phase = PX_RESOLVE;
+	s->t_dns = audit_now_ms();
+	if (cfg->engine && host_single_label(&s->host)) {
+		rc = eng_lookup(cfg->engine, s->host.text, resolved_cb, s, &s->elookup);
+		if (rc < 0) {
+			deny(s, POL_RESOLVE_FAILED, NULL,
+			     rc == -EAGAIN ? "the container's DNS has too many lookups in flight" : "no name to ask");
+			return;
+		}
+	} else {
+		rc = rsv_lookup(cfg->rsv, s->host.text, &now, resolved_cb, s, &s->query);
+		if (rc == 1) {
+			resolved_cb(&now, s);
+			return;
+		}
+		if (rc < 0) {
+			deny(s, POL_RESOLVE_FAILED, NULL, "resolver unavailable");
+			return;
+		}
+	}
+	if (cli_ready(s)) /* closed, it cancels the lookup */
+		arm_timer(s, cfg->connect_timeout_s * 3);
 }
 
 /* Policy on s->host and s->port, then resolve (or, when known is given, dial
@@ -1151,16 +1195,7 @@ static void decide(struct px_session *s, const struct addr *known)
 		proceed(s, &s->host.ip, 1);
 		return;
 	}
-	struct rsv_result now;
-	s->phase = PX_RESOLVE;
-	s->t_dns = audit_now_ms();
-	int rc = rsv_lookup(cfg->rsv, s->host.text, &now, resolved_cb, s, &s->query);
-	if (rc == 1)
-		resolved_cb(&now, s);
-	else if (rc < 0)
-		deny(s, POL_RESOLVE_FAILED, NULL, "resolver unavailable");
-	else if (cli_ready(s)) /* closed, it cancels the query */
-		arm_timer(s, cfg->connect_timeout_s * 3);
+	resolve(s);
 }
 
 /* "http://authority/path?query" → host, port, and origin-form in *path.
@@ -1648,8 +1683,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (s->phase) {
 	case PX_RESOLVE:
-		rsv_cancel(s->query);
-		s->query = NULL;
+		cancel_resolve(s);
 		deny(s, POL_RESOLVE_FAILED, NULL, "name resolution timed out");
 		return;
 	case PX_CONNECT:

@@ -150,17 +150,17 @@ static void as_engine_reply(struct span m)
 	static uint8_t query[512], blob[4096];
 	struct dnsw_reply info;
 	uint16_t id = m.len >= 2 ? (uint16_t)((uint8_t)m.p[0] << 8 | (uint8_t)m.p[1]) : 0;
-	size_t qlen = dns_engine_build("db", DNSW_T_A, id, query, sizeof(query));
+	size_t qlen = eng_build("db", DNSW_T_A, id, query, sizeof(query));
 
 	if (qlen == 0)
 		__builtin_trap();
-	int rc = dns_engine_reply(m, span_of((const char *)query, qlen), blob, sizeof(blob), &info);
+	int rc = eng_reply(m, span_of((const char *)query, qlen), blob, sizeof(blob), &info);
 	if (rc == 0)
 		check_records(blob, &info);
 	if (rc == -ESRCH || rc == -EBADMSG)
 		return;
-	qlen = dns_engine_build("db", DNSW_T_AAAA, (uint16_t)(id + 1), query, sizeof(query));
-	if (dns_engine_reply(m, span_of((const char *)query, qlen), blob, sizeof(blob), &info) != -ESRCH)
+	qlen = eng_build("db", DNSW_T_AAAA, (uint16_t)(id + 1), query, sizeof(query));
+	if (eng_reply(m, span_of((const char *)query, qlen), blob, sizeof(blob), &info) != -ESRCH)
 		__builtin_trap(); /* another ID, another type: not its reply */
 }
 
@@ -180,7 +180,7 @@ static void as_engine_name(struct span m)
 	text[m.len] = '\0';
 	if (host_canonicalize(span_str(text), &h, &why) < 0 || h.kind != HOST_NAME)
 		return;
-	size_t n = dns_engine_build(h.text, DNSW_T_A, 9, query, sizeof(query));
+	size_t n = eng_build(h.text, DNSW_T_A, 9, query, sizeof(query));
 	if (n == 0 || dnsw_parse_query(span_of((const char *)query, n), &q) != 0 || q.qtype != DNSW_T_A ||
 	    !dnsw_name_text(&q.qname, back, sizeof(back)) || strcmp(back, h.text) != 0)
 		__builtin_trap();

@@ -881,7 +881,7 @@ static void test_engine_query_and_reply(void **state)
 	struct dnsw_query pq;
 	struct msg m = { .n = 0 };
 	static const uint8_t ip[4] = { 203, 0, 113, 130 };
-	size_t n = dns_engine_build("db", DNSW_T_A, 0x1234, q, sizeof(q));
+	size_t n = eng_build("db", DNSW_T_A, 0x1234, q, sizeof(q));
 	struct span query = span_of((const char *)q, n);
 
 	(void)state;
@@ -892,35 +892,35 @@ static void test_engine_query_and_reply(void **state)
 	assert_int_equal(pq.qtype, DNSW_T_A);
 	assert_false(pq.edns);
 	assert_memory_equal(pq.qname.wire, "\002db", 4);
-	assert_int_equal(dns_engine_build("", DNSW_T_A, 1, q + 100, 300), 0);
-	assert_int_equal(dns_engine_build("a..b", DNSW_T_A, 1, q + 100, 300), 0);
-	assert_int_equal(dns_engine_build("db", DNSW_T_A, 1, q + 100, 10), 0); /* too small: nothing */
+	assert_int_equal(eng_build("", DNSW_T_A, 1, q + 100, 300), 0);
+	assert_int_equal(eng_build("a..b", DNSW_T_A, 1, q + 100, 300), 0);
+	assert_int_equal(eng_build("db", DNSW_T_A, 1, q + 100, 10), 0); /* too small: nothing */
 
 	/* the reply: its name in another case still matches (Docker echoes it) */
 	put16(&m, 0x1234), put16(&m, 0x8180), put16(&m, 1), put16(&m, 1), put16(&m, 0), put16(&m, 0);
 	put(&m, "\002DB", 4), put16(&m, DNSW_T_A), put16(&m, DNSW_CLASS_IN);
 	put16(&m, 0xc00c), put16(&m, DNSW_T_A), put16(&m, DNSW_CLASS_IN), put32(&m, 600), put16(&m, 4), put(&m, ip, 4);
 	struct span reply = span_of((const char *)m.b, m.n);
-	assert_int_equal(dns_engine_reply(reply, query, rrs, sizeof(rrs), &r), 0);
+	assert_int_equal(eng_reply(reply, query, rrs, sizeof(rrs), &r), 0);
 	assert_int_equal(r.nanswer, 1);
 	assert_int_equal(r.ttl, 600);
 
 	/* another ID, another type: not its reply */
 	m.b[1] = 0x35;
-	assert_int_equal(dns_engine_reply(reply, query, rrs, sizeof(rrs), &r), -ESRCH);
+	assert_int_equal(eng_reply(reply, query, rrs, sizeof(rrs), &r), -ESRCH);
 	m.b[1] = 0x34;
-	n = dns_engine_build("db", DNSW_T_AAAA, 0x1234, q, sizeof(q));
-	assert_int_equal(dns_engine_reply(reply, span_of((const char *)q, n), rrs, sizeof(rrs), &r), -ESRCH);
-	n = dns_engine_build("dc", DNSW_T_A, 0x1234, q, sizeof(q));
-	assert_int_equal(dns_engine_reply(reply, span_of((const char *)q, n), rrs, sizeof(rrs), &r), -ESRCH);
-	n = dns_engine_build("db", DNSW_T_A, 0x1234, q, sizeof(q));
+	n = eng_build("db", DNSW_T_AAAA, 0x1234, q, sizeof(q));
+	assert_int_equal(eng_reply(reply, span_of((const char *)q, n), rrs, sizeof(rrs), &r), -ESRCH);
+	n = eng_build("dc", DNSW_T_A, 0x1234, q, sizeof(q));
+	assert_int_equal(eng_reply(reply, span_of((const char *)q, n), rrs, sizeof(rrs), &r), -ESRCH);
+	n = eng_build("db", DNSW_T_A, 0x1234, q, sizeof(q));
 	/* a query, not a reply; a REFUSED; a truncated record */
 	m.b[2] = 0x01;
-	assert_int_equal(dns_engine_reply(reply, query, rrs, sizeof(rrs), &r), -ESRCH);
+	assert_int_equal(eng_reply(reply, query, rrs, sizeof(rrs), &r), -ESRCH);
 	m.b[2] = 0x81, m.b[3] = 0x85;
-	assert_int_equal(dns_engine_reply(reply, query, rrs, sizeof(rrs), &r), -EPROTO);
+	assert_int_equal(eng_reply(reply, query, rrs, sizeof(rrs), &r), -EPROTO);
 	m.b[3] = 0x80;
-	assert_int_equal(dns_engine_reply(span_of((const char *)m.b, m.n - 2), query, rrs, sizeof(rrs), &r), -EBADMSG);
+	assert_int_equal(eng_reply(span_of((const char *)m.b, m.n - 2), query, rrs, sizeof(rrs), &r), -EBADMSG);
 	/* the one test for a name only a local resolver knows */
 	struct host h;
 	const char *why;

@@ -1,16 +1,17 @@
-/* engine.c: the stub's client for a container engine's own resolver:
- * Docker's embedded DNS (127.0.0.11), asked over a UDP socket that was made
- * inside the container's namespace and connected there (sandbox/attach.c).
- * It knows what no other resolver does: the names of the containers,
- * services and aliases on the container's networks, all single-label.
+/* engine.c: the client for a container engine's own resolver (see
+ * engine.h): Docker's embedded DNS (127.0.0.11), asked over a UDP socket
+ * that was made inside the container's namespace and connected there.
  *
- * The stub asks it only for names the policy allows, and the answer goes
- * through the same filter as any other (blocked addresses out unless
- * allow_private lifts them). Each query is built fresh from the canonical
- * name and type, with a random ID; a reply counts only with that ID and
- * that question. Answers are per container: they never enter the shared
- * resolver cache. Bounded: ENGINE_PENDING queries in flight; one more is
- * refused with -EAGAIN, as a full resolver refuses it.
+ * The stub and the proxy ask it only for names the policy allows, and the
+ * answer goes through the same filter as any other (blocked addresses out
+ * unless allow_private lifts them): theirs, not this file's. Each query is
+ * built fresh from the canonical name and type, with a random ID; a reply
+ * counts only with that ID and that question. Answers are per container:
+ * they never enter the shared resolver cache. Bounded: ENGINE_PENDING
+ * queries in flight; one more is refused with -EAGAIN, as a full resolver
+ * refuses it. The proxy's address lookups (an A and an AAAA query each)
+ * are at most ENGINE_LOOKUPS, so they never take more than half the query
+ * slots: the stub keeps the rest.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -20,9 +21,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "dns_int.h"
+#include "engine.h"
+
+#include "host.h"
 
 #define ENGINE_PENDING 64
+#define ENGINE_LOOKUPS 16 /* two queries each */
 #define ENGINE_RETRY_MS 1000 /* UDP on the namespace's loopback: a loss is rare, one retry */
 #define ENGINE_TRIES 3
 #define ENGINE_TTL_FLOOR 5   /* as the resolver cache's defaults */
@@ -30,8 +34,8 @@
 #define ENGINE_REPLY_MAX 4096
 #define ENGINE_QUERY_MAX (DNSW_HEADER_LEN + DNSW_NAME_MAX + 4)
 
-struct dns_engine_query {
-	struct dns_engine *e;
+struct eng_query {
+	struct eng *e;
 	bool used;
 	int tries;
 	struct event *timer;
@@ -41,15 +45,27 @@ struct dns_engine_query {
 	void *arg;
 };
 
-struct dns_engine {
+/* A proxy's address lookup: its A and AAAA queries, gathered. */
+struct eng_lookup {
+	struct eng *e;
+	bool used;
+	int pending;            /* queries still in flight */
+	struct eng_query *q[2]; /* NULL once answered */
+	struct rsv_gather got;
+	rsv_cb cb;
+	void *arg;
+};
+
+struct eng {
 	int fd;
 	struct event *ev;
-	struct dns_engine_query q[ENGINE_PENDING];
+	struct eng_query q[ENGINE_PENDING];
+	struct eng_lookup l[ENGINE_LOOKUPS];
 	uint8_t in[ENGINE_REPLY_MAX];
 	uint8_t rrs[ENGINE_REPLY_MAX];
 };
 
-size_t dns_engine_build(const char *name, uint16_t qtype, uint16_t id, uint8_t *buf, size_t cap)
+size_t eng_build(const char *name, uint16_t qtype, uint16_t id, uint8_t *buf, size_t cap)
 {
 	struct dnsw_writer w = { .buf = buf, .cap = cap };
 	struct dnsw_header h = { .id = id, .flags = DNSW_RD, .qdcount = 1 };
@@ -86,7 +102,7 @@ static bool same_name(const struct dnsw_name *a, const struct dnsw_name *b)
 	return true;
 }
 
-int dns_engine_reply(struct span msg, struct span query, uint8_t *out, size_t cap, struct dnsw_reply *r)
+int eng_reply(struct span msg, struct span query, uint8_t *out, size_t cap, struct dnsw_reply *r)
 {
 	struct dnsw_header h, qh;
 	struct dnsw_name name, qname;
@@ -106,7 +122,7 @@ int dns_engine_reply(struct span msg, struct span query, uint8_t *out, size_t ca
 	return dnsw_normalize_reply(msg, out, cap, r);
 }
 
-static void finish(struct dns_engine_query *q, const struct rsv_answer *a)
+static void finish(struct eng_query *q, const struct rsv_answer *a)
 {
 	rsv_answer_cb cb = q->cb;
 	void *arg = q->arg;
@@ -116,14 +132,14 @@ static void finish(struct dns_engine_query *q, const struct rsv_answer *a)
 	cb(a, arg); /* last: it may ask again, into this slot */
 }
 
-static void fail(struct dns_engine_query *q, int status)
+static void fail(struct eng_query *q, int status)
 {
 	struct rsv_answer a = { .status = status };
 
 	finish(q, &a);
 }
 
-static void send_query(struct dns_engine_query *q)
+static void send_query(struct eng_query *q)
 {
 	struct timeval tv = { ENGINE_RETRY_MS / 1000, (ENGINE_RETRY_MS % 1000) * 1000 };
 
@@ -135,7 +151,7 @@ static void send_query(struct dns_engine_query *q)
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct dns_engine_query *q = arg;
+	struct eng_query *q = arg;
 
 	(void)fd;
 	(void)what;
@@ -153,16 +169,16 @@ static uint32_t clamp(uint32_t ttl)
 }
 
 /* One datagram: the pending query it answers, if any. */
-static void take_reply(struct dns_engine *e, size_t len)
+static void take_reply(struct eng *e, size_t len)
 {
 	struct span msg = span_of((const char *)e->in, len);
 	struct dnsw_reply r;
 
 	for (size_t i = 0; i < ENGINE_PENDING; i++) {
-		struct dns_engine_query *q = &e->q[i];
+		struct eng_query *q = &e->q[i];
 		if (!q->used)
 			continue;
-		int rc = dns_engine_reply(msg, span_of((const char *)q->msg, q->len), e->rrs, sizeof(e->rrs), &r);
+		int rc = eng_reply(msg, span_of((const char *)q->msg, q->len), e->rrs, sizeof(e->rrs), &r);
 		if (rc == -ESRCH)
 			continue;
 		if (rc == -EBADMSG)
@@ -176,7 +192,7 @@ static void take_reply(struct dns_engine *e, size_t len)
 
 static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct dns_engine *e = arg;
+	struct eng *e = arg;
 
 	(void)what;
 	for (int n = 0; n < 32; n++) {
@@ -195,9 +211,9 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-int dns_engine_new(struct event_base *base, int fd, struct dns_engine **out)
+int eng_new(struct event_base *base, int fd, struct eng **out)
 {
-	struct dns_engine *e = calloc(1, sizeof(*e));
+	struct eng *e = calloc(1, sizeof(*e));
 
 	*out = NULL;
 	if (!e) {
@@ -213,14 +229,14 @@ int dns_engine_new(struct event_base *base, int fd, struct dns_engine **out)
 			break;
 	}
 	if (!e->ev || !e->q[ENGINE_PENDING - 1].timer || event_add(e->ev, NULL) < 0) {
-		dns_engine_free(e);
+		eng_free(e);
 		return -ENOMEM;
 	}
 	*out = e;
 	return 0;
 }
 
-void dns_engine_free(struct dns_engine *e)
+void eng_free(struct eng *e)
 {
 	if (!e)
 		return;
@@ -234,15 +250,15 @@ void dns_engine_free(struct dns_engine *e)
 }
 
 /* The name and type a pending query asks (the message's question). */
-static bool asks(const struct dns_engine_query *q, const uint8_t *msg, size_t len)
+static bool asks(const struct eng_query *q, const uint8_t *msg, size_t len)
 {
 	return q->used && q->len == len && memcmp(q->msg + 2, msg + 2, len - 2) == 0;
 }
 
-bool dns_engine_busy(const struct dns_engine *e, const char *name, uint16_t qtype)
+bool eng_busy(const struct eng *e, const char *name, uint16_t qtype)
 {
 	uint8_t msg[ENGINE_QUERY_MAX];
-	size_t len = dns_engine_build(name, qtype, 0, msg, sizeof(msg));
+	size_t len = eng_build(name, qtype, 0, msg, sizeof(msg));
 
 	for (size_t i = 0; len && i < ENGINE_PENDING; i++)
 		if (asks(&e->q[i], msg, len))
@@ -250,10 +266,10 @@ bool dns_engine_busy(const struct dns_engine *e, const char *name, uint16_t qtyp
 	return false;
 }
 
-int dns_engine_query(struct dns_engine *e, const char *name, uint16_t qtype, rsv_answer_cb cb, void *arg,
-		     struct dns_engine_query **out)
+int eng_query(struct eng *e, const char *name, uint16_t qtype, rsv_answer_cb cb, void *arg,
+		     struct eng_query **out)
 {
-	struct dns_engine_query *q = NULL;
+	struct eng_query *q = NULL;
 	uint16_t id;
 
 	for (size_t i = 0; !q && i < ENGINE_PENDING; i++)
@@ -262,7 +278,7 @@ int dns_engine_query(struct dns_engine *e, const char *name, uint16_t qtype, rsv
 	if (!q)
 		return -EAGAIN;
 	evutil_secure_rng_get_bytes(&id, sizeof(id));
-	q->len = dns_engine_build(name, qtype, id, q->msg, sizeof(q->msg));
+	q->len = eng_build(name, qtype, id, q->msg, sizeof(q->msg));
 	if (q->len == 0)
 		return -EINVAL;
 	q->used = true;
@@ -274,10 +290,72 @@ int dns_engine_query(struct dns_engine *e, const char *name, uint16_t qtype, rsv
 	return 0;
 }
 
-void dns_engine_cancel(struct dns_engine_query *q)
+void eng_cancel(struct eng_query *q)
 {
 	if (q && q->used) {
 		q->used = false;
 		evtimer_del(q->timer);
 	}
+}
+
+/* ---- address lookups (the proxy's) --------------------------------------- */
+
+static void lookup_part_cb(const struct rsv_answer *a, void *arg, size_t part)
+{
+	struct eng_lookup *l = arg;
+	struct rsv_result res;
+
+	l->q[part] = NULL;
+	rsv_gather_add(&l->got, a);
+	if (--l->pending > 0)
+		return;
+	l->used = false;
+	rsv_gather_result(&l->got, &res);
+	l->cb(&res, l->arg); /* last: it may look up again, into this slot */
+}
+
+static void lookup_a_cb(const struct rsv_answer *a, void *arg)
+{
+	lookup_part_cb(a, arg, 0);
+}
+
+static void lookup_aaaa_cb(const struct rsv_answer *a, void *arg)
+{
+	lookup_part_cb(a, arg, 1);
+}
+
+int eng_lookup(struct eng *e, const char *name, rsv_cb cb, void *arg, struct eng_lookup **out)
+{
+	struct eng_lookup *l = NULL;
+	int rc;
+
+	for (size_t i = 0; !l && i < ENGINE_LOOKUPS; i++)
+		if (!e->l[i].used)
+			l = &e->l[i];
+	if (!l)
+		return -EAGAIN;
+	memset(l, 0, sizeof(*l));
+	l->e = e;
+	rsv_gather_init(&l->got);
+	l->cb = cb;
+	l->arg = arg;
+	if ((rc = eng_query(e, name, DNSW_T_A, lookup_a_cb, l, &l->q[0])) < 0)
+		return rc;
+	if ((rc = eng_query(e, name, DNSW_T_AAAA, lookup_aaaa_cb, l, &l->q[1])) < 0) {
+		eng_cancel(l->q[0]);
+		return rc;
+	}
+	l->used = true;
+	l->pending = 2;
+	*out = l;
+	return 0;
+}
+
+void eng_lookup_cancel(struct eng_lookup *l)
+{
+	if (!l || !l->used)
+		return;
+	eng_cancel(l->q[0]);
+	eng_cancel(l->q[1]);
+	l->used = false;
 }

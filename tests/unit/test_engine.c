@@ -1,0 +1,247 @@
+/* test_engine.c: the container engine's resolver client (core/engine.c)
+ * against a real UDP DNS server on loopback: a small scripted one in this
+ * process (the client's socket connected to it, as attach connects it to
+ * Docker's 127.0.0.11), answering by name as Docker's embedded DNS does:
+ * db has an IPv4 address and no IPv6 one (NOERROR, no records), nosuch is
+ * NXDOMAIN, refused is REFUSED, silent is never answered. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dnswire.h"
+#include "engine.h"
+
+struct world {
+	struct event_base *base;
+	int srv;                 /* the scripted server's socket */
+	struct event *srv_ev;
+	unsigned asked;          /* queries the server has read */
+	struct eng *e;
+	int calls;               /* lookup callbacks */
+	struct rsv_result res;
+};
+
+static void put16(uint8_t *b, size_t *n, unsigned v)
+{
+	b[(*n)++] = (uint8_t)(v >> 8);
+	b[(*n)++] = (uint8_t)v;
+}
+
+/* Answer one query as Docker's DNS would; silent: no answer. */
+static void server_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct world *w = arg;
+	uint8_t in[512], out[600];
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	struct dnsw_query q;
+	char name[DNSW_NAME_TEXT_MAX];
+
+	(void)what;
+	ssize_t len = recvfrom(fd, in, sizeof(in), 0, (struct sockaddr *)&peer, &plen);
+	if (len <= 12 || dnsw_parse_query(span_of((const char *)in, (size_t)len), &q) < 0)
+		return;
+	w->asked++;
+	dnsw_name_text(&q.qname, name, sizeof(name));
+	unsigned rcode = !strcmp(name, "db") ? 0 : !strcmp(name, "nosuch") ? 3 : !strcmp(name, "refused") ? 5 : 99;
+	if (rcode == 99)
+		return;
+	bool answer = rcode == 0 && q.qtype == DNSW_T_A;
+	size_t n = 0, qend = 12 + q.qname.len + 4;
+	memcpy(out, in, qend); /* the ID and the question as asked */
+	out[2] = 0x81, out[3] = (uint8_t)(0x80 | rcode);
+	n = 6;
+	put16(out, &n, answer), put16(out, &n, 0), put16(out, &n, 0);
+	n = qend;
+	if (answer) {
+		static const uint8_t ip[4] = { 203, 0, 113, 130 };
+		put16(out, &n, 0xc00c), put16(out, &n, DNSW_T_A), put16(out, &n, DNSW_CLASS_IN);
+		put16(out, &n, 0), put16(out, &n, 600), put16(out, &n, 4);
+		memcpy(out + n, ip, 4);
+		n += 4;
+	}
+	sendto(fd, out, n, 0, (struct sockaddr *)&peer, plen);
+}
+
+static int setup(void **state)
+{
+	static struct world w;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+
+	memset(&w, 0, sizeof(w));
+	w.base = event_base_new();
+	w.srv = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_int_equal(bind(w.srv, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(w.srv, (struct sockaddr *)&sa, &len), 0);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(eng_new(w.base, fd, &w.e), 0);
+	w.srv_ev = event_new(w.base, w.srv, EV_READ | EV_PERSIST, server_cb, &w);
+	event_add(w.srv_ev, NULL);
+	*state = &w;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+
+	eng_free(w->e);
+	event_free(w->srv_ev);
+	close(w->srv);
+	event_base_free(w->base);
+	return 0;
+}
+
+static void lookup_cb(const struct rsv_result *res, void *arg)
+{
+	struct world *w = arg;
+
+	w->calls++;
+	w->res = *res;
+}
+
+/* Run the loop until cb has run `calls` times in all, or 5 s went by. */
+static void run_until(struct world *w, int calls)
+{
+	struct timeval tick = { 0, 10000 };
+
+	for (int i = 0; i < 500 && w->calls < calls; i++) {
+		event_base_loopexit(w->base, &tick);
+		event_base_dispatch(w->base);
+	}
+}
+
+/* Run the loop for ms milliseconds. */
+static void run_for(struct world *w, long ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(w->base, &tv);
+	event_base_dispatch(w->base);
+}
+
+/* A service's name: its IPv4 address (and no IPv6 one), never from within
+ * the call, and the stub sees both questions pending meanwhile. */
+static void test_lookup_service(void **state)
+{
+	struct world *w = *state;
+	struct eng_lookup *l = NULL;
+	char text[ADDR_TEXT_MAX];
+
+	w->calls = 0;
+	assert_int_equal(eng_lookup(w->e, "db", lookup_cb, w, &l), 0);
+	assert_int_equal(w->calls, 0);
+	assert_true(eng_busy(w->e, "db", DNSW_T_A));
+	assert_true(eng_busy(w->e, "db", DNSW_T_AAAA));
+	assert_false(eng_busy(w->e, "dc", DNSW_T_A));
+	run_until(w, 1);
+	assert_int_equal(w->calls, 1);
+	assert_int_equal(w->res.status, 0);
+	assert_int_equal(w->res.naddrs, 1);
+	addr_format(&w->res.addrs[0], text, sizeof(text));
+	assert_string_equal(text, "203.0.113.130");
+	assert_int_equal(w->res.ttl, 5); /* the empty AAAA answer's: no SOA, the floor */
+	assert_false(eng_busy(w->e, "db", DNSW_T_A));
+}
+
+/* No such name: -ENOENT (the proxy's resolve_failed); REFUSED: -EIO. */
+static void test_lookup_failures(void **state)
+{
+	struct world *w = *state;
+	struct eng_lookup *l = NULL;
+
+	w->calls = 0;
+	assert_int_equal(eng_lookup(w->e, "nosuch", lookup_cb, w, &l), 0);
+	run_until(w, 1);
+	assert_int_equal(w->calls, 1);
+	assert_int_equal(w->res.status, -ENOENT);
+	assert_int_equal(w->res.naddrs, 0);
+	assert_int_equal(eng_lookup(w->e, "refused", lookup_cb, w, &l), 0);
+	run_until(w, 2);
+	assert_int_equal(w->calls, 2);
+	assert_int_equal(w->res.status, -EIO);
+	assert_int_equal(eng_lookup(w->e, "", lookup_cb, w, &l), -EINVAL);
+}
+
+/* A lookup cancelled (a session closed mid-lookup): the replies come and
+ * go, its callback never runs, and its slots are free again. */
+static void test_lookup_cancel(void **state)
+{
+	struct world *w = *state;
+	struct eng_lookup *l = NULL;
+	unsigned asked = w->asked;
+
+	w->calls = 0;
+	assert_int_equal(eng_lookup(w->e, "db", lookup_cb, w, &l), 0);
+	eng_lookup_cancel(l);
+	assert_false(eng_busy(w->e, "db", DNSW_T_A));
+	assert_false(eng_busy(w->e, "db", DNSW_T_AAAA));
+	for (int i = 0; i < 50 && w->asked < asked + 2; i++)
+		run_for(w, 10);
+	run_for(w, 50); /* the replies are read, and dropped */
+	assert_int_equal(w->asked, asked + 2);
+	assert_int_equal(w->calls, 0);
+	eng_lookup_cancel(NULL);
+}
+
+/* Bounded: 16 lookups in flight (32 of the 64 query slots, the stub keeps
+ * the rest); one more is refused at once. The stub's own queries still fit. */
+static void test_lookup_bound(void **state)
+{
+	struct world *w = *state;
+	struct eng_lookup *l[17];
+	struct eng_query *q[32];
+
+	w->calls = 0;
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(eng_lookup(w->e, "silent", lookup_cb, w, &l[i]), 0);
+	assert_int_equal(eng_lookup(w->e, "silent", lookup_cb, w, &l[16]), -EAGAIN);
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(eng_query(w->e, "silent", DNSW_T_A, NULL, NULL, &q[i]), 0);
+	struct eng_query *more;
+	assert_int_equal(eng_query(w->e, "silent", DNSW_T_A, NULL, NULL, &more), -EAGAIN);
+	for (int i = 0; i < 32; i++)
+		eng_cancel(q[i]);
+	eng_lookup_cancel(l[3]);
+	assert_int_equal(eng_lookup(w->e, "silent", lookup_cb, w, &l[3]), 0);
+	/* the rest stay pending: eng_free (teardown) drops them without callbacks */
+	assert_int_equal(w->calls, 0);
+}
+
+/* silent never answers: after the retries, -ETIMEDOUT (the proxy's
+ * resolve_failed). About 3 s. */
+static void test_lookup_timeout(void **state)
+{
+	struct world *w = *state;
+	struct eng_lookup *l = NULL;
+
+	w->calls = 0;
+	assert_int_equal(eng_lookup(w->e, "silent", lookup_cb, w, &l), 0);
+	run_until(w, 1);
+	assert_int_equal(w->calls, 1);
+	assert_int_equal(w->res.status, -ETIMEDOUT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_lookup_service, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_timeout, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
