@@ -10,7 +10,8 @@
 # Each figure is the median of --reps runs, proxies interleaved. CPU is the
 # proxy's utime+stime from /proc around each run. bench/floor.c, a CONNECT
 # proxy that does nothing but the syscalls a tunnel needs, is measured beside
-# them for set-up: the yardstick of what any proxy can reach on the machine.
+# them for set-up: the yardstick of what any proxy can reach on the machine
+# (twice: closing at the first EOF, and passing EOF on as sluice does).
 # Needs (root): apt-get install squid tinyproxy nginx-light wrk dnsmasq-base unbound dnsperf bind9-dnsutils
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -152,7 +153,8 @@ start squid squid -N -f "$RUN/squid.conf"
 start tinyproxy tinyproxy -d -c "$RUN/tinyproxy.conf"
 start sluice "$SLUICE" proxy --listen 127.0.0.1:13130 --policy "$RUN/sluice.yaml" --log "$RUN/sluice-audit.log"
 start floor "$RUN/floor" 13139
-for p in 19001 19002 18080 13128 18888 13130 13139; do wait_port $p; done
+start floorhc "$RUN/floor" 13140 half-close
+for p in 19001 19002 18080 13128 18888 13130 13139 13140; do wait_port $p; done
 
 read -ra PROXIES <<<"$ONLY"
 declare -A ADDR=([direct]=- [squid]=127.0.0.1:13128 [tinyproxy]=127.0.0.1:18888 [sluice]=127.0.0.1:13130)
@@ -201,13 +203,15 @@ for r in $(seq "$REPS"); do
 		add "$p" http_non2xx "$(awk '/Non-2xx/{print $NF}' <<<"$out" | grep . || echo 0)"
 		add "$p" http_cpu "$(cpu_per "$t0" "$t1" "$(awk -v r="$rps" -v d="$DUR" 'BEGIN{print r * d / 1e6}')")"
 	done
-	# the yardstick (floor.c): set-up only
-	for c in 1 64; do
-		t0=$(ticks floor)
-		out=$("$LG" setup 127.0.0.1:13139 "$ECHO" "$c" "$DUR") || true
-		t1=$(ticks floor)
-		add floor "setup$c" "$(kv "$out" conns_per_s)"
-		add floor "setup${c}_cpu" "$(cpu_per "$t0" "$t1" "$(awk -v r="$(kv "$out" conns_per_s)" -v d="$DUR" 'BEGIN{print r * d / 1e6}')")"
+	# the yardsticks (floor.c, closing at the first EOF or passing it on): set-up only
+	for f in floor:13139 floorhc:13140; do
+		for c in 1 64; do
+			t0=$(ticks "${f%:*}")
+			out=$("$LG" setup "127.0.0.1:${f#*:}" "$ECHO" "$c" "$DUR") || true
+			t1=$(ticks "${f%:*}")
+			add "${f%:*}" "setup$c" "$(kv "$out" conns_per_s)"
+			add "${f%:*}" "setup${c}_cpu" "$(cpu_per "$t0" "$t1" "$(awk -v r="$(kv "$out" conns_per_s)" -v d="$DUR" 'BEGIN{print r * d / 1e6}')")"
+		done
 	done
 done
 for p in "${PROXIES[@]}"; do
@@ -287,14 +291,15 @@ row "CPU per request (µs)" http_cpu low
 row "idle tunnel, RSS per tunnel (KiB)" idle low
 [ -z "$BIG" ] || printf '\n%s\n' "$BIG"
 printf '\n## The floor: the least a CONNECT proxy does per tunnel\n'
-echo "bench/floor.c: accept, one recv, connect, the 200, one send per side, close; no policy, no log, no DNS"
+echo "bench/floor.c: accept, one recv, connect, the 200, one send per side, close; no policy, no log, no DNS."
+echo "floor closes both sides at the first EOF; floor, half-close passes an EOF on (shutdown) and closes once both sides have ended, as sluice does"
 echo
-echo "| metric | direct | floor | sluice | floor/direct | sluice/floor |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| metric | direct | floor | floor, half-close | sluice | floor/direct | half-close/direct | sluice/half-close |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for k in "tunnel set-up, sequential (conn/s):setup1" "tunnel set-up, 64 concurrent (conn/s):setup64" \
 	"CPU per connection, 64 concurrent (µs):setup64_cpu"; do
-	d=$(get direct "${k##*:}") f=$(get floor "${k##*:}") x=$(get sluice "${k##*:}")
-	printf '| %s | %s | %s | %s | %s | %s |\n' "${k%:*}" "$d" "$f" "$x" "$(ratio "$f" "$d")" "$(ratio "$x" "$f")"
+	d=$(get direct "${k##*:}") f=$(get floor "${k##*:}") h=$(get floorhc "${k##*:}") x=$(get sluice "${k##*:}")
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "${k%:*}" "$d" "$f" "$h" "$x" "$(ratio "$f" "$d")" "$(ratio "$h" "$d")" "$(ratio "$x" "$h")"
 done
 if [ -n "$WORKERS" ]; then
 	printf '\n## sluice by worker count (median of %s, %ss each)\n\n' "$REPS" "$DUR"

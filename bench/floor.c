@@ -1,4 +1,4 @@
-/* floor.c PORT: the least a CONNECT proxy can do per tunnel, as a yardstick
+/* floor.c PORT [half-close]: the least a CONNECT proxy can do per tunnel, as a yardstick
  * for bench.sh's set-up figures (not a proxy to use: no policy, no log, no
  * DNS, IPv4 literals only).
  *
@@ -7,12 +7,18 @@
  * connected, then each side's bytes to the other in one send each (enough
  * for loadgen's 1-byte echo), and both closed at the first EOF. Whatever
  * sluice adds to a tunnel's set-up is what it does beyond this.
+ *
+ * With "half-close", an EOF is passed on as a proxy that keeps every
+ * protocol whole must (a client may send its last bytes and then wait for
+ * the answer): shutdown(SHUT_WR) on the other side, and both closed once
+ * each side has ended. sluice relays EOF that way.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +32,12 @@ struct end {
 	int fd;
 	enum kind kind;
 	struct end *peer;
+	bool eof; /* half-close: this side has ended, the peer's write side is shut */
 };
 
 static int ep;
 static const int one = 1;
+static bool half_close;
 /* ends dropped in this pass: freed after it, as its later events may name them */
 static struct end *dead[128];
 static int ndead;
@@ -126,6 +134,12 @@ static void relay(struct end *e, char *buf, size_t size)
 
 	if (k < 0 && errno == EAGAIN)
 		return;
+	if (k == 0 && half_close && !e->peer->eof) {
+		e->eof = true;
+		shutdown(e->peer->fd, SHUT_WR);
+		watch(e, EPOLL_CTL_MOD, 0); /* nothing more comes from this side */
+		return;
+	}
 	if (k <= 0 || send(e->peer->fd, buf, (size_t)k, MSG_NOSIGNAL) < 0)
 		drop(e);
 }
@@ -136,10 +150,11 @@ int main(int argc, char **argv)
 	struct end listener = { .kind = LISTENER };
 	static char buf[65536];
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: floor PORT\n");
+	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "half-close") != 0)) {
+		fprintf(stderr, "usage: floor PORT [half-close]\n");
 		return 2;
 	}
+	half_close = argc == 3;
 	a.sin_port = htons((uint16_t)atoi(argv[1]));
 	listener.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	setsockopt(listener.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
