@@ -18,7 +18,8 @@
  * (late, or slower) read that file as it grows; when the ecosystem
  * publishes the object's hash, every follower waits until the whole body
  * is checked. The commit (fsync, rename, record) runs on a worker thread
- * (commit.c) after the body is complete: clients do not wait for the disk.
+ * (commit.c) after the body is complete: clients do not wait for the disk;
+ * one that asks meanwhile is served from the complete, checked file.
  * A body of CX_ASYNC_MIN or more is hashed and written by its writer's
  * flusher thread (cache/store_flusher.c); followers read the file only as
  * far as it holds (px_fetch_filed), and the check waits for the flusher.
@@ -228,7 +229,8 @@ struct px_fetch {
 
 /* Start (or join, for a shared key) a fetch for q. cond: a stored entry to
  * revalidate (If-None-Match / If-Modified-Since), or NULL; headers: more
- * request header lines, each ending in CRLF. Returns 0, or -errno with
+ * request header lines, each ending in CRLF. Returns 0 (q may be over
+ * already: a body complete and checked is served at once), or -errno with
  * nothing started. */
 int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char *headers);
 /* q stops following its fetch (its client left). */

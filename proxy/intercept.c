@@ -679,6 +679,26 @@ static void on_stored(struct px_creq *q, struct px_fetch *f)
 	serve_entry(q, &e, fd);
 }
 
+/* f's body is whole in its file and checked (body_complete), its commit
+ * (fsync, rename, record: commit.c) not back yet: q is served from that
+ * file as the entry it is becoming, as a hit would be (a HEAD, and a
+ * chunked body with its length, too). What a failed commit leaves out of
+ * the store is these same checked bytes, so nothing is served that a
+ * stored entry would not have been. */
+static void serve_complete(struct px_creq *q, struct px_fetch *f)
+{
+	struct cache_entry e = f->e;
+	int fd = dup(f->rfd);
+
+	px_fetch_leave(q);
+	if (fd < 0) {
+		answer_error(q, 502, "connect_failed", "sluice: out of descriptors");
+		pump(q);
+		return;
+	}
+	serve_entry(q, &e, fd);
+}
+
 /* The head of a through (bypass) answer: status and the upstream's own
  * content headers, then bytes as they come. */
 static void start_through(struct px_creq *q, struct px_fetch *f)
@@ -790,8 +810,12 @@ void px_creq_fetch_news(struct px_creq *q)
 		on_stored(q, f);
 		return;
 	}
-	if ((f->verify && !f->body_complete) || !f->has_length || q->has_range || q->cond_match || q->head_only)
-		return; /* served once checked (and these, once stored) */
+	if (f->body_complete) { /* checked and whole: its commit need not be waited for */
+		serve_complete(q, f);
+		return;
+	}
+	if (f->verify || !f->has_length || q->has_range || q->cond_match || q->head_only)
+		return; /* served once the body is whole (and checked) */
 	if (!q->started && (q->fd = dup(f->rfd)) < 0) {
 		px_fetch_leave(q);
 		answer_error(q, 502, "connect_failed", "sluice: out of descriptors");
@@ -808,10 +832,6 @@ void px_creq_fetch_news(struct px_creq *q)
 	}
 	uint64_t filed = px_fetch_filed(f); /* never past what the file holds */
 	q->end = filed > q->end ? filed : q->end;
-	if (f->body_complete) { /* checked: the file has all of it */
-		q->streaming = false;
-		px_fetch_leave(q);
-	}
 	pump(q);
 }
 
