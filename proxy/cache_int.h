@@ -32,6 +32,7 @@
 #ifndef SLUICE_PROXY_CACHE_INT_H
 #define SLUICE_PROXY_CACHE_INT_H
 
+#include <event2/buffer.h>
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -130,6 +131,7 @@ struct px_creq {
 	int fd;                     /* serving from: a blob, or the fetch's growing file */
 	int reval_fd;               /* the stored entry's blob while it is revalidated (-1: none) */
 	uint64_t off, end;          /* next byte, and the end of what is served */
+	struct evbuffer_ptr held_at; /* off in a held body (its fetch's mem) */
 	bool streaming;             /* following a fetch's file as it grows */
 	bool started;               /* the answer's head has gone */
 	char head[CX_HEAD_MAX];     /* ... to the output at the next pump, with the body's first bytes */

@@ -513,23 +513,25 @@ static void creq_done(struct px_creq *q, const char *reason)
 /* A checked held body's next pieces to the client, while its output is
  * under CX_OUT_HIGH: the fetch keeps the body (and its count in
  * CX_HOLD_ALL) until its last follower has it all, so a client that does
- * not read holds no more than that. */
+ * not read holds no more than that. q->held_at is where q->off is in mem
+ * (which no longer changes): each piece is found from the last one, not
+ * from the start (that walk made a body's cost grow with its square). */
 static void pump_held(struct px_creq *q, struct evbuffer *out)
 {
 	struct evbuffer *mem = q->f->mem;
-	struct evbuffer_ptr at;
 
 	while (q->off < q->end && evbuffer_get_length(out) < CX_OUT_HIGH) {
 		size_t n = q->end - q->off < CX_CHUNK ? (size_t)(q->end - q->off) : CX_CHUNK;
 		struct evbuffer_iovec v;
-		if (evbuffer_ptr_set(mem, &at, (size_t)q->off, EVBUFFER_PTR_SET) < 0 ||
-		    evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1)
+		if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1)
 			return;
-		ev_ssize_t got = evbuffer_copyout_from(mem, &at, v.iov_base, n);
+		ev_ssize_t got = evbuffer_copyout_from(mem, &q->held_at, v.iov_base, n);
 		v.iov_len = got > 0 ? (size_t)got : 0;
 		evbuffer_commit_space(out, &v, 1);
-		if (got <= 0)
+		if (got <= 0 || evbuffer_ptr_set(mem, &q->held_at, (size_t)got, EVBUFFER_PTR_ADD) < 0) {
+			q->end = q->off; /* cannot happen: mem holds every byte up to end */
 			return;
+		}
 		q->off += (uint64_t)got;
 		q->bytes += (uint64_t)got;
 	}
@@ -656,7 +658,7 @@ static void serve_held(struct px_creq *q, struct px_fetch *f)
 	evbuffer_add_printf(out, "X-Sluice-Cache: %s\r\n%s\r\n", q->cache, q->keep ? "" : "Connection: close\r\n");
 	if (f->held) {
 		q->off = 0;
-		q->end = q->head_only ? 0 : n;
+		q->end = q->head_only || evbuffer_ptr_set(f->mem, &q->held_at, 0, EVBUFFER_PTR_SET) < 0 ? 0 : n;
 	} else if (!q->head_only && evbuffer_add_buffer_reference(out, f->mem) < 0)
 		evbuffer_add(out, evbuffer_pullup(f->mem, -1), n);
 	q->bytes += q->head_only || f->held ? 0 : n;
