@@ -63,6 +63,13 @@
  * all smaller; the bound keeps one fetch's memory to that. */
 #define CX_HOLD_MAX (64u << 20)
 #define CX_HOLD_ALL (256u << 20) /* ... and all held bodies of a process together */
+/* A held body stays held while a client still takes it: one that has taken
+ * none of its next pieces for this long is cut (reason limit), so clients
+ * that do not read cannot keep CX_HOLD_ALL full and every other held check
+ * answered 502. A piece is taken each time the client's output drains to
+ * its low mark (half a MiB): a live client does that well within 30 s at
+ * anything over about 20 KiB/s. */
+#define CX_HOLD_IDLE_S 30
 
 struct px_fetch;
 struct px_cx;
@@ -132,6 +139,7 @@ struct px_creq {
 	int reval_fd;               /* the stored entry's blob while it is revalidated (-1: none) */
 	uint64_t off, end;          /* next byte, and the end of what is served */
 	struct evbuffer_ptr held_at; /* off in a held body (its fetch's mem) */
+	int64_t held_took_ms;       /* ... when the client last took a piece of it (CX_HOLD_IDLE_S) */
 	bool streaming;             /* following a fetch's file as it grows */
 	bool started;               /* the answer's head has gone */
 	char head[CX_HEAD_MAX];     /* ... to the output at the next pump, with the body's first bytes */

@@ -286,6 +286,18 @@ static void arm(struct px_cx *cx, unsigned s)
 	evtimer_add(cx->timer, &tv);
 }
 
+/* The timer of a client taking a held body: CX_HOLD_IDLE_S after it last
+ * took a piece (cx_timer_cb cuts it then; creq_done re-arms for idle). */
+static void arm_held(struct px_creq *q)
+{
+	int64_t left = q->held_took_ms + CX_HOLD_IDLE_S * 1000 - audit_now_ms();
+	struct timeval tv = { 0, 0 };
+
+	if (left > 0)
+		tv = (struct timeval){ (time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000 };
+	evtimer_add(q->cx->timer, &tv);
+}
+
 /* Whether everything queued for the client went to the kernel: the TLS
  * filter's socket too, since freeing the filter drops what its socket holds. */
 static bool cx_drained(struct px_cx *cx)
@@ -534,6 +546,7 @@ static void pump_held(struct px_creq *q, struct evbuffer *out)
 		}
 		q->off += (uint64_t)got;
 		q->bytes += (uint64_t)got;
+		q->held_took_ms = audit_now_ms();
 	}
 }
 
@@ -659,6 +672,8 @@ static void serve_held(struct px_creq *q, struct px_fetch *f)
 	if (f->held) {
 		q->off = 0;
 		q->end = q->head_only || evbuffer_ptr_set(f->mem, &q->held_at, 0, EVBUFFER_PTR_SET) < 0 ? 0 : n;
+		q->held_took_ms = audit_now_ms();
+		arm_held(q);
 	} else if (!q->head_only && evbuffer_add_buffer_reference(out, f->mem) < 0)
 		evbuffer_add(out, evbuffer_pullup(f->mem, -1), n);
 	q->bytes += q->head_only || f->held ? 0 : n;
@@ -1282,6 +1297,24 @@ static void cli_event_cb(struct bufferevent *bev, short what, void *arg)
 	cx_free(cx);
 }
 
+/* A client taking a held body: cut once it has taken nothing for
+ * CX_HOLD_IDLE_S, which lets go of its share of the hold (the body, with
+ * its last client). */
+static void held_idle(struct px_creq *q)
+{
+	struct px_cx *cx = q->cx;
+
+	if (audit_now_ms() - q->held_took_ms < CX_HOLD_IDLE_S * 1000) {
+		arm_held(q);
+		return;
+	}
+	log_msg("%s: cache: %s: a client took none of a body held in memory (the store is full) for %d s: cut, "
+		"so that it does not keep the memory other held bodies need (free space on the store's disk or "
+		"raise --cache-max)", cx->id, cx->host.text, CX_HOLD_IDLE_S);
+	cx->close_reason = "limit";
+	cx_free(cx);
+}
+
 static void cx_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct px_cx *cx = arg;
@@ -1290,6 +1323,10 @@ static void cx_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (cx->closing) {
 		cx_finish(cx);
+		return;
+	}
+	if (cx->req && cx->req->f && cx->req->f->held && cx->req->f->done) {
+		held_idle(cx->req);
 		return;
 	}
 	if (cx->req && (cx->req->f || cx->req->off < cx->req->end)) {

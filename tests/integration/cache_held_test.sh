@@ -150,5 +150,66 @@ kill "$PID"
 wait "$PID" 2>/dev/null
 check "  sluice stops on SIGTERM with status 0" eq "$?" "0"
 
-check "no sanitizer report" eq "$(cat "$D/sluice.err" 2>/dev/null | grep -c 'AddressSanitizer\|runtime error')" "0"
+# ---- 2. held bodies and clients that do not read -----------------------------------
+mkdir -p "$TMPFS" && mount -t tmpfs -o size=8m sluice-held "$TMPFS" || { echo "cannot mount a tmpfs"; exit 1; }
+FLOG=$D/full.log
+FERR=$D/full.err
+touch "$FLOG" "$FERR"
+world_bg "$NS_HOST" "$SLUICE" proxy --listen 127.0.0.1:3130 --policy "$D/held.yaml" --resolver 198.51.100.53 \
+	--cache "$TMPFS/store" --upstream-ca "$D/ca.pem" --ca "$CADIR" --log "$FLOG" 2>>"$FERR"
+FPID=$!
+PIDS+=("$FPID")
+wait_port "$NS_HOST" 127.0.0.1 3130
+cf() { in_client curl -sS --max-time 60 -x http://127.0.0.1:3130 --cacert "$SCA" "$@"; }
+sts=$(for n in fullbig fullgood; do cf -o /dev/null -w '%{http_code} ' "$NPM/$n"; done)
+check "held: the packuments of a 64 MiB and a 12 MiB tarball are served (the store is an 8 MiB disk)" eq "$sts" "200 200 "
+BIG=/fullbig/-/fullbig-1.0.0.tgz GOOD=/fullgood/-/fullgood-1.0.0.tgz
+fmark=$(lines "$FLOG") femark=$(lines "$FERR") e0=$(entries "$TMPFS/store")
+# a slow but live client: 12 MiB at 300 KiB/s, about 40 s, past the 30 s bound
+world_bg "$NS_HOST" curl -sS --max-time 120 --limit-rate 300k -x http://127.0.0.1:3130 --cacert "$SCA" \
+	-o "$D/slowgood" -w '%{http_code}' "$NPM$GOOD" >"$D/slowgood.st" 2>"$D/slowgood.err"
+SLOWPID=$!
+PIDS+=("$SLOWPID")
+records "$FLOG" "$fmark" decision npm:fullgood@1.0.0 >/dev/null
+t0=$(date +%s)
+# three that ask for the 64 MiB one and never read, one after another (each its own fetch)
+for i in 1 2 3; do
+	mkdir -p "$D/nr$i"
+	world_bg "$NS_HOST" python3 "$HERE/noread.py" 3130 "$SCA" registry.npmjs.org "$BIG" "$D/nr$i" 2>"$D/nr$i/err"
+	PIDS+=($!)
+	wait_for "$D/nr$i/sent"
+	records "$FLOG" "$fmark" decision npm:fullbig@1.0.0 "$i" >/dev/null
+done
+check "  3 clients that do not read hold a 64 MiB tarball each (decision records: miss miss miss)" \
+	eq "$(records "$FLOG" "$fmark" decision npm:fullbig@1.0.0 3)" "miss miss miss"
+st=$(cf -D "$D/hf" -o /dev/null -w '%{http_code}' "$NPM$BIG")
+check "  with the slow client's 12 MiB that is 204 MiB held: a 4th client for the 64 MiB one gets 502 verify_failed" \
+	eq "$st:$(hdr X-Sluice-Reason "$D/hf")" "502:verify_failed"
+for i in $(seq 600); do
+	[ "$(records "$FLOG" "$fmark" close npm:fullbig@1.0.0 1 reason | grep -o limit | wc -l)" -ge 3 ] && break
+	sleep 0.1
+done
+t1=$(date +%s)
+check "  the clients that do not read are cut, reason limit, 30 s after they last took a piece ($((t1 - t0)) s)" \
+	eq "$(records "$FLOG" "$fmark" close npm:fullbig@1.0.0 4 reason):$((t1 - t0 >= 28 && t1 - t0 <= 50))" \
+	"verify_failed limit limit limit:1"
+check "  one stderr line each, naming the fix" \
+	eq "$(tail -n +$((femark + 1)) "$FERR" | grep -c 'a client took none of a body held in memory (the store is full) for 30 s: cut.*free space on the store.s disk or raise --cache-max')" "3"
+for i in 1 2 3; do touch "$D/nr$i/go"; done
+wait_for "$D/nr3/result" 150
+check "  the clients see their connection end before the body's end" \
+	eq "$(for i in 1 2 3; do cat "$D/nr$i/result" 2>/dev/null; echo -n ' '; done)" "cut cut cut "
+st=$(cf -o "$D/big" -w '%{http_code}' "$NPM$BIG")
+check "  then the 64 MiB tarball is held and served again: 200, every byte" eq "$st:$(sha "$D/big")" "200:$(osha "$BIG")"
+wait "$SLOWPID"
+check "  the slow but live client was not cut: 200, every byte, after $(($(date +%s) - t0)) s" \
+	eq "$(cat "$D/slowgood.st"):$(sha "$D/slowgood"):$(records "$FLOG" "$fmark" close npm:fullgood@1.0.0 1 reason)" \
+	"200:$(osha "$GOOD"):-"
+check "  not stored, nothing left in tmp/" eq "$(entries "$TMPFS/store"):$(ls -A "$TMPFS/store/tmp" | wc -l)" "$e0:0"
+kill "$FPID"
+wait "$FPID" 2>/dev/null
+check "  sluice stops on SIGTERM with status 0" eq "$?" "0"
+umount "$TMPFS"
+
+check "no sanitizer report" eq "$(cat "$D/sluice.err" "$FERR" 2>/dev/null | grep -c 'AddressSanitizer\|runtime error')" "0"
 finish
