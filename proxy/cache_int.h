@@ -18,7 +18,8 @@
  * (late, or slower) read that file as it grows; when the ecosystem
  * publishes the object's hash, every follower waits until the whole body
  * is checked. The commit (fsync, rename, record) runs on a worker thread
- * (commit.c) after the body is complete: clients do not wait for the disk.
+ * (commit.c) after the body is complete: clients do not wait for the disk;
+ * one that asks meanwhile is served from the complete, checked file.
  * A body of CX_ASYNC_MIN or more is hashed and written by its writer's
  * flusher thread (cache/store_flusher.c); followers read the file only as
  * far as it holds (px_fetch_filed), and the check waits for the flusher.
@@ -31,6 +32,7 @@
 #ifndef SLUICE_PROXY_CACHE_INT_H
 #define SLUICE_PROXY_CACHE_INT_H
 
+#include <event2/buffer.h>
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -61,6 +63,13 @@
  * all smaller; the bound keeps one fetch's memory to that. */
 #define CX_HOLD_MAX (64u << 20)
 #define CX_HOLD_ALL (256u << 20) /* ... and all held bodies of a process together */
+/* A held body stays held while a client still takes it: one that has taken
+ * none of its next pieces for this long is cut (reason limit), so clients
+ * that do not read cannot keep CX_HOLD_ALL full and every other held check
+ * answered 502. A piece is taken each time the client's output drains to
+ * its low mark (half a MiB): a live client does that well within 30 s at
+ * anything over about 20 KiB/s. */
+#define CX_HOLD_IDLE_S 30
 
 struct px_fetch;
 struct px_cx;
@@ -129,6 +138,8 @@ struct px_creq {
 	int fd;                     /* serving from: a blob, or the fetch's growing file */
 	int reval_fd;               /* the stored entry's blob while it is revalidated (-1: none) */
 	uint64_t off, end;          /* next byte, and the end of what is served */
+	struct evbuffer_ptr held_at; /* off in a held body (its fetch's mem) */
+	int64_t held_took_ms;       /* ... when the client last took a piece of it (CX_HOLD_IDLE_S) */
 	bool streaming;             /* following a fetch's file as it grows */
 	bool started;               /* the answer's head has gone */
 	char head[CX_HEAD_MAX];     /* ... to the output at the next pump, with the body's first bytes */
@@ -228,7 +239,8 @@ struct px_fetch {
 
 /* Start (or join, for a shared key) a fetch for q. cond: a stored entry to
  * revalidate (If-None-Match / If-Modified-Since), or NULL; headers: more
- * request header lines, each ending in CRLF. Returns 0, or -errno with
+ * request header lines, each ending in CRLF. Returns 0 (q may be over
+ * already: a body complete and checked is served at once), or -errno with
  * nothing started. */
 int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char *headers);
 /* q stops following its fetch (its client left). */

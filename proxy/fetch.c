@@ -1039,6 +1039,8 @@ int px_fetch_start(struct px_creq *q, const struct cache_entry *cond, const char
 			q->cache = "hit";
 		count_once(q, f->body_complete);
 		follow(f, q);
+		if (f->body_complete)
+			px_creq_fetch_news(q); /* no more news comes before the commit returns: at once */
 		return 0;
 	}
 	if (q->store_ok && !cond)

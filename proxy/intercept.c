@@ -286,6 +286,18 @@ static void arm(struct px_cx *cx, unsigned s)
 	evtimer_add(cx->timer, &tv);
 }
 
+/* The timer of a client taking a held body: CX_HOLD_IDLE_S after it last
+ * took a piece (cx_timer_cb cuts it then; creq_done re-arms for idle). */
+static void arm_held(struct px_creq *q)
+{
+	int64_t left = q->held_took_ms + CX_HOLD_IDLE_S * 1000 - audit_now_ms();
+	struct timeval tv = { 0, 0 };
+
+	if (left > 0)
+		tv = (struct timeval){ (time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000 };
+	evtimer_add(q->cx->timer, &tv);
+}
+
 /* Whether everything queued for the client went to the kernel: the TLS
  * filter's socket too, since freeing the filter drops what its socket holds. */
 static bool cx_drained(struct px_cx *cx)
@@ -513,25 +525,28 @@ static void creq_done(struct px_creq *q, const char *reason)
 /* A checked held body's next pieces to the client, while its output is
  * under CX_OUT_HIGH: the fetch keeps the body (and its count in
  * CX_HOLD_ALL) until its last follower has it all, so a client that does
- * not read holds no more than that. */
+ * not read holds no more than that. q->held_at is where q->off is in mem
+ * (which no longer changes): each piece is found from the last one, not
+ * from the start (that walk made a body's cost grow with its square). */
 static void pump_held(struct px_creq *q, struct evbuffer *out)
 {
 	struct evbuffer *mem = q->f->mem;
-	struct evbuffer_ptr at;
 
 	while (q->off < q->end && evbuffer_get_length(out) < CX_OUT_HIGH) {
 		size_t n = q->end - q->off < CX_CHUNK ? (size_t)(q->end - q->off) : CX_CHUNK;
 		struct evbuffer_iovec v;
-		if (evbuffer_ptr_set(mem, &at, (size_t)q->off, EVBUFFER_PTR_SET) < 0 ||
-		    evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1)
+		if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1)
 			return;
-		ev_ssize_t got = evbuffer_copyout_from(mem, &at, v.iov_base, n);
+		ev_ssize_t got = evbuffer_copyout_from(mem, &q->held_at, v.iov_base, n);
 		v.iov_len = got > 0 ? (size_t)got : 0;
 		evbuffer_commit_space(out, &v, 1);
-		if (got <= 0)
+		if (got <= 0 || evbuffer_ptr_set(mem, &q->held_at, (size_t)got, EVBUFFER_PTR_ADD) < 0) {
+			q->end = q->off; /* cannot happen: mem holds every byte up to end */
 			return;
+		}
 		q->off += (uint64_t)got;
 		q->bytes += (uint64_t)got;
+		q->held_took_ms = audit_now_ms();
 	}
 }
 
@@ -656,7 +671,9 @@ static void serve_held(struct px_creq *q, struct px_fetch *f)
 	evbuffer_add_printf(out, "X-Sluice-Cache: %s\r\n%s\r\n", q->cache, q->keep ? "" : "Connection: close\r\n");
 	if (f->held) {
 		q->off = 0;
-		q->end = q->head_only ? 0 : n;
+		q->end = q->head_only || evbuffer_ptr_set(f->mem, &q->held_at, 0, EVBUFFER_PTR_SET) < 0 ? 0 : n;
+		q->held_took_ms = audit_now_ms();
+		arm_held(q);
 	} else if (!q->head_only && evbuffer_add_buffer_reference(out, f->mem) < 0)
 		evbuffer_add(out, evbuffer_pullup(f->mem, -1), n);
 	q->bytes += q->head_only || f->held ? 0 : n;
@@ -673,6 +690,26 @@ static void on_stored(struct px_creq *q, struct px_fetch *f)
 	(void)f;
 	if (cache_lookup(q->cx->pc->store, q->key, &e, &fd) < 0) {
 		answer_error(q, 502, "connect_failed", "sluice: the answer was fetched but could not be stored");
+		pump(q);
+		return;
+	}
+	serve_entry(q, &e, fd);
+}
+
+/* f's body is whole in its file and checked (body_complete), its commit
+ * (fsync, rename, record: commit.c) not back yet: q is served from that
+ * file as the entry it is becoming, as a hit would be (a HEAD, and a
+ * chunked body with its length, too). What a failed commit leaves out of
+ * the store is these same checked bytes, so nothing is served that a
+ * stored entry would not have been. */
+static void serve_complete(struct px_creq *q, struct px_fetch *f)
+{
+	struct cache_entry e = f->e;
+	int fd = dup(f->rfd);
+
+	px_fetch_leave(q);
+	if (fd < 0) {
+		answer_error(q, 502, "connect_failed", "sluice: out of descriptors");
 		pump(q);
 		return;
 	}
@@ -790,8 +827,12 @@ void px_creq_fetch_news(struct px_creq *q)
 		on_stored(q, f);
 		return;
 	}
-	if ((f->verify && !f->body_complete) || !f->has_length || q->has_range || q->cond_match || q->head_only)
-		return; /* served once checked (and these, once stored) */
+	if (f->body_complete) { /* checked and whole: its commit need not be waited for */
+		serve_complete(q, f);
+		return;
+	}
+	if (f->verify || !f->has_length || q->has_range || q->cond_match || q->head_only)
+		return; /* served once the body is whole (and checked) */
 	if (!q->started && (q->fd = dup(f->rfd)) < 0) {
 		px_fetch_leave(q);
 		answer_error(q, 502, "connect_failed", "sluice: out of descriptors");
@@ -808,10 +849,6 @@ void px_creq_fetch_news(struct px_creq *q)
 	}
 	uint64_t filed = px_fetch_filed(f); /* never past what the file holds */
 	q->end = filed > q->end ? filed : q->end;
-	if (f->body_complete) { /* checked: the file has all of it */
-		q->streaming = false;
-		px_fetch_leave(q);
-	}
 	pump(q);
 }
 
@@ -1260,6 +1297,24 @@ static void cli_event_cb(struct bufferevent *bev, short what, void *arg)
 	cx_free(cx);
 }
 
+/* A client taking a held body: cut once it has taken nothing for
+ * CX_HOLD_IDLE_S, which lets go of its share of the hold (the body, with
+ * its last client). */
+static void held_idle(struct px_creq *q)
+{
+	struct px_cx *cx = q->cx;
+
+	if (audit_now_ms() - q->held_took_ms < CX_HOLD_IDLE_S * 1000) {
+		arm_held(q);
+		return;
+	}
+	log_msg("%s: cache: %s: a client took none of a body held in memory (the store is full) for %d s: cut, "
+		"so that it does not keep the memory other held bodies need (free space on the store's disk or "
+		"raise --cache-max)", cx->id, cx->host.text, CX_HOLD_IDLE_S);
+	cx->close_reason = "limit";
+	cx_free(cx);
+}
+
 static void cx_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct px_cx *cx = arg;
@@ -1268,6 +1323,10 @@ static void cx_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (cx->closing) {
 		cx_finish(cx);
+		return;
+	}
+	if (cx->req && cx->req->f && cx->req->f->held && cx->req->f->done) {
+		held_idle(cx->req);
 		return;
 	}
 	if (cx->req && (cx->req->f || cx->req->off < cx->req->end)) {

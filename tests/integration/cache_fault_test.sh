@@ -23,7 +23,8 @@
 #      published integrity is held in memory and served once it matches
 #      (with and without Content-Length), a mismatching one and an 80 MiB
 #      one (over the bound) get 502 verify_failed; held bodies count
-#      against their bound until their clients have them
+#      against their bound until their clients have them (a client that
+#      takes none of one for 30 s is cut: cache_held_test.sh)
 set -u
 SLUICE=$(realpath "$1")
 # under ASan, freed memory is filled: a read of it inside libevent (not

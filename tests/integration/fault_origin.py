@@ -25,7 +25,7 @@ npm (registry.npmjs.org):
   /fullgood, /fullbad, /fullchunk, /fullhuge   packuments as goodint's (the
       integrity of the tarball's bytes; fullbad: of other bytes) for tarballs
       larger than the 8 MiB full-disk store: 12 MiB (fullchunk's sent
-      chunked), fullhuge's 80 MiB
+      chunked), fullhuge's 80 MiB, fullbig's 64 MiB (the most held)
 Debian (deb.debian.org), under /debian/pool/main/:
   s/slow/slow_1_all.deb     16 MiB at mode slow_rate bytes/s (0: at once)
   b/big/big_1_all.deb       64 MiB: the head and 1 MiB, 2 s of nothing, then
@@ -101,7 +101,8 @@ OBJ[tarball_path("chunky")] = blob(tarball_path("chunky"), 512 * KiB)
 for i in range(10):
     OBJ[tarball_path("small%d" % i)] = blob(tarball_path("small%d" % i), 64 * KiB)
 OBJ["/goodint"] = packument("goodint", OBJ[tarball_path("goodint")])
-for n, size in (("fullgood", 12 * MiB), ("fullbad", 12 * MiB), ("fullchunk", 12 * MiB), ("fullhuge", 80 * MiB)):
+for n, size in (("fullgood", 12 * MiB), ("fullbad", 12 * MiB), ("fullchunk", 12 * MiB), ("fullhuge", 80 * MiB),
+                ("fullbig", 64 * MiB)):
     OBJ[tarball_path(n)] = blob(tarball_path(n), size)
     OBJ["/" + n] = packument(n, b"not the tarball" if n == "fullbad" else OBJ[tarball_path(n)])
 OBJ["/badint"] = packument("badint", b"not the tarball")
