@@ -149,6 +149,17 @@ int eng_reply(struct span msg, struct span query, uint8_t *out, size_t cap, stru
 	/* the question's type and class as asked, byte for byte */
 	if (!same_name(&name, &qname) || memcmp(msg.p + off, query.p + qoff, 4) != 0)
 		return -ESRCH;
+	if (h.flags & DNSW_TC) {
+		/* Docker truncates by dropping whole records (a service with
+		 * more replicas than fit in 512 bytes): the ones sent are an
+		 * answer (a record cut short still fails to parse) */
+		uint8_t plain[ENGINE_REPLY_MAX];
+		if (msg.len > sizeof(plain))
+			return -EBADMSG;
+		memcpy(plain, msg.p, msg.len);
+		plain[2] &= (uint8_t)~(DNSW_TC >> 8);
+		return dnsw_normalize_reply(span_of((const char *)plain, msg.len), out, cap, r);
+	}
 	return dnsw_normalize_reply(msg, out, cap, r);
 }
 

@@ -69,7 +69,8 @@ size_t eng_build(const char *name, uint16_t qtype, uint16_t id, uint8_t *buf, si
 /* Read msg as the reply to query (an eng_build message): 0 with its
  * records normalized into out (dnsw_normalize_reply), -ESRCH when it is not
  * a reply to that query (another ID or question), -EBADMSG when it does not
- * parse, -EPROTO for an rcode other than NOERROR and NXDOMAIN. */
+ * parse, -EPROTO for an rcode other than NOERROR and NXDOMAIN. A truncated
+ * reply (TC) counts with the records it has. */
 int eng_reply(struct span msg, struct span query, uint8_t *out, size_t cap, struct dnsw_reply *r);
 
 #endif

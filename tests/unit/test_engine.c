@@ -7,7 +7,9 @@
  * a network namespace of its own whose `lo` also holds 203.0.113.129/26,
  * the "container's network": far (198.51.100.10), chain (a CNAME, then
  * 198.51.100.10), mixed (203.0.113.131 and 198.51.100.10) and svc (an
- * HTTPS record with a hint) are answers a forger would give. */
+ * HTTPS record with a hint) are answers a forger would give; many (TC,
+ * three of its replicas' addresses) is what Docker sends for a service
+ * whose records do not fit in 512 bytes. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -78,6 +80,11 @@ static unsigned put_answers(uint8_t *out, size_t *n, const char *name, uint16_t 
 		return put_a(out, n, 0xc00c, 198, 51, 100, 10), 1;
 	if (!strcmp(name, "mixed"))
 		return put_a(out, n, 0xc00c, 203, 0, 113, 131), put_a(out, n, 0xc00c, 198, 51, 100, 10), 2;
+	if (!strcmp(name, "many")) {
+		for (uint8_t i = 0; i < 3; i++)
+			put_a(out, n, 0xc00c, 203, 0, 113, (uint8_t)(140 + i));
+		return 3;
+	}
 	if (!strcmp(name, "chain")) {
 		size_t x = *n + 12; /* x.test, for the A record's owner */
 		memcpy(out + *n, cname, sizeof(cname));
@@ -108,7 +115,7 @@ static void server_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	size_t n = 0, qend = 12 + q.qname.len + 4;
 	memcpy(out, in, qend); /* the ID and the question as asked */
-	out[2] = 0x81, out[3] = (uint8_t)(0x80 | rcode);
+	out[2] = !strcmp(name, "many") ? 0x83 : 0x81, out[3] = (uint8_t)(0x80 | rcode); /* many: TC */
 	n = qend;
 	unsigned an = rcode ? 0 : put_answers(out, &n, name, q.qtype);
 	size_t h = 6;
@@ -208,6 +215,24 @@ static void test_lookup_service(void **state)
 	assert_string_equal(text, "203.0.113.130");
 	assert_int_equal(w->res.ttl, 5); /* the empty AAAA answer's: no SOA, the floor */
 	assert_false(eng_busy(w->e, "db", DNSW_T_A));
+}
+
+/* A truncated reply (Docker's, for a service with many replicas): the
+ * addresses it has, not a timeout. */
+static void test_lookup_truncated(void **state)
+{
+	struct world *w = *state;
+	struct eng_lookup *l = NULL;
+	char text[ADDR_TEXT_MAX];
+
+	need_netns();
+	w->calls = 0;
+	assert_int_equal(eng_lookup(w->e, "many", lookup_cb, w, &l), 0);
+	run_until(w, 1);
+	assert_int_equal(w->res.status, 0);
+	assert_int_equal(w->res.naddrs, 3);
+	addr_format(&w->res.addrs[2], text, sizeof(text));
+	assert_string_equal(text, "203.0.113.142");
 }
 
 /* No such name: -ENOENT (the proxy's resolve_failed); REFUSED: -EIO. */
@@ -404,6 +429,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lookup_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_off_network, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_screened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_route_socket, setup, teardown),
 	};
