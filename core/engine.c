@@ -24,7 +24,9 @@
  * addresses count only when they are on one of the container's own
  * networks (the prefixes of its interfaces' addresses, read through an
  * rtnetlink socket made in its namespace at each answer, so a network
- * connected later counts) -- where Docker's names live. Any other address
+ * connected later counts) -- where Docker's names live -- and are not the
+ * host's own (a network's gateway: the proxy, on the host, would dial the
+ * host itself; asked of this process's routing table). Any other address
  * record is taken out and reported (rsv_answer's nrefused: the stub and
  * the proxy refuse it as blocked_address), and so is every SVCB/HTTPS
  * record, whose hints would be addresses too.
@@ -82,6 +84,7 @@ struct eng_lookup {
 struct eng {
 	int fd;
 	int rt;             /* rtnetlink in the container's namespace, or -1 */
+	int own;            /* rtnetlink in this process's namespace (the host's), or -1 */
 	uint32_t seq;
 	struct event *ev;
 	struct eng_query q[ENGINE_PENDING];
@@ -274,6 +277,42 @@ static bool read_nets(struct eng *e)
 	}
 }
 
+/* Whether x is an address of this process's own namespace (the host's:
+ * the network's gateway, on the bridge) as its routing table says, or
+ * cannot say. A Docker name never stands for one, and the proxy would
+ * dial it here, on the host. */
+static bool host_local(struct eng *e, const struct addr *x)
+{
+	struct {
+		struct nlmsghdr h;
+		struct rtmsg r;
+		struct rtattr a;
+		uint8_t dst[16];
+	} req = { .h = { .nlmsg_type = RTM_GETROUTE, .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = ++e->seq },
+		  .r = { .rtm_family = (uint8_t)x->family } };
+	size_t n = x->family == AF_INET ? 4 : 16;
+
+	memcpy(req.dst, x->family == AF_INET ? (const void *)&x->v4 : (const void *)&x->v6, n);
+	req.r.rtm_dst_len = (uint8_t)(n * 8);
+	req.a = (struct rtattr){ .rta_len = (unsigned short)RTA_LENGTH(n), .rta_type = RTA_DST };
+	req.h.nlmsg_len = (uint32_t)(NLMSG_LENGTH(sizeof(req.r)) + RTA_LENGTH(n));
+	if (e->own < 0 || send(e->own, &req, req.h.nlmsg_len, 0) != (ssize_t)req.h.nlmsg_len)
+		return true;
+	for (;;) {
+		ssize_t got = recv(e->own, e->nl, sizeof(e->nl), 0);
+		const struct nlmsghdr *h = (const struct nlmsghdr *)e->nl;
+		if (got < (ssize_t)sizeof(*h) || h->nlmsg_len > (size_t)got)
+			return true;
+		if (h->nlmsg_seq != e->seq)
+			continue; /* an earlier question's answer */
+		if (h->nlmsg_type == NLMSG_ERROR)
+			return false; /* no route: nowhere, surely not here */
+		if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
+			return true;
+		return ((const struct rtmsg *)NLMSG_DATA(h))->rtm_type == RTN_LOCAL;
+	}
+}
+
 static bool on_nets(const struct eng *e, const struct addr *x)
 {
 	for (size_t i = 0; i < e->nnets; i++)
@@ -308,9 +347,9 @@ static void refuse(struct eng *e, const struct eng_query *q, struct rsv_answer *
 	if (!log_limit_pass(&e->said, q->name, 10000))
 		return;
 	addr_format(x, text, sizeof(text));
-	log_msg("engine: %s: an answer for it from Docker's DNS gives %s, on none of the container's networks: "
-		"refused (a forged reply from inside the container, or an outside server's answer to a single-label "
-		"name; name such a host in full)", q->name, text);
+	log_msg("engine: %s: an answer for it from Docker's DNS gives %s, on none of the container's networks "
+		"or the host's own: refused (a forged reply from inside the container, or an outside server's answer "
+		"to a single-label name; name such a host in full)", q->name, text);
 }
 
 /* The reply's records (e->rrs, r) that a has: all but the address records
@@ -333,7 +372,7 @@ static void screen(struct eng *e, const struct eng_query *q, const struct dnsw_r
 		if (rr_addr(blob, &rr, &x)) {
 			if (nets < 0)
 				nets = read_nets(e);
-			if (!nets || !on_nets(e, &x)) {
+			if (!nets || !on_nets(e, &x) || host_local(e, &x)) {
 				refuse(e, q, a, &x);
 				continue;
 			}
@@ -405,6 +444,7 @@ int eng_new(struct event_base *base, int fd, int rt, struct eng **out)
 	}
 	e->fd = fd;
 	e->rt = rt;
+	e->own = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	e->ev = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, e);
 	for (size_t i = 0; i < ENGINE_PENDING; i++) {
 		e->q[i].e = e;
@@ -432,6 +472,8 @@ void eng_free(struct eng *e)
 	close(e->fd);
 	if (e->rt >= 0)
 		close(e->rt);
+	if (e->own >= 0)
+		close(e->own);
 	free(e);
 }
 

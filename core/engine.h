@@ -27,7 +27,8 @@ struct eng_lookup;
  * an rtnetlink socket in the same namespace (-1: none); both taken, also on
  * failure. An answer's A and AAAA records count only for addresses on one
  * of the namespace's networks, as rt shows them at that answer (none
- * without rt): the others, and every SVCB/HTTPS record, are taken out and
+ * without rt), that are not this process's own (the host's: a network's
+ * gateway): the others, and every SVCB/HTTPS record, are taken out and
  * counted in the answer's nrefused, so a reply forged from inside the
  * container cannot send a name anywhere else. 0 or -ENOMEM. */
 int eng_new(struct event_base *base, int fd, int rt, struct eng **out);

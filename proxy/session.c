@@ -1100,8 +1100,8 @@ static void resolved_cb(const struct rsv_result *res, void *arg)
 		s->addrs[0] = res->refused;
 		s->naddrs = 1;
 		char detail[300];
-		snprintf(detail, sizeof(detail), "Docker's DNS gave %s, on none of the container's networks (forged from "
-			 "inside it?); no policy entry changes this", blocked);
+		snprintf(detail, sizeof(detail), "Docker's DNS gave %s, on none of the container's networks or the "
+			 "host's own (forged from inside it?); no policy entry changes this", blocked);
 		deny(s, POL_BLOCKED_ADDRESS, blocked, detail);
 		return;
 	}

@@ -4,10 +4,12 @@
  * Docker's 127.0.0.11), answering by name as Docker's embedded DNS does:
  * db has an IPv4 address and no IPv6 one (NOERROR, no records), nosuch is
  * NXDOMAIN, refused is REFUSED, silent is never answered. The test runs in
- * a network namespace of its own whose `lo` also holds 203.0.113.129/26,
+ * a network namespace of its own with a veth link holding 203.0.113.129/26,
  * the "container's network": far (198.51.100.10), chain (a CNAME, then
- * 198.51.100.10), mixed (203.0.113.131 and 198.51.100.10) and svc (an
- * HTTPS record with a hint) are answers a forger would give; many (TC,
+ * 198.51.100.10), mixed (203.0.113.131 and 198.51.100.10), gw
+ * (203.0.113.129: on the network, and this namespace's own, as a gateway
+ * is the host's) and svc (an HTTPS record with a hint) are answers a
+ * forger would give; many (TC,
  * three of its replicas' addresses) is what Docker sends for a service
  * whose records do not fit in 512 bytes. */
 #include <arpa/inet.h>
@@ -76,6 +78,8 @@ static unsigned put_answers(uint8_t *out, size_t *n, const char *name, uint16_t 
 		return 0;
 	if (!strcmp(name, "db"))
 		return put_a(out, n, 0xc00c, 203, 0, 113, 130), 1;
+	if (!strcmp(name, "gw"))
+		return put_a(out, n, 0xc00c, 203, 0, 113, 129), 1;
 	if (!strcmp(name, "far"))
 		return put_a(out, n, 0xc00c, 198, 51, 100, 10), 1;
 	if (!strcmp(name, "mixed"))
@@ -321,11 +325,12 @@ static void test_lookup_off_network(void **state)
 	struct world *w = *state;
 	struct eng_lookup *l = NULL;
 	char text[ADDR_TEXT_MAX];
-	const char *names[] = { "far", "chain" };
+	const char *names[] = { "far", "chain", "gw" };
+	const char *refused[] = { "198.51.100.10", "198.51.100.10", "203.0.113.129" };
 
 	need_netns();
 	w->calls = 0;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		assert_int_equal(eng_lookup(w->e, names[i], lookup_cb, w, &l), 0);
 		run_until(w, i + 1);
 		assert_int_equal(w->calls, i + 1);
@@ -333,10 +338,10 @@ static void test_lookup_off_network(void **state)
 		assert_int_equal(w->res.naddrs, 0);
 		assert_int_equal(w->res.nrefused, 1);
 		addr_format(&w->res.refused, text, sizeof(text));
-		assert_string_equal(text, "198.51.100.10");
+		assert_string_equal(text, refused[i]);
 	}
 	assert_int_equal(eng_lookup(w->e, "mixed", lookup_cb, w, &l), 0);
-	run_until(w, 3);
+	run_until(w, 4);
 	assert_int_equal(w->res.status, 0);
 	assert_int_equal(w->res.naddrs, 1);
 	addr_format(&w->res.addrs[0], text, sizeof(text));
@@ -395,7 +400,7 @@ static void test_no_route_socket(void **state)
 }
 
 /* A network namespace of the test's own (a user namespace too when not
- * root), its lo up with the container's network on it. */
+ * root): lo up, and a veth pair, one end holding the container's network. */
 static bool make_netns(void)
 {
 	uid_t uid = getuid();
@@ -417,7 +422,9 @@ static bool make_netns(void)
 			return false;
 		close(fd);
 	}
-	return system("ip link set lo up && ip addr add 203.0.113.129/26 dev lo") == 0;
+	return system("ip link set lo up && ip link add sle0 type veth peer name sle1 && "
+		      "ip link set sle0 up && ip link set sle1 up && "
+		      "ip addr add 203.0.113.129/26 dev sle0") == 0;
 }
 
 int main(void)
