@@ -229,12 +229,15 @@ static void add_net(struct eng *e, const struct nlmsghdr *h)
 		if (a->rta_type != IFA_ADDRESS)
 			continue;
 		memset(c, 0, sizeof(*c));
-		if (ifa->ifa_family == AF_INET && n == 4 && ifa->ifa_prefixlen <= 32)
-			c->base.family = AF_INET, memcpy(&c->base.v4, RTA_DATA(a), 4);
-		else if (ifa->ifa_family == AF_INET6 && n == 16 && ifa->ifa_prefixlen <= 128)
-			c->base.family = AF_INET6, memcpy(&c->base.v6, RTA_DATA(a), 16);
-		else
+		if (ifa->ifa_family == AF_INET && n == 4 && ifa->ifa_prefixlen <= 32) {
+			c->base.family = AF_INET;
+			memcpy(&c->base.v4, RTA_DATA(a), 4);
+		} else if (ifa->ifa_family == AF_INET6 && n == 16 && ifa->ifa_prefixlen <= 128) {
+			c->base.family = AF_INET6;
+			memcpy(&c->base.v6, RTA_DATA(a), 16);
+		} else {
 			return;
+		}
 		c->prefix = ifa->ifa_prefixlen;
 		e->nnets++;
 		return;

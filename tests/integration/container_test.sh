@@ -488,7 +488,7 @@ docker_spoof_part() {
 	for to in 198.51.100.10 203.0.113.129; do
 		read -r px tr forged <<<"$(spoof_round "$c" $to)"
 		recs=$(spoof_recs $to)
-		echo "# spoof db -> $to: $forged replies forged; reached the listener there: $px of 20 through the explicit proxy, $tr of 20 transparent; db's records with $to: $recs; dns records for db denied blocked_address: $(jq -c 'select(.event=="dns" and .host=="db" and .reason=="blocked_address")' "$LOG" | wc -l)"
+		echo "# spoof db -> $to: $forged replies forged; reached the listener there: $px of 20 through the explicit proxy, $tr of 20 transparent; db's records with $to: $recs; dns records for db denied blocked_address in the log so far: $(jq -c 'select(.event=="dns" and .host=="db" and .reason=="blocked_address")' "$LOG" | wc -l)"
 		check "docker:   forged replies of Docker's DNS (sniffed ID, raw socket) never send db to $to: explicit proxy" \
 			eq "$px" 0
 		check "docker:     nor the transparent path" eq "$tr" 0
