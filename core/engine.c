@@ -356,8 +356,8 @@ static void refuse(struct eng *e, const struct eng_query *q, struct rsv_answer *
 }
 
 /* The reply's records (e->rrs, r) that a has: all but the address records
- * on none of the container's networks (counted in a->nrefused) and the
- * SVCB/HTTPS ones, copied to e->kept. */
+ * on none of the container's networks or on the host itself (counted in
+ * a->nrefused) and the SVCB/HTTPS ones, copied to e->kept. */
 static void screen(struct eng *e, const struct eng_query *q, const struct dnsw_reply *r, struct rsv_answer *a)
 {
 	struct span blob = span_of((const char *)e->rrs, r->len);
