@@ -185,7 +185,7 @@ int guard_new(const struct guard_conf *c, int fds[SBX_NFDS], struct guard **out)
 	*out = NULL;
 	if (!g) {
 		sbx_close_received(fds, SBX_SECCOMP);
-		sbx_close_received(fds + SBX_ENGINE_DNS, 1);
+		sbx_close_received(fds + SBX_ENGINE_DNS, 2);
 		return -ENOMEM;
 	}
 	g->c = *c;
@@ -195,8 +195,10 @@ int guard_new(const struct guard_conf *c, int fds[SBX_NFDS], struct guard **out)
 		fds[SBX_NFT] = -1;
 	g->bindings = bnd_new(0);
 	g->nflog_ev = g->nflog >= 0 ? event_new(c->base, g->nflog, EV_READ | EV_PERSIST, nflog_cb, g) : NULL;
-	int erc = fds[SBX_ENGINE_DNS] >= 0 ? eng_new(c->base, fds[SBX_ENGINE_DNS], &g->engine) : 0;
-	fds[SBX_ENGINE_DNS] = -1; /* taken, also on failure */
+	int erc = fds[SBX_ENGINE_DNS] >= 0 ? eng_new(c->base, fds[SBX_ENGINE_DNS], fds[SBX_ENGINE_RT], &g->engine) : 0;
+	if (fds[SBX_ENGINE_DNS] < 0)
+		sbx_close_received(fds + SBX_ENGINE_RT, 1);
+	fds[SBX_ENGINE_DNS] = fds[SBX_ENGINE_RT] = -1; /* taken, also on failure */
 	/* one engine client for both: the stub sees the proxy's questions (eng_busy) */
 	struct px_config pc = { .pol = c->pol, .audit = c->audit, .rsv = c->rsv, .bindings = g->bindings,
 				.cache = c->cache, .engine = g->engine };

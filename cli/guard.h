@@ -32,7 +32,7 @@ struct guard_conf {
 /* Serve fds (as sbx_recv_fds left them; fds[SBX_SECCOMP] is not a guard's
  * and is left alone; fds[SBX_ENGINE_DNS], when there, is the client of
  * the container's DNS that the stub and the proxy ask for single-label
- * names). The guard owns the others from here, also on failure.
+ * names, with fds[SBX_ENGINE_RT] to check its answers' addresses). The guard owns the others from here, also on failure.
  * A missing IPv6 listener (a namespace without ::1) is skipped. Returns 0
  * or -errno. */
 int guard_new(const struct guard_conf *c, int fds[SBX_NFDS], struct guard **out);

@@ -12,10 +12,31 @@
  * refuses it. The proxy's address lookups (an A and an AAAA query each)
  * are at most ENGINE_LOOKUPS, so they never take more than half the query
  * slots: the stub keeps the rest.
+ *
+ * The ID and the question do not make a reply Docker's. The socket is on
+ * the container's loopback, and the container's root holds CAP_NET_RAW
+ * (Docker's default): a packet socket on `lo` shows it each query, ID and
+ * port included, and a raw socket sends the reply from Docker's listener,
+ * which conntrack hands to this socket as 127.0.0.11:53's. Measured
+ * (container_test.sh, engine_spoof.py): such a reply beat Docker's own to
+ * most lookups. No ID, port or 0x20 scheme helps against a reader of the
+ * wire. What a forger can choose is bounded instead: an answer's
+ * addresses count only when they are on one of the container's own
+ * networks (the prefixes of its interfaces' addresses, read through an
+ * rtnetlink socket made in its namespace at each answer, so a network
+ * connected later counts) -- where Docker's names live -- and are not the
+ * host's own (a network's gateway: the proxy, on the host, would dial the
+ * host itself; asked of this process's routing table). Any other address
+ * record is taken out and reported (rsv_answer's nrefused: the stub and
+ * the proxy refuse it as blocked_address), and so is every SVCB/HTTPS
+ * record, whose hints would be addresses too.
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <event2/util.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +45,7 @@
 #include "engine.h"
 
 #include "host.h"
+#include "log.h"
 
 #define ENGINE_PENDING 64
 #define ENGINE_LOOKUPS 16 /* two queries each */
@@ -33,6 +55,8 @@
 #define ENGINE_TTL_CEILING 3600
 #define ENGINE_REPLY_MAX 4096
 #define ENGINE_QUERY_MAX (DNSW_HEADER_LEN + DNSW_NAME_MAX + 4)
+#define ENGINE_NETS 32 /* the container's prefixes looked at; beyond them, none counts */
+#define ENGINE_NL_BUF 16384
 
 struct eng_query {
 	struct eng *e;
@@ -43,6 +67,7 @@ struct eng_query {
 	size_t len;
 	rsv_answer_cb cb;
 	void *arg;
+	char name[HOST_NAME_LEN + 1];
 };
 
 /* A proxy's address lookup: its A and AAAA queries, gathered. */
@@ -58,11 +83,19 @@ struct eng_lookup {
 
 struct eng {
 	int fd;
+	int rt;             /* rtnetlink in the container's namespace, or -1 */
+	int own;            /* rtnetlink in this process's namespace (the host's), or -1 */
+	uint32_t seq;
 	struct event *ev;
 	struct eng_query q[ENGINE_PENDING];
 	struct eng_lookup l[ENGINE_LOOKUPS];
 	uint8_t in[ENGINE_REPLY_MAX];
 	uint8_t rrs[ENGINE_REPLY_MAX];
+	uint8_t kept[ENGINE_REPLY_MAX];
+	struct addr_cidr nets[ENGINE_NETS];
+	size_t nnets;
+	struct log_limit said;
+	uint32_t nl[ENGINE_NL_BUF / 4]; /* aligned for struct nlmsghdr */
 };
 
 size_t eng_build(const char *name, uint16_t qtype, uint16_t id, uint8_t *buf, size_t cap)
@@ -119,6 +152,17 @@ int eng_reply(struct span msg, struct span query, uint8_t *out, size_t cap, stru
 	/* the question's type and class as asked, byte for byte */
 	if (!same_name(&name, &qname) || memcmp(msg.p + off, query.p + qoff, 4) != 0)
 		return -ESRCH;
+	if (h.flags & DNSW_TC) {
+		/* Docker truncates by dropping whole records (a service with
+		 * more replicas than fit in 512 bytes): the ones sent are an
+		 * answer (a record cut short still fails to parse) */
+		uint8_t plain[ENGINE_REPLY_MAX];
+		if (msg.len > sizeof(plain))
+			return -EBADMSG;
+		memcpy(plain, msg.p, msg.len);
+		plain[2] &= (uint8_t)~(DNSW_TC >> 8);
+		return dnsw_normalize_reply(span_of((const char *)plain, msg.len), out, cap, r);
+	}
 	return dnsw_normalize_reply(msg, out, cap, r);
 }
 
@@ -168,6 +212,184 @@ static uint32_t clamp(uint32_t ttl)
 	return ttl > ENGINE_TTL_CEILING ? ENGINE_TTL_CEILING : ttl;
 }
 
+/* ---- the container's networks --------------------------------------------- */
+
+/* One RTM_NEWADDR: its prefix, unless host- or link-scoped (loopback's,
+ * fe80::/64: no engine name lives there). */
+static void add_net(struct eng *e, const struct nlmsghdr *h)
+{
+	const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+	int len = (int)IFA_PAYLOAD(h);
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)) || ifa->ifa_scope >= RT_SCOPE_LINK || e->nnets == ENGINE_NETS)
+		return;
+	for (const struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		struct addr_cidr *c = &e->nets[e->nnets];
+		size_t n = RTA_PAYLOAD(a);
+		if (a->rta_type != IFA_ADDRESS)
+			continue;
+		memset(c, 0, sizeof(*c));
+		if (ifa->ifa_family == AF_INET && n == 4 && ifa->ifa_prefixlen <= 32) {
+			c->base.family = AF_INET;
+			memcpy(&c->base.v4, RTA_DATA(a), 4);
+		} else if (ifa->ifa_family == AF_INET6 && n == 16 && ifa->ifa_prefixlen <= 128) {
+			c->base.family = AF_INET6;
+			memcpy(&c->base.v6, RTA_DATA(a), 16);
+		} else {
+			return;
+		}
+		c->prefix = ifa->ifa_prefixlen;
+		e->nnets++;
+		return;
+	}
+}
+
+/* Read the container's networks into e->nets (a dump of its addresses, a
+ * few interfaces' worth, answered at once by the kernel). false when they
+ * cannot be read: then no address counts. */
+static bool read_nets(struct eng *e)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifaddrmsg ifa;
+	} req = { .h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETADDR,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = ++e->seq },
+		  .ifa = { .ifa_family = AF_UNSPEC } };
+
+	e->nnets = 0;
+	if (e->rt < 0 || send(e->rt, &req, sizeof(req), 0) != (ssize_t)sizeof(req))
+		return false;
+	for (;;) {
+		ssize_t got = recv(e->rt, e->nl, sizeof(e->nl), 0);
+		if (got <= 0)
+			return false;
+		for (size_t off = 0, len = (size_t)got; off + sizeof(struct nlmsghdr) <= len;) {
+			const struct nlmsghdr *h = (const struct nlmsghdr *)((const uint8_t *)e->nl + off);
+			if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > len - off)
+				return false;
+			off += NLMSG_ALIGN(h->nlmsg_len);
+			if (h->nlmsg_seq != e->seq)
+				continue; /* an earlier dump's tail */
+			if (h->nlmsg_type == NLMSG_DONE)
+				return true;
+			if (h->nlmsg_type == NLMSG_ERROR)
+				return false;
+			if (h->nlmsg_type == RTM_NEWADDR)
+				add_net(e, h);
+		}
+	}
+}
+
+/* Whether x is an address of this process's own namespace (the host's:
+ * the network's gateway, on the bridge) as its routing table says, or
+ * cannot say. A Docker name never stands for one, and the proxy would
+ * dial it here, on the host. */
+static bool host_local(struct eng *e, const struct addr *x)
+{
+	struct {
+		struct nlmsghdr h;
+		struct rtmsg r;
+		struct rtattr a;
+		uint8_t dst[16];
+	} req = { .h = { .nlmsg_type = RTM_GETROUTE, .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = ++e->seq },
+		  .r = { .rtm_family = (uint8_t)x->family } };
+	size_t n = x->family == AF_INET ? 4 : 16;
+
+	memcpy(req.dst, x->family == AF_INET ? (const void *)&x->v4 : (const void *)&x->v6, n);
+	req.r.rtm_dst_len = (uint8_t)(n * 8);
+	req.a = (struct rtattr){ .rta_len = (unsigned short)RTA_LENGTH(n), .rta_type = RTA_DST };
+	req.h.nlmsg_len = (uint32_t)(NLMSG_LENGTH(sizeof(req.r)) + RTA_LENGTH(n));
+	if (e->own < 0 || send(e->own, &req, req.h.nlmsg_len, 0) != (ssize_t)req.h.nlmsg_len)
+		return true;
+	for (;;) {
+		ssize_t got = recv(e->own, e->nl, sizeof(e->nl), 0);
+		const struct nlmsghdr *h = (const struct nlmsghdr *)e->nl;
+		if (got < (ssize_t)sizeof(*h) || h->nlmsg_len > (size_t)got)
+			return true;
+		if (h->nlmsg_seq != e->seq)
+			continue; /* an earlier question's answer */
+		if (h->nlmsg_type == NLMSG_ERROR)
+			return false; /* no route: nowhere, surely not here */
+		if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
+			return true;
+		return ((const struct rtmsg *)NLMSG_DATA(h))->rtm_type == RTN_LOCAL;
+	}
+}
+
+static bool on_nets(const struct eng *e, const struct addr *x)
+{
+	for (size_t i = 0; i < e->nnets; i++)
+		if (addr_in_cidr(x, &e->nets[i]))
+			return true;
+	return false;
+}
+
+/* Whether rr (in blob) is an A or AAAA record; its address in *x. */
+static bool rr_addr(struct span blob, const struct dnsw_rr *rr, struct addr *x)
+{
+	memset(x, 0, sizeof(*x));
+	if (rr->type == DNSW_T_A && rr->rdlen == 4) {
+		x->family = AF_INET;
+		memcpy(&x->v4, blob.p + rr->rdata_off, 4);
+	} else if (rr->type == DNSW_T_AAAA && rr->rdlen == 16) {
+		x->family = AF_INET6;
+		memcpy(&x->v6, blob.p + rr->rdata_off, 16);
+		addr_unmap(x);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static void refuse(struct eng *e, const struct eng_query *q, struct rsv_answer *a, const struct addr *x)
+{
+	char text[ADDR_TEXT_MAX];
+
+	if (a->nrefused++ == 0)
+		a->refused = *x;
+	if (!log_limit_pass(&e->said, q->name, 10000))
+		return;
+	addr_format(x, text, sizeof(text));
+	log_msg("engine: %s: an answer for it from Docker's DNS gives %s, on none of the container's networks "
+		"or the host's own: refused (a forged reply from inside the container, or an outside server's answer "
+		"to a single-label name; name such a host in full)", q->name, text);
+}
+
+/* The reply's records (e->rrs, r) that a has: all but the address records
+ * on none of the container's networks or on the host itself (counted in
+ * a->nrefused) and the SVCB/HTTPS ones, copied to e->kept. */
+static void screen(struct eng *e, const struct eng_query *q, const struct dnsw_reply *r, struct rsv_answer *a)
+{
+	struct span blob = span_of((const char *)e->rrs, r->len);
+	struct dnsw_writer w = { .buf = e->kept, .cap = sizeof(e->kept) };
+	struct dnsw_rr rr;
+	size_t off = 0, start;
+	int nets = -1; /* not read yet */
+
+	a->nanswer = a->nauthority = 0;
+	for (unsigned i = 0; i < (unsigned)r->nanswer + r->nauthority &&
+			     (start = off, dnsw_read_rr(blob, &off, &rr) == 0); i++) {
+		struct addr x;
+		if (rr.type == DNSW_T_SVCB || rr.type == DNSW_T_HTTPS)
+			continue;
+		if (rr_addr(blob, &rr, &x)) {
+			if (nets < 0)
+				nets = read_nets(e);
+			if (!nets || !on_nets(e, &x) || host_local(e, &x)) {
+				refuse(e, q, a, &x);
+				continue;
+			}
+		}
+		dnsw_put_bytes(&w, blob.p + start, off - start);
+		if (i < r->nanswer)
+			a->nanswer++;
+		else
+			a->nauthority++;
+	}
+	a->rrs = e->kept;
+	a->len = w.len; /* no overflow: it holds a part of rrs */
+}
+
 /* One datagram: the pending query it answers, if any. */
 static void take_reply(struct eng *e, size_t len)
 {
@@ -183,8 +405,9 @@ static void take_reply(struct eng *e, size_t len)
 			continue;
 		if (rc == -EBADMSG)
 			return; /* not an answer: the query waits for a good one, or times out */
-		struct rsv_answer a = { .status = rc < 0 ? -EIO : 0, .rcode = r.rcode, .ttl = clamp(r.ttl),
-					.nanswer = r.nanswer, .nauthority = r.nauthority, .rrs = e->rrs, .len = r.len };
+		struct rsv_answer a = { .status = rc < 0 ? -EIO : 0, .rcode = r.rcode, .ttl = clamp(r.ttl) };
+		if (rc == 0)
+			screen(e, q, &r, &a);
 		finish(q, &a);
 		return;
 	}
@@ -211,16 +434,20 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-int eng_new(struct event_base *base, int fd, struct eng **out)
+int eng_new(struct event_base *base, int fd, int rt, struct eng **out)
 {
 	struct eng *e = calloc(1, sizeof(*e));
 
 	*out = NULL;
 	if (!e) {
 		close(fd);
+		if (rt >= 0)
+			close(rt);
 		return -ENOMEM;
 	}
 	e->fd = fd;
+	e->rt = rt;
+	e->own = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	e->ev = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, e);
 	for (size_t i = 0; i < ENGINE_PENDING; i++) {
 		e->q[i].e = e;
@@ -246,6 +473,10 @@ void eng_free(struct eng *e)
 	if (e->ev)
 		event_free(e->ev);
 	close(e->fd);
+	if (e->rt >= 0)
+		close(e->rt);
+	if (e->own >= 0)
+		close(e->own);
 	free(e);
 }
 
@@ -281,6 +512,7 @@ int eng_query(struct eng *e, const char *name, uint16_t qtype, rsv_answer_cb cb,
 	q->len = eng_build(name, qtype, id, q->msg, sizeof(q->msg));
 	if (q->len == 0)
 		return -EINVAL;
+	snprintf(q->name, sizeof(q->name), "%s", name); /* eng_build took it: it fits */
 	q->used = true;
 	q->tries = 0;
 	q->cb = cb;

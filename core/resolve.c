@@ -294,6 +294,11 @@ void rsv_gather_add(struct rsv_gather *g, const struct rsv_answer *a)
 			g->err = a->status;
 		return;
 	}
+	if (a->nrefused) {
+		if (g->nrefused == 0)
+			g->refused = a->refused;
+		g->nrefused += a->nrefused;
+	}
 	for (unsigned i = 0; i < a->nanswer && dnsw_read_rr(blob, &off, &rr) == 0; i++) {
 		struct addr x = { 0 };
 		if (rr.type == DNSW_T_A && rr.rdlen == 4 && g->n4 < RSV_MAX_ADDRS) {
@@ -318,6 +323,8 @@ void rsv_gather_result(const struct rsv_gather *g, struct rsv_result *res)
 	for (size_t i = 0; i < g->n6 && res->naddrs < RSV_MAX_ADDRS; i++)
 		res->addrs[res->naddrs++] = g->a6[i];
 	res->ttl = g->ttl;
+	res->nrefused = g->nrefused;
+	res->refused = g->refused;
 	res->status = res->naddrs ? 0 : g->err ? g->err : -ENOENT;
 }
 

@@ -22,6 +22,8 @@ struct rsv_result {
 	size_t naddrs;
 	struct addr addrs[RSV_MAX_ADDRS];
 	uint32_t ttl;  /* seconds, already clamped to the cache's floor and ceiling */
+	size_t nrefused;       /* addresses the answer's source refused (rsv_answer), not in addrs */
+	struct addr refused;   /* the first of them */
 };
 
 typedef void (*rsv_cb)(const struct rsv_result *res, void *arg);
@@ -40,6 +42,11 @@ struct rsv_answer {
 	uint16_t nanswer, nauthority;
 	const uint8_t *rrs;
 	size_t len;
+	/* address records taken out of rrs by the answer's source (the
+	 * container engine's client: addresses on none of the container's
+	 * networks, engine.h); every consumer refuses them as blocked */
+	uint16_t nrefused;
+	struct addr refused;   /* the first of them */
 };
 
 typedef void (*rsv_answer_cb)(const struct rsv_answer *a, void *arg);
@@ -51,6 +58,8 @@ struct rsv_gather {
 	size_t n4, n6;
 	struct addr a4[RSV_MAX_ADDRS], a6[RSV_MAX_ADDRS];
 	uint32_t ttl;        /* the smallest answer's */
+	size_t nrefused;     /* the answers' refused addresses (rsv_answer) */
+	struct addr refused; /* the first of them */
 };
 
 /* Nothing gathered yet. */

@@ -253,6 +253,10 @@ static uint16_t put_records(struct dnsw_writer *w, const struct policy *pol, con
 static bool put_upstream(struct dnsw_writer *w, const struct policy *pol, const struct dnsw_query *q,
 			 const struct rsv_answer *a, struct dns_kept *k, uint16_t counts[3])
 {
+	if (a->nrefused) { /* taken out by the engine's client (engine.h): blocked as any */
+		k->blocked = a->nrefused;
+		k->first_blocked = a->refused;
+	}
 	counts[0] = put_records(w, pol, a, 0, a->nanswer, q->qtype, k);
 	bool addr_query = q->qtype == DNSW_T_A || q->qtype == DNSW_T_AAAA;
 	if (addr_query && k->blocked && k->n == 0)

@@ -483,7 +483,7 @@ static void deny_status(struct px_session *s, enum pol_reason reason, int status
 
 	v.reason = reason;
 	if (reason == POL_BAD_REQUEST || reason == POL_RESOLVE_FAILED || reason == POL_CONNECT_FAILED ||
-	    reason == POL_LIMIT || reason == POL_NO_NAME)
+	    reason == POL_LIMIT || reason == POL_NO_NAME || (reason == POL_BLOCKED_ADDRESS && detail))
 		snprintf(hint, sizeof(hint), "%s", detail ? detail : "no policy entry changes this");
 	else
 		pol_hint(&v, host, s->port, blocked, hint, sizeof(hint));
@@ -1092,6 +1092,19 @@ static void resolved_cb(const struct rsv_result *res, void *arg)
 	s->query = NULL;
 	s->elookup = NULL;
 	s->dns_ms = (long)(audit_now_ms() - s->t_dns);
+	if (res->naddrs == 0 && res->nrefused) {
+		/* only addresses the engine's client took out (engine.h: on none
+		 * of the container's networks): blocked, logged with the first */
+		char blocked[ADDR_TEXT_MAX];
+		addr_format(&res->refused, blocked, sizeof(blocked));
+		s->addrs[0] = res->refused;
+		s->naddrs = 1;
+		char detail[300];
+		snprintf(detail, sizeof(detail), "Docker's DNS gave %s, on none of the container's networks or the "
+			 "host's own (forged from inside it?); no policy entry changes this", blocked);
+		deny(s, POL_BLOCKED_ADDRESS, blocked, detail);
+		return;
+	}
 	if (res->status < 0) {
 		char detail[300];
 		snprintf(detail, sizeof(detail), "%s did not resolve (%s)", s->host.text,

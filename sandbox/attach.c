@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <netinet/in.h>
@@ -247,6 +248,21 @@ static int engine_socket(void)
 	return fd;
 }
 
+/* An rtnetlink socket in this namespace: the engine client reads the
+ * container's networks through it (engine.h). -1 when it cannot be made:
+ * then no engine answer is taken. */
+static int route_socket(void)
+{
+	struct sockaddr_nl me = { .nl_family = AF_NETLINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 static enum step build(const struct sbx_ns *ns, uint16_t group, int sock, bool engine_dns, int *rc)
 {
 	int fds[SBX_NFDS];
@@ -262,8 +278,10 @@ static enum step build(const struct sbx_ns *ns, uint16_t group, int sock, bool e
 		return ST_LO;
 	if ((*rc = sbx_listeners(fds, true)) < 0)
 		return ST_LISTEN;
-	if (engine_dns && (fds[SBX_ENGINE_DNS] = engine_socket()) >= 0)
+	if (engine_dns && (fds[SBX_ENGINE_DNS] = engine_socket()) >= 0) {
 		nc.engine_mark = SBX_ENGINE_MARK;
+		fds[SBX_ENGINE_RT] = route_socket();
+	}
 	if ((*rc = nft_open(&nft)) < 0 || (*rc = nft_install(nft, &nc)) < 0)
 		return ST_NFT;
 	fds[SBX_NFT] = nft_fd(nft);

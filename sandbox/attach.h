@@ -61,7 +61,8 @@ bool sbx_ns_same(const struct sbx_ns *a, const struct sbx_ns *b);
 
 /* Enter ns in a child and set it up (see the theory above); fds as
  * sbx_recv_fds leaves them (fds[SBX_SECCOMP] is -1; fds[SBX_ENGINE_DNS] the
- * socket to Docker's embedded DNS, or -1). Returns 0, or -errno
+ * socket to Docker's embedded DNS, or -1, and fds[SBX_ENGINE_RT] an
+ * rtnetlink socket in the same namespace, or -1). Returns 0, or -errno
  * with what failed in *what; -EINVAL for the namespace this process runs
  * in (a container on the host's network): its table would reject sluice's
  * own upstream connections, and the machine's. */

@@ -36,6 +36,7 @@ enum sbx_fd {
 	SBX_NFLOG,
 	SBX_SECCOMP,                /* the filter's notifications; absent without kernel support */
 	SBX_ENGINE_DNS,             /* attach: UDP connected to the container's 127.0.0.11:53, or absent */
+	SBX_ENGINE_RT,              /* attach: rtnetlink in the container's namespace, with SBX_ENGINE_DNS */
 	SBX_NFDS,
 };
 

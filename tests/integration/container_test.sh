@@ -445,6 +445,60 @@ docker_explicit_part() {
 	check "docker:     Docker's forwards of the proxy's questions reached the stub at most 4 times, no loop" \
 		test "$(jq -c 'select(.event=="dns" and .host=="ghost")' "$LOG" | wc -l)" -le 4
 }
+# A root process in the attached container forges Docker's DNS replies
+# (engine_spoof.py: the query's ID and port read off the namespace's
+# loopback with CAP_NET_RAW, the reply sent from a raw socket, both
+# capabilities Docker grants by default): db, which the policy allows, made
+# to resolve to 198.51.100.10, an address of the test's internet that
+# allow_private lifts (as a public address would need nothing lifted), where
+# a listener on :8000 stands for any server outside; then to 203.0.113.129,
+# appnet's gateway, which allow_private's appnet range covers: the engine
+# namespace's own address, the host that sluice dials from. The attacker
+# runs in app's network namespace with root's capabilities cut to what a
+# container's root has for the network (net_raw, net_bind_service; no
+# net_admin). spoof_round C ADDR: "PROXY TRANSPARENT FORGED", how many of 20
+# requests of each kind reached ADDR's listener, and the replies forged.
+spoof_round() {
+	local c=$1 to=$2 spy out n_px n_tr
+	nsenter -t "$(docker_pid "$c")" -n setpriv --bounding-set=-all,+net_raw,+net_bind_service --inh-caps=-all \
+		python3 "$HERE/engine_spoof.py" db "$to" 60 >"$ENG/spoof.out" 2>&1 &
+	spy=$!
+	WORLD_PIDS+=($spy)
+	for i in $(seq 50); do grep -qs ready "$ENG/spoof.out" && break; sleep 0.1; done
+	# each request is a fresh lookup of db (engine answers are not cached)
+	out=$(cx "$c" 'for i in $(seq 20); do curl -s --max-time 3 -x http://127.0.0.1:3128 http://db:8000/; echo; done')
+	n_px=$(echo "$out" | grep -c forged-target)
+	out=$(cx "$c" 'for i in $(seq 20); do curl -s --max-time 3 http://db:8000/; echo; done')
+	n_tr=$(echo "$out" | grep -c forged-target)
+	kill "$spy" 2>/dev/null
+	wait "$spy" 2>/dev/null
+	echo "$n_px $n_tr $(grep -o 'forged [0-9]*' "$ENG/spoof.out" | cut -d' ' -f2)"
+}
+spoof_recs() { # spoof_recs ADDR: counts of db's decision records that carry ADDR
+	jq -r "select(.host==\"db\" and .phase==\"decision\" and (.addrs // [] | index(\"$1\"))) | \"\\(.event) \\(.decision) \\(.reason)\"" "$LOG" |
+		sort | uniq -c | tr -s ' \n' ' '
+}
+docker_spoof_part() {
+	local c=$1 web=$ENG/forged px tr forged recs to
+	mkdir -p "$web" && echo forged-target >"$web/index.html"
+	world_bg "$NS_NET" busybox httpd -f -p 198.51.100.10:8000 -h "$web"
+	nsenter --net=/run/netns/"$NS_E" busybox httpd -f -p 203.0.113.129:8000 -h "$web" &
+	WORLD_PIDS+=($!)
+	wait_port "$NS_NET" 198.51.100.10 8000 && wait_port "$NS_E" 203.0.113.129 8000
+	for to in 198.51.100.10 203.0.113.129; do
+		read -r px tr forged <<<"$(spoof_round "$c" $to)"
+		recs=$(spoof_recs $to)
+		echo "# spoof db -> $to: $forged replies forged; reached the listener there: $px of 20 through the explicit proxy, $tr of 20 transparent; db's records with $to: $recs; dns records for db denied blocked_address in the log so far: $(jq -c 'select(.event=="dns" and .host=="db" and .reason=="blocked_address")' "$LOG" | wc -l)"
+		check "docker:   forged replies of Docker's DNS (sniffed ID, raw socket) never send db to $to: explicit proxy" \
+			eq "$px" 0
+		check "docker:     nor the transparent path" eq "$tr" 0
+		check "docker:     the attacker did see and forge the queries" test "${forged:-0}" -gt 0
+		check "docker:     a forged answer that came first is logged deny blocked_address, with $to" \
+			test -z "$(echo "$recs" | sed 's/ *[0-9]* [a-z]* deny blocked_address//g' | tr -d ' ')"
+	done
+	check "docker:     and db by name still answers" eq "$(cx "$c" "$CURL http://db:8000/")" "db-ok"
+}
+
 docker_dns_part() {
 	LOG=$D/docker-dns.log
 	cat >"$D/compose.yaml" <<'YAML'
@@ -514,6 +568,7 @@ YAML
 	echo "# ghost answered $rc in $(ms_since "$t0" "$(uptime_now)") ms; stub records for it (ms rcode): $(jq -r 'select(.event=="dns" and .host=="ghost") | "\(.dns_ms) \(.rcode)"' "$LOG" | tail -n +$((before + 1)) | tr '\n' ',')"
 	check "docker:     with at most 8 stub records for it (the app's tries, each with Docker's forward)" \
 		test "$(($(jq -c 'select(.event=="dns" and .host=="ghost")' "$LOG" | wc -l) - before))" -le 8
+	docker_spoof_part app
 	kill "$ATTACH_PID"
 	wait "$ATTACH_PID" 2>/dev/null
 	check "docker: after detach, app reaches db by name again" \
