@@ -34,9 +34,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}max_free_fill_size=4096:free_
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/world.sh"
 source "$HERE/cache_world.sh"
+source "$HERE/fault_world.sh"
 
-D=$WORLD_DIR
-FO=$D/fault-origin
 TMPFS=$D/tmpfs
 FULL_PID=
 fault_down() {
@@ -49,48 +48,7 @@ fault_down() {
 }
 world_up || { echo "could not build the world"; exit 1; }
 trap fault_down EXIT
-make_registry_cert || { echo "could not make the registry certificate"; exit 1; }
-in_net ip addr replace "$REGISTRY_ADDR/24" dev "vi$WORLD_ID"
-in_net ip addr replace "$REGISTRY_ADDR6/64" dev "vi$WORLD_ID" nodad
-world_bg "$NS_NET" python3 "$HERE/fault_origin.py" "$REGISTRY_ADDR" "$REGISTRY_ADDR6" \
-	"$D/registry.pem" "$D/registry.key" "$FO" 2>"$D/fault-origin.err"
-wait_port "$NS_NET" "$REGISTRY_ADDR" 443 && wait_port "$NS_NET" "$REGISTRY_ADDR" 80 &&
-	wait_port "$NS_NET" "$REGISTRY_ADDR" 9000 || { echo "the fault origin did not start"; cat "$D/fault-origin.err"; exit 1; }
-
-cat >"$D/faults.yaml" <<'YAML'
-version: 1
-name: faults
-presets: [npm, debian]
-allow_private: ["198.51.100.0/24", "2001:db8::/32"]
-YAML
-CADIR=$D/sluice-ca
-SCA=$D/sluice-ca.pem
-in_host "$SLUICE" ca init --ca "$CADIR" 2>>"$D/sluice.err" &&
-	in_host "$SLUICE" ca show --ca "$CADIR" >"$SCA" 2>>"$D/sluice.err" || { echo "no CA"; exit 1; }
-
-NPM=https://registry.npmjs.org
-POOL=http://deb.debian.org/debian/pool/main
-# the origin's control port, asked directly
-ctl() { in_host curl -sS --noproxy '*' --max-time 5 "http://$REGISTRY_ADDR:9000/$1"; }
-ocount() { ctl "count?path=$1"; }
-# the known sha256 and size of the origin's object at path $1
-osha() { awk -v p="$1" '$1 == p {print $3}' "$FO/objects"; }
-osize() { awk -v p="$1" '$1 == p {print $2}' "$FO/objects"; }
-lines() { wc -l <"$1" 2>/dev/null || echo 0; }
-entries() { in_host "$SLUICE" cache stats --cache "$1" 2>>"$D/sluice.err" | awk '$1 == "entries:" {print $2}'; }
-sha() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
-# records LOG MARK PHASE PACKAGE [N]: the cache words of PHASE records for
-# PACKAGE after line MARK of LOG, in order, one line; waits up to 3 s for N
-records() {
-	local log=$1 mark=$2 phase=$3 pkg=$4 want=${5:-1} i out
-	for i in $(seq 30); do
-		out=$(tail -n +$((mark + 1)) "$log" 2>/dev/null | jq -r --arg ph "$phase" --arg p "$pkg" \
-			'select(.event=="http" and .phase==$ph and .package==$p) | .cache // "-"')
-		[ "$(grep -c . <<<"$out")" -ge "$want" ] && break
-		sleep 0.1
-	done
-	echo $out
-}
+fault_world_up faults || exit 1
 
 # start_proxy PORT STORE LOG ERR: sluice proxy --cache in the host ns; sets PID
 start_proxy() {
