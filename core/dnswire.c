@@ -90,6 +90,22 @@ int dnsw_read_rr(struct span msg, size_t *off, struct dnsw_rr *rr)
 	return 0;
 }
 
+bool dnsw_rr_addr(struct span msg, const struct dnsw_rr *rr, struct addr *x)
+{
+	memset(x, 0, sizeof(*x));
+	if (rr->type == DNSW_T_A && rr->rdlen == 4) {
+		x->family = AF_INET;
+		memcpy(&x->v4, msg.p + rr->rdata_off, 4);
+	} else if (rr->type == DNSW_T_AAAA && rr->rdlen == 16) {
+		x->family = AF_INET6;
+		memcpy(&x->v6, msg.p + rr->rdata_off, 16);
+		addr_unmap(x);
+	} else {
+		return false;
+	}
+	return true;
+}
+
 /*
  * Client Subnet (RFC 7871 6): family 1 (IPv4) or 2 (IPv6), a source prefix
  * the family can hold, exactly the address bytes that prefix needs with no

@@ -115,6 +115,9 @@ int dnsw_parse_query(struct span msg, struct dnsw_query *q);
 
 /* Read a record at *off (name, fixed fields, rdata bounds). 0 or -EBADMSG. */
 int dnsw_read_rr(struct span msg, size_t *off, struct dnsw_rr *rr);
+/* Whether rr (read from msg) is an A or AAAA record; its address, an
+ * IPv4-mapped IPv6 one unmapped, in *x. */
+bool dnsw_rr_addr(struct span msg, const struct dnsw_rr *rr, struct addr *x);
 
 /*
  * Copy rr's rdata to out with every embedded name decompressed (CNAME, NS,

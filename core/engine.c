@@ -324,23 +324,6 @@ static bool on_nets(const struct eng *e, const struct addr *x)
 	return false;
 }
 
-/* Whether rr (in blob) is an A or AAAA record; its address in *x. */
-static bool rr_addr(struct span blob, const struct dnsw_rr *rr, struct addr *x)
-{
-	memset(x, 0, sizeof(*x));
-	if (rr->type == DNSW_T_A && rr->rdlen == 4) {
-		x->family = AF_INET;
-		memcpy(&x->v4, blob.p + rr->rdata_off, 4);
-	} else if (rr->type == DNSW_T_AAAA && rr->rdlen == 16) {
-		x->family = AF_INET6;
-		memcpy(&x->v6, blob.p + rr->rdata_off, 16);
-		addr_unmap(x);
-	} else {
-		return false;
-	}
-	return true;
-}
-
 static void refuse(struct eng *e, const struct eng_query *q, struct rsv_answer *a, const struct addr *x)
 {
 	char text[ADDR_TEXT_MAX];
@@ -372,7 +355,7 @@ static void screen(struct eng *e, const struct eng_query *q, const struct dnsw_r
 		struct addr x;
 		if (rr.type == DNSW_T_SVCB || rr.type == DNSW_T_HTTPS)
 			continue;
-		if (rr_addr(blob, &rr, &x)) {
+		if (dnsw_rr_addr(blob, &rr, &x)) {
 			if (nets < 0)
 				nets = read_nets(e);
 			if (!nets || !on_nets(e, &x) || host_local(e, &x)) {

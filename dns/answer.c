@@ -171,18 +171,7 @@ static bool hint_refused_cb(const struct addr *a, const void *arg)
 /* Whether rr (in blob) is an address record the policy refuses; fills *x. */
 static bool blocked_rr(const struct policy *pol, struct span blob, const struct dnsw_rr *rr, struct addr *x)
 {
-	memset(x, 0, sizeof(*x));
-	if (rr->type == DNSW_T_A && rr->rdlen == 4) {
-		x->family = AF_INET;
-		memcpy(&x->v4, blob.p + rr->rdata_off, 4);
-	} else if (rr->type == DNSW_T_AAAA && rr->rdlen == 16) {
-		x->family = AF_INET6;
-		memcpy(&x->v6, blob.p + rr->rdata_off, 16);
-		addr_unmap(x);
-	} else {
-		return false;
-	}
-	return refused(pol, x);
+	return dnsw_rr_addr(blob, rr, x) && refused(pol, x);
 }
 
 static void put_rr(struct dnsw_writer *w, struct span blob, size_t start, const struct dnsw_rr *rr, uint32_t ttl)
