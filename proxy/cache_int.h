@@ -158,6 +158,7 @@ struct px_cx {
 	struct px_cache *pc;
 	struct bufferevent *cli;    /* TLS filter over the socket, or the socket */
 	struct event *timer;
+	struct event *next;         /* reads the next request on a turn of the loop of its own (creq_done) */
 	bool tls, explicit_plain, handshook, closing;
 	char id[32];
 	char event[16];

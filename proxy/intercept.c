@@ -268,6 +268,8 @@ static void cx_free(struct px_cx *cx)
 		bufferevent_free(cx->cli);
 	if (cx->timer)
 		event_free(cx->timer);
+	if (cx->next)
+		event_free(cx->next);
 	LIST_REMOVE(cx, link);
 	cx->srv->nconns--;
 	pol_unref(cx->pol);
@@ -519,7 +521,12 @@ static void creq_done(struct px_creq *q, const char *reason)
 		return;
 	}
 	arm(cx, cx->srv->cfg.idle_timeout_s);
-	cx_next(cx);
+	/* not from here: q may have been answered from inside the request
+	 * that started it (a hit, a body complete in its fetch), and each
+	 * pipelined request answered so would nest one more (20000 HEADs
+	 * behind a slow GET overflowed the stack) */
+	struct timeval now = { 0, 0 };
+	evtimer_add(cx->next, &now);
 }
 
 /* A checked held body's next pieces to the client, while its output is
@@ -1264,6 +1271,13 @@ static void cli_read_cb(struct bufferevent *bev, void *arg)
 	cx_next(arg);
 }
 
+static void cx_next_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	cx_next(arg);
+}
+
 static void cli_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct px_cx *cx = arg;
@@ -1388,7 +1402,10 @@ int px_cx_take(struct px_session *s, bool tls)
 	struct px_cx *cx = calloc(1, sizeof(*cx));
 	struct evbuffer *pending = evbuffer_new();
 
-	if (!cx || !pending || !(cx->timer = evtimer_new(srv->base, cx_timer_cb, cx))) {
+	if (!cx || !pending || !(cx->timer = evtimer_new(srv->base, cx_timer_cb, cx)) ||
+	    !(cx->next = evtimer_new(srv->base, cx_next_cb, cx))) {
+		if (cx && cx->timer)
+			event_free(cx->timer);
 		free(cx);
 		if (pending)
 			evbuffer_free(pending);
