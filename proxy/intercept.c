@@ -484,6 +484,10 @@ static void serve_entry(struct px_creq *q, const struct cache_entry *e, int fd)
 	q->have_entry = true;
 	q->off = 0;
 	q->end = e->size;
+	/* the client's If-None-Match against the entry served: after a
+	 * revalidation that brought a new body it is no longer the one route
+	 * matched (a 304 then kept the client's old copy, under the new ETag) */
+	q->cond_match = q->inm[0] && e->etag[0] && strcmp(q->inm, e->etag) == 0;
 	if (q->cond_match) {
 		send_head(q, 304, 0, e);
 		q->end = 0;

@@ -8,6 +8,10 @@
 #      sluice's input behind a slow GET; once it ends all are answered and
 #      sluice stays up (each answered request started the next from inside
 #      its own answer: the stack overflowed)
+#   3. a client revalidating its copy (If-None-Match) of metadata that
+#      upstream has changed gets the new body, 200, not a 304 for the
+#      ETag it sent (it was matched against the stored entry's, not the
+#      one served)
 set -u
 SLUICE=$(realpath "$1")
 SLOWFSYNC=$(realpath "$2")
@@ -78,6 +82,27 @@ check "  their decision records say hit (the first client's: miss)" \
 rm -f "$GATE"
 stop_sluice
 check "  and stops on SIGTERM with status 0" eq "$?" "0"
+
+# ---- 3. If-None-Match, when upstream's answer to the revalidation is a new body ------
+start_sluice "$D/store3"
+M=$NPM/etagged
+ci() { in_client curl -sS --max-time 30 -x http://127.0.0.1:3128 --cacert "$SCA" "$@"; }
+mark=$(lines "$D/pipe.log")
+st=$(ci -D "$D/m1.h" -o "$D/m1" -w '%{http_code}' "$M")
+for _ in $(seq 50); do [ "$(entries "$D/store3")" = 1 ] && break; sleep 0.1; done
+check "etag: a packument is stored with its ETag \"v1\"" eq "$st:$(hdr ETag "$D/m1.h"):$(entries "$D/store3")" '200:"v1":1'
+st=$(ci -D "$D/m2.h" -o "$D/m2" -w '%{http_code}' -H 'If-None-Match: "v1"' -H 'Cache-Control: max-age=0' "$M")
+check "  the client's copy still current upstream: 304" eq "$st:$(hdr ETag "$D/m2.h")" '304:"v1"'
+ctl "set?etag_v=2" >/dev/null
+st=$(ci -D "$D/m3.h" -o "$D/m3" -w '%{http_code}' -H 'If-None-Match: "v1"' -H 'Cache-Control: max-age=0' "$M")
+check "  changed upstream: a client with \"v1\" gets 200, the new body and its ETag \"v2\"" \
+	eq "$st:$(hdr ETag "$D/m3.h"):$(grep -o '"readme": "v[0-9]*"' "$D/m3")" '200:"v2":"readme": "v2"'
+st=$(ci -D "$D/m4.h" -o "$D/m4" -w '%{http_code}' -H 'If-None-Match: "v2"' "$M")
+check "  and a client with \"v2\" then gets 304 from the store" eq "$st:$(hdr ETag "$D/m4.h")" '304:"v2"'
+check "  records: miss revalidated miss hit" eq "$(records "$D/pipe.log" "$mark" decision npm:etagged 4)" \
+	"miss revalidated miss hit"
+stop_sluice
+check "  sluice stops on SIGTERM with status 0" eq "$?" "0"
 
 check "no sanitizer report" eq "$(grep -c 'AddressSanitizer\|runtime error' "$D/sluice.err")" "0" ||
 	grep -m4 'AddressSanitizer\|runtime error\|    #[0-9] ' "$D/sluice.err"

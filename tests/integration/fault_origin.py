@@ -16,6 +16,9 @@ npm (registry.npmjs.org):
       readme) and goes out in 8 pieces 0.1 s apart.
   /nostore                          the same as badint, and its tarball is sent
       with Cache-Control: no-store
+  /etagged                          goodint's packument with readme "v<N>" and
+      ETag "v<N>" (N: mode etag_v, 1 unless set); 304 to an If-None-Match
+      that names the current ETag
   /<name>/-/<name>-1.0.0.tgz        the tarballs (256 KiB each; cut: 1 MiB)
   /cut/-/cut-1.0.0.tgz              with mode cut=1: Content-Length N, N/2
       bytes, then the connection closes
@@ -41,7 +44,7 @@ sluice):
   /count?path=P   requests for P so far       /sent?path=P  body bytes sent
   /auth?path=P    the last Authorization seen for P ("-": none)
   /set?NAME=VALUE sets a mode (cut, slow_rate, status: badint's tarball's
-                  status, 200 unless set)
+                  status, 200 unless set; etag_v)
 """
 import base64
 import hashlib
@@ -68,7 +71,7 @@ def blob(name, size):
 OBJ = {}  # path -> bytes
 lock = threading.Lock()
 counts, sent, auth = {}, {}, {}
-modes = {"cut": "0", "slow_rate": str(1 * MiB), "status": "200"}
+modes = {"cut": "0", "slow_rate": str(1 * MiB), "status": "200", "etag_v": "1"}
 
 
 def tarball_path(name):
@@ -146,6 +149,16 @@ class Handler(BaseHTTPRequestHandler):
             sent[p] = 0
             auth[p] = self.headers.get("Authorization", "-")
         body = OBJ.get(p)
+        etag = None
+        if p == "/etagged":
+            etag = '"v%s"' % modes["etag_v"]
+            body = packument("etagged", OBJ[tarball_path("goodint")]).replace(b'"readme": ""', b'"readme": "v%s"' %
+                                                                               modes["etag_v"].encode())
+            if self.headers.get("If-None-Match") == etag:
+                self.send_response(304)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return
         if body is None:
             self.send_response(404)
             self.send_header("Content-Length", "0")
@@ -159,6 +172,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", ctype)
             if p == tarball_path("nostore"):
                 self.send_header("Cache-Control", "no-store")
+            if etag:
+                self.send_header("ETag", etag)
             if p.endswith("/hugec_1_all.deb") or p in (tarball_path("chunky"), tarball_path("fullchunk")):
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
