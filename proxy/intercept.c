@@ -86,15 +86,19 @@ void px_cache_note_hosts(const struct px_cache *pc, const struct policy *pol)
 static void count_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct px_cache *pc = arg;
+	struct timeval tv = { 1, 0 };
 
 	(void)fd;
 	(void)what;
-	cache_count_flush(pc->store);
+	if (cache_count_flush(pc->store) == -EAGAIN) /* DIR/usage is busy: never waited for here */
+		evtimer_add(pc->count_timer, &tv);
 }
 
 /* A hit or a miss, counted in memory and written to the store's shared
  * counters within a second: a locked read and write of DIR/usage for each
- * request was a tenth of a warm hit's CPU. */
+ * request was a tenth of a warm hit's CPU. Counting takes no lock, and the
+ * write only tries the lock (a commit may hold it while another process
+ * does): the loop thread never waits for another process. */
 void px_cache_count(struct px_cache *pc, bool hit)
 {
 	struct timeval tv = { 1, 0 };

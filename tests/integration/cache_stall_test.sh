@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# cache_stall_test.sh SLUICE: the package cache and clients that stall,
-# against fault_origin.py:
+# cache_stall_test.sh SLUICE: the package cache and clients that stall, and
+# the store's usage lock held by another process, against fault_origin.py:
 #   1. N clients (STALL_N, default 100) that each ask for a stored 64 MiB
 #      tarball over TLS and never read: sluice's RSS grows by little per
 #      client (printed, and bounded: STALL_RSS_MAX KiB, default 512); each
 #      is cut, reason limit, once it has taken no byte for 30 s, with one
 #      stderr line and its close records; a slow but live client of a
 #      12 MiB one (about 40 s) is not cut
+#   2. while another process holds the flock on DIR/usage and a commit
+#      waits for it, a hit on another connection is answered at once;
+#      once the lock is let go the commit stores its entry
 set -u
 SLUICE=$(realpath "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -134,6 +137,47 @@ check "  the slow but live client was not cut: 200, every byte, after $(($(date 
 	eq "$(cat "$D/slowgood.st"):$(sha "$D/slowgood"):$(reasons "$LOG" "$mark" close npm:fullgood@1.0.0 http)" \
 	"200:$(osha "$GOOD"):-"
 
+# ---- 2. the usage lock held by another process ----------------------------------------------
+DEB=/debian/pool/main/b/big/big_1_all.deb
+c -o /dev/null "$NPM/goodint"
+st=$(c -o /dev/null -w '%{http_code}' "$NPM/goodint/-/goodint-1.0.0.tgz")
+check "lock: a small tarball is stored ($st)" eq "$st" "200"
+e0=$(entries "$STORE") mark=$(lines "$LOG")
+# a miss of 64 MiB: its head and 1 MiB, 2 s of nothing, then the rest
+world_bg "$NS_HOST" curl -sS --max-time 60 -x http://127.0.0.1:3128 -o "$D/deb" -w '%{http_code}' "$POOL/b/big/big_1_all.deb" \
+	>"$D/deb.st" 2>"$D/deb.err"
+DEBPID=$!
+PIDS+=("$DEBPID")
+for i in $(seq 50); do [ -s "$D/deb" ] && break; sleep 0.1; done
+# another process (as `sluice cache gc` would) holds the lock on DIR/usage for 10 s
+world_bg "$NS_HOST" flock "$STORE/usage" sleep 10
+FLPID=$!
+PIDS+=("$FLPID")
+for i in $(seq 50); do in_host flock -n "$STORE/usage" true || break; sleep 0.1; done
+check "  another process holds the lock on DIR/usage" bash -c "! ip netns exec $NS_HOST flock -n $STORE/usage true"
+wait "$DEBPID"
+check "  the miss's client has every byte while its commit waits for the lock" \
+	eq "$(cat "$D/deb.st"):$(sha "$D/deb")" "200:$(osha "$DEB")"
+sleep 0.5
+tm=$(c -o "$D/gi" -D "$D/hgi" -w '%{time_total}' "$NPM/goodint/-/goodint-1.0.0.tgz")
+ms=$(awk -v t="$tm" 'BEGIN {printf "%d", t * 1000}')
+check "  meanwhile a hit on another connection is answered at once ($ms ms, the lock is held 10 s)" \
+	eq "$(hdr X-Sluice-Cache "$D/hgi"):$((ms < 1000))" "hit:1"
+sleep 0.3
+tm=$(c -o /dev/null -w '%{time_total}' "$NPM/goodint/-/goodint-1.0.0.tgz")
+ms=$(awk -v t="$tm" 'BEGIN {printf "%d", t * 1000}')
+check "  and the one after it, past the counts' write a second after the first ($ms ms)" test "$ms" -lt 1000
+wait "$FLPID"
+for i in $(seq 50); do [ "$(entries "$STORE")" -gt "$e0" ] && break; sleep 0.1; done
+st=$(c -D "$D/hdeb" -o "$D/deb2" -w '%{http_code}' "$POOL/b/big/big_1_all.deb")
+check "  once the lock is let go the commit stores its entry: the next client's is a hit, every byte, upstream asked once" \
+	eq "$st:$(hdr X-Sluice-Cache "$D/hdeb"):$(sha "$D/deb2"):$(ocount "$DEB")" "200:hit:$(osha "$DEB"):1"
+for i in $(seq 30); do
+	h=$(in_host "$SLUICE" cache stats --cache "$STORE" 2>>"$D/sluice.err" | awk '$1 == "hits:" {print $2}')
+	[ "${h:-0}" -ge 4 ] && break
+	sleep 0.1
+done
+check "  and the hits counted while it was held reach the shared counters (hits: ${h:-none})" test "${h:-0}" -ge 4
 kill "$PID"
 wait "$PID" 2>/dev/null
 check "  sluice stops on SIGTERM with status 0" eq "$?" "0"
