@@ -3,7 +3,8 @@
 # the store's usage lock held by another process, against fault_origin.py:
 #   1. N clients (STALL_N, default 100) that each ask for a stored 64 MiB
 #      tarball over TLS and never read: sluice's RSS grows by little per
-#      client (printed, and bounded: STALL_RSS_MAX KiB, default 512); each
+#      client (printed, and bounded: STALL_RSS_MAX KiB, default 1024: 2.2 MiB
+#      before 128 KiB queues, about 360 KiB after, 500 under ASan); each
 #      is cut, reason limit, once it has taken no byte for 30 s, with one
 #      stderr line and its close records; a slow but live client of a
 #      12 MiB one (about 40 s) is not cut
@@ -16,7 +17,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/world.sh"
 source "$HERE/cache_world.sh"
 N=${STALL_N:-100}
-RSS_MAX=${STALL_RSS_MAX:-512}
+RSS_MAX=${STALL_RSS_MAX:-1024}
 
 D=$WORLD_DIR
 FO=$D/fault-origin
