@@ -180,12 +180,14 @@ err:
 	return rc;
 }
 
+static void count_flush_wait(struct cache_store *st);
+
 void cache_store_close(struct cache_store *st)
 {
 	if (!st)
 		return;
 	if (st->usage >= 0)
-		cache_count_flush(st);
+		count_flush_wait(st);
 	int fds[] = { st->dir, st->blobs, st->meta, st->tmp, st->usage };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
@@ -219,19 +221,14 @@ static void usage_parse(const char *text, struct cache_usage *u)
 	*u = (struct cache_usage){ .bytes = v[0], .reserved = v[1], .hits = v[2], .misses = v[3], .cap = v[4] };
 }
 
-int cache_usage_begin(struct cache_store *st, struct cache_usage *u)
+/* Read DIR/usage into *u, both locks held; on failure both are let go. */
+static int usage_read(struct cache_store *st, struct cache_usage *u)
 {
 	char text[USAGE_TEXT_MAX];
-	int rc;
-
-	pthread_mutex_lock(&st->usage_mu); /* a commit on a worker thread shares st */
-	if ((rc = own_locks(st)) < 0 || (rc = lock(st->usage, LOCK_EX)) < 0) {
-		pthread_mutex_unlock(&st->usage_mu);
-		return rc;
-	}
 	ssize_t n = pread(st->usage, text, sizeof(text) - 1, 0);
+
 	if (n < 0) {
-		rc = -errno;
+		int rc = -errno;
 		lock(st->usage, LOCK_UN);
 		pthread_mutex_unlock(&st->usage_mu);
 		return rc;
@@ -240,6 +237,18 @@ int cache_usage_begin(struct cache_store *st, struct cache_usage *u)
 	usage_parse(text, u);
 	u->text_len = (size_t)n;
 	return 0;
+}
+
+int cache_usage_begin(struct cache_store *st, struct cache_usage *u)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->usage_mu); /* a commit on a worker thread shares st */
+	if ((rc = own_locks(st)) < 0 || (rc = lock(st->usage, LOCK_EX)) < 0) {
+		pthread_mutex_unlock(&st->usage_mu);
+		return rc;
+	}
+	return usage_read(st, u);
 }
 
 static uint64_t add_clamped(uint64_t v, int64_t d);
@@ -251,9 +260,11 @@ int cache_usage_end(struct cache_store *st, const struct cache_usage *u)
 
 	if (u) {
 		errno = 0;
-		/* the counts made with cache_count_later go with this write */
-		uint64_t hits = add_clamped(u->hits, (int64_t)st->later_hits);
-		uint64_t misses = add_clamped(u->misses, (int64_t)st->later_misses);
+		/* the counts made with cache_count_later go with this write (and
+		 * back to memory when it fails) */
+		uint64_t lh = atomic_exchange(&st->later_hits, 0), lm = atomic_exchange(&st->later_misses, 0);
+		uint64_t hits = add_clamped(u->hits, (int64_t)lh);
+		uint64_t misses = add_clamped(u->misses, (int64_t)lm);
 		/* fixed width, so an update never leaves a longer old tail behind
 		 * (and the file is truncated only when it was not this text's width) */
 		int n = snprintf(text, sizeof(text),
@@ -263,8 +274,10 @@ int cache_usage_end(struct cache_store *st, const struct cache_usage *u)
 		if (pwrite(st->usage, text, (size_t)n, 0) != n ||
 		    ((size_t)n != u->text_len && ftruncate(st->usage, n) < 0))
 			rc = errno ? -errno : -EIO;
-		if (rc == 0)
-			st->later_hits = st->later_misses = 0;
+		if (rc < 0) {
+			atomic_fetch_add(&st->later_hits, lh);
+			atomic_fetch_add(&st->later_misses, lm);
+		}
 	}
 	lock(st->usage, LOCK_UN);
 	pthread_mutex_unlock(&st->usage_mu);
@@ -305,25 +318,49 @@ void cache_count(struct cache_store *st, bool hit)
 
 void cache_count_later(struct cache_store *st, bool hit)
 {
-	pthread_mutex_lock(&st->usage_mu);
-	if (hit)
-		st->later_hits++;
-	else
-		st->later_misses++;
-	pthread_mutex_unlock(&st->usage_mu);
+	atomic_fetch_add(hit ? &st->later_hits : &st->later_misses, 1);
+}
+
+/* cache_usage_begin that waits for no one: -EAGAIN when another thread
+ * (a commit, which may itself wait for another process) or another
+ * process holds DIR/usage. */
+static int usage_try_begin(struct cache_store *st, struct cache_usage *u)
+{
+	int rc;
+
+	if (pthread_mutex_trylock(&st->usage_mu) != 0)
+		return -EAGAIN;
+	if ((rc = own_locks(st)) == 0 && flock(st->usage, LOCK_EX | LOCK_NB) < 0)
+		rc = errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+	if (rc < 0) {
+		pthread_mutex_unlock(&st->usage_mu);
+		return rc;
+	}
+	return usage_read(st, u);
+}
+
+static bool counts_none(struct cache_store *st)
+{
+	return atomic_load(&st->later_hits) == 0 && atomic_load(&st->later_misses) == 0;
 }
 
 int cache_count_flush(struct cache_store *st)
 {
 	struct cache_usage u;
 
-	pthread_mutex_lock(&st->usage_mu);
-	bool none = st->later_hits == 0 && st->later_misses == 0;
-	pthread_mutex_unlock(&st->usage_mu);
-	if (none)
+	if (counts_none(st))
 		return 0;
-	int rc = cache_usage_begin(st, &u);
+	int rc = usage_try_begin(st, &u);
 	return rc < 0 ? rc : cache_usage_end(st, &u);
+}
+
+/* At close: the counts are written, waiting for the lock if need be. */
+static void count_flush_wait(struct cache_store *st)
+{
+	struct cache_usage u;
+
+	if (!counts_none(st) && cache_usage_begin(st, &u) == 0)
+		cache_usage_end(st, &u);
 }
 
 int cache_tmp_create(struct cache_store *st, char name[CACHE_TMP_NAME])

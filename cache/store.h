@@ -189,7 +189,10 @@ void cache_count(struct cache_store *st, bool hit);
  * the shared counters with this handle's next change of DIR/usage, at
  * cache_count_flush, or at cache_store_close. */
 void cache_count_later(struct cache_store *st, bool hit);
-/* Write the counts cache_count_later made to the shared counters. 0 or -errno. */
+/* Write the counts cache_count_later made to the shared counters, without
+ * waiting: -EAGAIN (the counts stay in memory) when a commit or another
+ * process holds DIR/usage, so an event loop never waits for another
+ * process's lock; call again later. 0 or -errno. */
 int cache_count_flush(struct cache_store *st);
 /* Re-hash every blob; drop the bad ones and the records pointing at them.
  * *bad gets how many were dropped. 0 or -errno. */

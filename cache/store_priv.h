@@ -23,7 +23,9 @@ struct cache_store {
 	int usage;                 /* DIR/usage, flock'd around every change */
 	pid_t pid;                 /* who opened usage and tmp (flock is per open file) */
 	pthread_mutex_t usage_mu;  /* ... so threads of one process take this too */
-	uint64_t later_hits, later_misses; /* counted, not yet in DIR/usage (under usage_mu) */
+	/* counted, not yet in DIR/usage: atomics, so that counting takes no
+	 * lock a commit may hold while it waits for another process's flock */
+	_Atomic uint64_t later_hits, later_misses;
 	uint64_t max_bytes;
 	_Atomic unsigned nasync;   /* writers with a flusher thread (CACHE_ASYNC_MAX) */
 };

@@ -70,6 +70,13 @@
  * its low mark (half a MiB): a live client does that well within 30 s at
  * anything over about 20 KiB/s. */
 #define CX_HOLD_IDLE_S 30
+/* Any answer: a client that has taken no byte of it for this long while
+ * sluice has bytes for it (its TCP peer acknowledged none: the kernel's
+ * buffers are full) is cut, reason limit, so that clients that ask and
+ * never read cannot each keep a descriptor and buffers for ever. A live
+ * client reading at a few bytes a second still takes some within it. The
+ * check runs every CX_STALL_S / 3 during a request. */
+#define CX_STALL_S 30
 
 struct px_fetch;
 struct px_cx;
@@ -168,6 +175,8 @@ struct px_cx {
 	struct px_creq *req;
 	int64_t t_start;
 	int64_t close_by;           /* closing: given up on the client draining at this time (ms) */
+	uint64_t took;              /* what the client had taken (px_tcp_acked) at took_ms (CX_STALL_S) */
+	int64_t took_ms;
 	const char *close_reason;
 	/* the connection's own decision (TLS), as its session made it */
 	bool report_only;           /* mode: report let a denied name through: would_deny */
