@@ -49,7 +49,6 @@ stop_sluice() {
 	PID=
 	return $rc
 }
-hdr() { grep -i "^$1:" "$2" | tr -d '\r' | cut -d' ' -f2; }
 c() { in_client curl -sS --max-time 30 -x http://127.0.0.1:3128 "$@"; }
 
 # ---- 1. HEADs of a stored object -------------------------------------------------

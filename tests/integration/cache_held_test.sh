@@ -33,16 +33,6 @@ held_down() {
 world_up || { echo "could not build the world"; exit 1; }
 trap held_down EXIT
 fault_world_up held || exit 1
-hdr() { grep -i "^$1:" "$2" | tr -d '\r' | cut -d' ' -f2; }
-# wait_for FILE [TENTHS]: until FILE exists (default 10 s)
-wait_for() {
-	local i
-	for i in $(seq "${2:-100}"); do
-		[ -e "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 # ---- 1. joining a body whose commit has not returned ---------------------------------
 GATE=$D/gate
@@ -136,7 +126,7 @@ t0=$(date +%s)
 # three that ask for the 64 MiB one and never read, one after another (each its own fetch)
 for i in 1 2 3; do
 	mkdir -p "$D/nr$i"
-	world_bg "$NS_HOST" python3 "$HERE/noread.py" 3130 "$SCA" registry.npmjs.org "$BIG" "$D/nr$i" 2>"$D/nr$i/err"
+	world_bg "$NS_HOST" python3 "$HERE/stall.py" 3130 "$SCA" registry.npmjs.org "$BIG" 1 "$D/nr$i" 2>"$D/nr$i/err"
 	PIDS+=($!)
 	wait_for "$D/nr$i/sent"
 	records "$FLOG" "$fmark" decision npm:fullbig@1.0.0 "$i" >/dev/null
@@ -159,7 +149,7 @@ check "  one stderr line each, naming the fix" \
 for i in 1 2 3; do touch "$D/nr$i/go"; done
 for i in 1 2 3; do wait_for "$D/nr$i/result" 150; done
 check "  the clients see their connection end before the body's end" \
-	eq "$(for i in 1 2 3; do cat "$D/nr$i/result" 2>/dev/null; echo -n ' '; done)" "cut cut cut "
+	eq "$(for i in 1 2 3; do cat "$D/nr$i/result" 2>/dev/null; echo -n ' '; done)" "cut=1 alive=0 cut=1 alive=0 cut=1 alive=0 "
 st=$(cf -o "$D/big" -w '%{http_code}' "$NPM$BIG")
 check "  then the 64 MiB tarball is held and served again: 200, every byte" eq "$st:$(sha "$D/big")" "200:$(osha "$BIG")"
 wait "$SLOWPID"

@@ -16,11 +16,10 @@ SLUICE=$(realpath "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/world.sh"
 source "$HERE/cache_world.sh"
+source "$HERE/fault_world.sh"
 N=${STALL_N:-100}
 RSS_MAX=${STALL_RSS_MAX:-1024}
 
-D=$WORLD_DIR
-FO=$D/fault-origin
 PIDS=()
 stall_down() {
 	[ "${#PIDS[@]}" -gt 0 ] && { kill "${PIDS[@]}" 2>/dev/null; wait "${PIDS[@]}" 2>/dev/null; }
@@ -28,47 +27,13 @@ stall_down() {
 }
 world_up || { echo "could not build the world"; exit 1; }
 trap stall_down EXIT
-make_registry_cert || { echo "could not make the registry certificate"; exit 1; }
-in_net ip addr replace "$REGISTRY_ADDR/24" dev "vi$WORLD_ID"
-in_net ip addr replace "$REGISTRY_ADDR6/64" dev "vi$WORLD_ID" nodad
-world_bg "$NS_NET" python3 "$HERE/fault_origin.py" "$REGISTRY_ADDR" "$REGISTRY_ADDR6" \
-	"$D/registry.pem" "$D/registry.key" "$FO" 2>"$D/fault-origin.err"
-wait_port "$NS_NET" "$REGISTRY_ADDR" 443 && wait_port "$NS_NET" "$REGISTRY_ADDR" 80 &&
-	wait_port "$NS_NET" "$REGISTRY_ADDR" 9000 || { echo "the fault origin did not start"; cat "$D/fault-origin.err"; exit 1; }
-cat >"$D/stall.yaml" <<'YAML'
-version: 1
-name: stall
-presets: [npm, debian]
-allow_private: ["198.51.100.0/24", "2001:db8::/32"]
-YAML
-CADIR=$D/sluice-ca
-SCA=$D/sluice-ca.pem
-in_host "$SLUICE" ca init --ca "$CADIR" 2>>"$D/sluice.err" &&
-	in_host "$SLUICE" ca show --ca "$CADIR" >"$SCA" 2>>"$D/sluice.err" || { echo "no CA"; exit 1; }
-
-NPM=https://registry.npmjs.org
-POOL=http://deb.debian.org/debian/pool/main
-ctl() { in_host curl -sS --noproxy '*' --max-time 5 "http://$REGISTRY_ADDR:9000/$1"; }
-ocount() { ctl "count?path=$1"; }
-osha() { awk -v p="$1" '$1 == p {print $3}' "$FO/objects"; }
-lines() { wc -l <"$1" 2>/dev/null || echo 0; }
-entries() { in_host "$SLUICE" cache stats --cache "$1" 2>>"$D/sluice.err" | awk '$1 == "entries:" {print $2}'; }
-sha() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
-hdr() { grep -i "^$1:" "$2" | tr -d '\r' | cut -d' ' -f2; }
+fault_world_up stall || exit 1
 rss() { awk '$1 == "VmRSS:" {print $2}' "/proc/$1/status"; }
 # reasons LOG MARK PHASE PACKAGE EVENT: the reason of each PHASE record of
 # EVENT (http: for PACKAGE) after line MARK of LOG, one a line
 reasons() {
 	tail -n +$(($2 + 1)) "$1" | jq -r --arg ph "$3" --arg p "$4" --arg ev "$5" \
 		'select(.event==$ev and .phase==$ph and ($ev != "http" or .package==$p)) | .reason // "-"'
-}
-wait_for() {
-	local i
-	for i in $(seq "${2:-100}"); do
-		[ -e "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 LOG=$D/stall.log

@@ -38,6 +38,17 @@ osize() { awk -v p="$1" '$1 == p {print $2}' "$FO/objects"; }
 lines() { wc -l <"$1" 2>/dev/null || echo 0; }
 entries() { in_host "$SLUICE" cache stats --cache "$1" 2>>"$D/sluice.err" | awk '$1 == "entries:" {print $2}'; }
 sha() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
+# hdr NAME FILE: the value of header NAME in the head curl wrote to FILE
+hdr() { grep -i "^$1:" "$2" | tr -d '\r' | cut -d' ' -f2; }
+# wait_for FILE [TENTHS]: until FILE exists (default 10 s)
+wait_for() {
+	local i
+	for i in $(seq "${2:-100}"); do
+		[ -e "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 # records LOG MARK PHASE PACKAGE [N] [FIELD]: FIELD (default cache) of the
 # PHASE records for PACKAGE after line MARK of LOG, in order, one line;
 # waits up to 3 s for N
